@@ -1,0 +1,176 @@
+"""The base class every injector shares: parameters, activity, randomness, config.
+
+An injector is a small ``nn.Module`` holding its hyperparameters. It is *active*
+when it is in training mode (or Monte-Carlo mode is on), enabled, and its
+strength is non-zero; otherwise it returns its input unchanged. Randomness comes
+from a ``torch.Generator`` per device, seeded from ``seed`` (or, when ``seed`` is
+None, from one draw of torch's global generator at first use, so that
+``torch.manual_seed`` still makes unseeded runs repeatable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..registry import ConfigError, Registry, parameter_names
+from .schedules import Schedule, build_schedule
+
+Number = float | Schedule
+"""A strength: a plain number or a schedule of training progress."""
+
+NOISE: Registry[Injector] = Registry("noise")
+"""Every registered injector, by kind."""
+
+
+def check_range(
+    what: str,
+    value: float,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Raise ``ConfigError`` naming ``what`` and the allowed interval unless ``value`` lies in it."""
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if below or above or math.isnan(value):
+        opening = "(" if low_open or low == -math.inf else "["
+        closing = ")" if high_open or high == math.inf else "]"
+        interval = f"{opening}{low:g}, {high:g}{closing}"
+        raise ConfigError(f"{what} must be in {interval}, got {value!r}")
+
+
+def check_choice(what: str, value: Any, allowed: tuple[Any, ...]) -> None:
+    """Raise ``ConfigError`` naming ``what`` and the allowed values unless ``value`` is one of them."""
+    if value not in allowed:
+        raise ConfigError(f"{what} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+
+
+def derive_seed(seed: int | None, key: str) -> int | None:
+    """A stable seed for the copy of an injector attached at ``key`` (None stays None)."""
+    if seed is None:
+        return None
+    digest = hashlib.blake2b(f"{seed}/{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class Injector(nn.Module):
+    """Base class of all noise injectors.
+
+    Subclasses set the class attributes below, store each constructor argument
+    under its own name (validated through ``number``/``check_*``), and call
+    ``self.active`` and ``self.current(name)`` in ``forward``.
+    """
+
+    kind: ClassVar[str]
+    strength: ClassVar[str]
+    """Name of the parameter whose value 0 switches the injector off."""
+    positions: ClassVar[frozenset[str]] = frozenset({"input", "output"})
+    """Where ``inject`` may place it: input, output, weights, batch, gradients, loss."""
+    default_at: ClassVar[str] = "input"
+    """The selector used when ``inject`` is given the injector without one."""
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        super().__init__()
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ConfigError(f"{type(self).__name__}.seed must be a non-negative int or None, got {seed!r}")
+        self.seed = seed
+        self.enabled_ = True
+        self.mc_ = False
+        self.progress_ = 0.0
+        self.generators_: dict[torch.device, torch.Generator] = {}
+
+    # -- parameters -----------------------------------------------------------------
+    def number(
+        self,
+        name: str,
+        value: float | Schedule | Mapping[str, Any],
+        low: float = -math.inf,
+        high: float = math.inf,
+        *,
+        low_open: bool = False,
+        high_open: bool = False,
+    ) -> Number:
+        """Validate a numeric (or scheduled) parameter; a schedule must stay in range over all progress."""
+        what = f"{type(self).__name__}.{name}"
+        built = build_schedule(value, field=what)
+        for bound in built.bounds() if isinstance(built, Schedule) else (built,):
+            check_range(what, bound, low, high, low_open=low_open, high_open=high_open)
+        return built
+
+    def current(self, name: str) -> float:
+        """The value of parameter ``name`` at the current training progress."""
+        value = getattr(self, name)
+        return value(self.progress_) if isinstance(value, Schedule) else value
+
+    def set_progress(self, progress: float) -> None:
+        """Tell the injector how far training has come (0 = start, 1 = end); drives schedules."""
+        self.progress_ = float(progress)
+
+    @property
+    def active(self) -> bool:
+        """True when the injector should perturb: training or MC mode, enabled, strength non-zero."""
+        return (self.training or self.mc_) and self.enabled_ and self.current(self.strength) != 0
+
+    # -- randomness -----------------------------------------------------------------
+    def generator(self, device: torch.device | str) -> torch.Generator:
+        """This injector's generator for ``device``, created and seeded at first use."""
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        generator = self.generators_.get(device)
+        if generator is None:
+            seed = self.seed if self.seed is not None else int(torch.randint(0, 2**62, (1,)).item())
+            generator = torch.Generator(device=device).manual_seed(seed)
+            self.generators_[device] = generator
+        return generator
+
+    def reseed(self, seed: int | None) -> None:
+        """Restart the random stream from ``seed``."""
+        self.seed = seed
+        self.generators_ = {}
+
+    def rng_state(self) -> dict[str, torch.Tensor]:
+        """States of the generators in use, by device (for checkpoints)."""
+        return {str(device): g.get_state() for device, g in self.generators_.items()}
+
+    def set_rng_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Restore generator states saved by ``rng_state``."""
+        for device, value in state.items():
+            self.generator(device).set_state(value)
+
+    # -- config and display ----------------------------------------------------------
+    def to_config(self) -> dict[str, Any]:
+        """The spec that rebuilds this injector through ``build_noise``."""
+        config: dict[str, Any] = {"kind": self.kind}
+        for name in parameter_names(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, Schedule):
+                value = value.to_config()
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, torch.Tensor):
+                value = value.tolist()
+            config[name] = value
+        return config
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={getattr(self, name)!r}" for name in parameter_names(type(self)))
+
+
+def build_noise(spec: Injector | Mapping[str, Any], *, field: str | None = None) -> Injector:
+    """Build an injector from ``{"kind": ..., **params}`` (an injector passes through).
+
+    Example:
+        >>> build_noise({"kind": "gaussian", "std": {"kind": "linear", "start": 0.1, "end": 0.0}})
+    """
+    if isinstance(spec, Injector):
+        return spec
+    return NOISE.build(spec, field=field)

@@ -1,0 +1,401 @@
+"""Attach injectors to a model by selector, and take them off again.
+
+Selectors (where an injector acts):
+
+=====================  ==========================================================
+``"input"``            the model's input (a forward pre-hook on the model)
+``"output:PATTERN"``   the output of every module matching PATTERN (forward hook)
+``"weights:PATTERN"``  the weights of every module matching PATTERN
+                       (``torch.nn.utils.parametrize``: the clean weight stays the
+                       parameter the optimiser updates; the noisy one is recomputed
+                       at each access)
+``"batch"``            ``(x, y)`` batches, through ``handle.batch(x, y)``
+``"gradients"``        the gradients before each optimiser step (``handle.bind(opt)``)
+``"loss"``             loss settings such as label smoothing, through ``handle.loss``
+=====================  ==========================================================
+
+PATTERN is one or more ``|``-separated globs, each matched against a module's
+qualified name (``features.3``) and its class name (``BatchNorm2d``), e.g.
+``"output:BatchNorm*"`` ("after every BatchNorm") or ``"weights:Linear|Conv2d"``.
+
+``inject`` attaches a copy of each injector per target, with a seed derived from
+the injector's seed and the target, so targets draw independent noise and the
+objects you passed stay untouched; reach the attached copies through the handle.
+
+Example:
+    >>> handle = inject(model, [GaussianNoise(std=0.1), ("output:BatchNorm*", GaussianNoise(std=0.05))])
+    >>> handle.remove()   # the model is exactly as before
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.utils.hooks import RemovableHandle
+
+from ..registry import ConfigError
+from .base import Injector, build_noise, derive_seed
+
+ATTR = "_noisetrain_injectors"
+"""Entry of a module's ``__dict__`` holding ``{key: injector}`` for injectors placed by hook or on the
+handle. Kept out of ``_modules`` so containers such as ``nn.Sequential`` never call them as layers."""
+
+POSITIONS = ("input", "output", "weights", "batch", "gradients", "loss")
+_TARGETED = ("output", "weights")
+MODEL_POSITIONS = frozenset({"input", "output", "weights"})
+_keys = itertools.count()
+
+RecipeItem = Union[Injector, Mapping[str, Any], tuple[str, Union[Injector, Mapping[str, Any]]]]
+Recipe = Union[RecipeItem, Sequence[RecipeItem]]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attached injector: its selector, the module it acts on ("" = the model), the injector."""
+
+    selector: str
+    target: str
+    injector: Injector
+
+
+def parse_selector(selector: str, *, field: str = "at") -> tuple[str, str]:
+    """Split ``"output:BatchNorm*"`` into ``("output", "BatchNorm*")``; errors list the positions."""
+    if not isinstance(selector, str):
+        raise ConfigError(f"{field} must be a selector string, got {selector!r}")
+    position, _, pattern = selector.partition(":")
+    if position not in POSITIONS:
+        raise ConfigError(
+            f"{field}: unknown position {position!r} in selector {selector!r}; allowed: input, "
+            "output:PATTERN, weights:PATTERN, batch, gradients, loss"
+        )
+    if position in _TARGETED and not pattern:
+        raise ConfigError(f"{field}: selector {selector!r} needs a module pattern, e.g. '{position}:Linear'")
+    if position not in _TARGETED and pattern:
+        raise ConfigError(f"{field}: selector {selector!r} takes no pattern; write {position!r}")
+    return position, pattern
+
+
+def matching_modules(model: nn.Module, pattern: str) -> list[tuple[str, nn.Module]]:
+    """Submodules whose qualified name or class name matches one of the ``|``-separated globs."""
+    globs = pattern.split("|")
+    return [
+        (name, module)
+        for name, module in model.named_modules()
+        if name
+        and not isinstance(module, Injector)
+        and "parametrizations" not in name.split(".")
+        and any(fnmatchcase(name, g) or fnmatchcase(class_name(module), g) for g in globs)
+    ]
+
+
+def class_name(module: nn.Module) -> str:
+    """The module's own class name (``Linear``, not parametrize's ``ParametrizedLinear``)."""
+    cls = type(module).__bases__[0] if parametrize.is_parametrized(module) else type(module)
+    return cls.__name__
+
+
+def injectors_in(model: nn.Module) -> list[Injector]:
+    """Every injector attached to ``model`` (by ``inject`` or as a submodule)."""
+    found: list[Injector] = []
+    for module in model.modules():
+        if isinstance(module, Injector):
+            found.append(module)
+        found.extend(module.__dict__.get(ATTR, {}).values())
+    return found
+
+
+class NoiseHandle:
+    """What ``inject`` returns: list, switch, schedule and remove the attached injectors.
+
+    Also a context manager that removes them on exit.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.attachments: list[Attachment] = []
+        self._removers: list[Any] = []
+        self._bound: list[RemovableHandle] = []
+
+    def __iter__(self) -> Iterator[Attachment]:
+        return iter(self.attachments)
+
+    def __len__(self) -> int:
+        return len(self.attachments)
+
+    def injectors(self, position: str | None = None) -> list[Injector]:
+        """Attached injectors, optionally only those at ``position`` (e.g. ``"weights"``)."""
+        return [a.injector for a in self.attachments if position is None or a.selector.split(":")[0] == position]
+
+    def parameters(self) -> Iterator[nn.Parameter]:
+        """Learnable noise parameters of injectors placed outside the weights (add them to the optimiser).
+
+        Injectors on weights are submodules of the model, so ``model.parameters()`` already has theirs.
+        """
+        for attachment in self.attachments:
+            if not attachment.selector.startswith("weights"):
+                yield from attachment.injector.parameters()
+
+    def set_progress(self, progress: float) -> None:
+        """Training progress in [0, 1] for every attached injector's schedules."""
+        for injector in self.injectors():
+            injector.set_progress(progress)
+
+    def enable(self) -> None:
+        for injector in self.injectors():
+            injector.enabled_ = True
+
+    def disable(self) -> None:
+        for injector in self.injectors():
+            injector.enabled_ = False
+
+    def batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Apply the batch injectors (label noise, mixup, ...) in order; identity in eval mode."""
+        for injector in self.injectors("batch"):
+            injector.training = self.model.training
+            x, y = injector(x, y)
+        return x, y
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """Cross-entropy with hard or soft targets and the label smoothing of the loss injectors."""
+        smoothing = 0.0
+        for injector in self.injectors("loss"):
+            injector.training = self.model.training
+            if injector.active:
+                smoothing += injector.current(injector.strength)
+        return F.cross_entropy(logits, target, label_smoothing=smoothing, **kwargs)
+
+    def bind(self, optimizer: torch.optim.Optimizer) -> None:
+        """Apply the gradient injectors to ``optimizer``'s gradients before each of its steps."""
+        if self._bound:
+            raise RuntimeError("this handle is already bound to an optimizer")
+        for injector in self.injectors("gradients"):
+            self._bound.append(optimizer.register_step_pre_hook(_GradientHook(self.model, injector)))
+
+    def remove(self) -> None:
+        """Detach every injector; the model is left exactly as before ``inject``. Idempotent."""
+        for remove in reversed(self._removers):
+            remove()
+        for hook in self._bound:
+            hook.remove()
+        self._removers, self._bound, self.attachments = [], [], []
+
+    def __enter__(self) -> NoiseHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        lines = [f"  {a.selector} @ {a.target or '<model>'}: {a.injector!r}" for a in self.attachments]
+        return "NoiseHandle(\n" + "\n".join(lines) + "\n)" if lines else "NoiseHandle()"
+
+
+class _InputHook:
+    """Forward pre-hook: noise on the first positional input."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        injector = module.__dict__[ATTR][self.key]
+        injector.training = module.training
+        if not args:
+            raise TypeError("noise at 'input' needs the model's input passed positionally")
+        return (injector(args[0]), *args[1:])
+
+
+class _OutputHook:
+    """Forward hook: noise on the output (the first element when the output is a tuple)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+        injector = module.__dict__[ATTR][self.key]
+        injector.training = module.training
+        if isinstance(output, torch.Tensor):
+            return injector(output)
+        if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
+            return (injector(output[0]), *output[1:])
+        raise TypeError(f"noise at the output of {type(module).__name__} needs a tensor output, got {type(output)}")
+
+
+class _GradientHook:
+    """Optimizer step pre-hook: perturb every gradient the optimizer is about to use."""
+
+    def __init__(self, model: nn.Module, injector: Injector) -> None:
+        self.model = model
+        self.injector = injector
+
+    def __call__(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self.injector.training = self.model.training
+        self.injector(p for group in optimizer.param_groups for p in group["params"])
+
+
+def _items(recipe: Recipe) -> list[tuple[str | None, Injector | Mapping[str, Any]]]:
+    single = isinstance(recipe, (Injector, Mapping)) or (
+        isinstance(recipe, tuple) and len(recipe) == 2 and isinstance(recipe[0], str)
+    )
+    items: list[tuple[str | None, Any]] = []
+    for item in [recipe] if single else recipe:  # type: ignore[list-item]
+        if isinstance(item, tuple):
+            items.append((item[0], item[1]))
+        elif isinstance(item, Mapping):
+            spec = dict(item)
+            items.append((spec.pop("at", None), spec))
+        else:
+            items.append((None, item))
+    return items
+
+
+def _targets(model: nn.Module, position: str, pattern: str, injector: Injector, field: str) -> list[tuple[str, nn.Module, str]]:
+    """(module name, module, parameter name or "") for every place the injector acts."""
+    if position not in _TARGETED:
+        return [("", model, "")]
+    modules = matching_modules(model, pattern)
+    if position == "output":
+        targets = [(name, module, "") for name, module in modules]
+    else:
+        targets = [
+            (name, module, param)
+            for name, module in modules
+            for param in injector.params  # type: ignore[attr-defined]
+            if parametrize.is_parametrized(module, param) or isinstance(module._parameters.get(param), nn.Parameter)
+        ]
+    if not targets:
+        types = sorted({class_name(m) for n, m in model.named_modules() if n and not isinstance(m, Injector)})
+        raise ConfigError(f"{field}: selector '{position}:{pattern}' matched no module; module types here: {', '.join(types)}")
+    return targets
+
+
+def inject(model: nn.Module, recipe: Recipe, *, optimizer: torch.optim.Optimizer | None = None) -> NoiseHandle:
+    """Attach a recipe of injectors to ``model`` and return a handle that can remove them.
+
+    Args:
+        model: any ``nn.Module``.
+        recipe: an injector, a spec ``{"kind": ..., "at": selector, **params}``, a pair
+            ``(selector, injector or spec)``, or a list of these. Without a selector an
+            injector goes to its class's ``default_at``.
+        optimizer: bind the gradient injectors to it now (else call ``handle.bind`` later).
+
+    Every item is validated and every selector resolved before anything is attached.
+    """
+    plan = []
+    for index, (selector, spec) in enumerate(_items(recipe)):
+        field = f"recipe[{index}]"
+        injector = build_noise(spec, field=field)
+        selector = selector or injector.default_at
+        position, pattern = parse_selector(selector, field=f"{field}.at")
+        if position not in injector.positions:
+            raise ConfigError(
+                f"{field}.at: {type(injector).__name__} cannot act at {position!r}; "
+                f"allowed: {', '.join(sorted(injector.positions))}"
+            )
+        plan.append((index, selector, position, injector, _targets(model, position, pattern, injector, field)))
+
+    handle = NoiseHandle(model)
+    for index, selector, position, template, targets in plan:
+        for name, module, param in targets:
+            where = f"{index}:{selector}@{name}.{param}"
+            injector = copy.deepcopy(template)
+            injector.reseed(derive_seed(template.seed, where))
+            if position == "weights":
+                _attach_parametrization(handle, module, param, injector)
+            else:
+                _attach_by_key(handle, module, position, injector)
+            handle.attachments.append(Attachment(selector, name, injector))
+    if optimizer is not None:
+        handle.bind(optimizer)
+    return handle
+
+
+def _attach_by_key(handle: NoiseHandle, module: nn.Module, position: str, injector: Injector) -> None:
+    key = f"{position}-{next(_keys)}"
+    module.__dict__.setdefault(ATTR, {})[key] = injector
+    if position == "input":
+        hook: RemovableHandle | None = module.register_forward_pre_hook(_InputHook(key))
+    elif position == "output":
+        hook = module.register_forward_hook(_OutputHook(key))
+    else:
+        hook = None
+
+    def remove() -> None:
+        if hook is not None:
+            hook.remove()
+        attached = module.__dict__[ATTR]
+        del attached[key]
+        if not attached:
+            del module.__dict__[ATTR]
+
+    handle._removers.append(remove)
+
+
+def _attach_parametrization(handle: NoiseHandle, module: nn.Module, param: str, injector: Injector) -> None:
+    tensor = getattr(module, param)
+    if hasattr(injector, "prepare"):
+        injector.prepare(tensor)
+    injector.to(device=tensor.device)
+    order = list(module._parameters)
+    parametrize.register_parametrization(module, param, injector)
+    chain = module.parametrizations[param]
+    if len(chain) == 1:  # the first parametrization of this tensor: remember where it sat
+        chain.__dict__["_noisetrain_order"] = order
+
+    def remove() -> None:
+        chain = module.parametrizations[param]
+        if len(chain) == 1:
+            order = chain.__dict__.get("_noisetrain_order", [])
+            parametrize.remove_parametrizations(module, param, leave_parametrized=False)
+            parameters = module._parameters
+            module._parameters = {name: parameters[name] for name in order if name in parameters} | parameters
+        else:
+            del chain[next(i for i, p in enumerate(chain) if p is injector)]
+
+    handle._removers.append(remove)
+
+
+@contextmanager
+def _switched(model: nn.Module, injector_flag: str, value: bool, dropout_training: bool) -> Iterator[nn.Module]:
+    injectors = injectors_in(model)
+    if injector_flag == "mc_":  # Monte-Carlo mode concerns the model's own noise, not batch or loss noise
+        injectors = [i for i in injectors if i.positions & MODEL_POSITIONS]
+    dropouts = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    saved = [getattr(i, injector_flag) for i in injectors], [d.training for d in dropouts]
+    try:
+        for injector in injectors:
+            setattr(injector, injector_flag, value)
+        for dropout in dropouts:
+            dropout.train(dropout_training)
+        yield model
+    finally:
+        for injector, flag in zip(injectors, saved[0]):
+            setattr(injector, injector_flag, flag)
+        for dropout, training in zip(dropouts, saved[1]):
+            dropout.train(training)
+
+
+def no_noise(model: nn.Module) -> Any:
+    """Context manager: every injector on ``model`` and every torch dropout layer off.
+
+    Example: ``with no_noise(model): clean_logits = model(x)``.
+    """
+    return _switched(model, "enabled_", False, dropout_training=False)
+
+
+def mc_mode(model: nn.Module) -> Any:
+    """Context manager: Monte-Carlo mode. Injectors and torch dropout layers stay stochastic in eval
+    mode while BatchNorm keeps its running statistics (MC dropout, Gal & Ghahramani 2016, arXiv:1506.02142).
+
+    Example: ``model.eval(); with mc_mode(model): probs = torch.stack([model(x).softmax(-1) for _ in range(20)])``.
+    """
+    return _switched(model, "mc_", True, dropout_training=True)

@@ -1,0 +1,237 @@
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from noisetrain.noise.base import Injector
+from noisetrain.noise.inject import ATTR, inject, injectors_in, mc_mode, no_noise, parse_selector
+from noisetrain.noise.inputs import GaussianNoise
+from noisetrain.registry import ConfigError
+
+
+def mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
+
+
+def cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 5)
+    )
+
+
+def snapshot(model: nn.Module) -> tuple:
+    state = model.state_dict()
+    return (
+        list(state),
+        {k: v.clone() for k, v in state.items()},
+        [(n, type(m)) for n, m in model.named_modules()],
+        [(n, len(m._forward_hooks), len(m._forward_pre_hooks), ATTR in m.__dict__) for n, m in model.named_modules()],
+    )
+
+
+def same_snapshot(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] and all(torch.equal(a[1][k], b[1][k]) for k in a[0]) and a[2] == b[2] and a[3] == b[3]
+
+
+def test_input_noise_only_in_training():
+    model = nn.Identity()
+    handle = inject(model, GaussianNoise(std=0.5, seed=0))
+    x = torch.zeros(4000, 8)
+    assert model(x).std().item() == pytest.approx(0.5, rel=0.02)
+    model.eval()
+    assert model(x) is x
+    handle.remove()
+
+
+def test_output_selector_after_every_batchnorm():
+    model = cnn()
+    handle = inject(model, ("output:BatchNorm*", GaussianNoise(std=0.1)))
+    assert [a.target for a in handle] == ["1"]
+    model2 = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.Linear(2, 2), nn.BatchNorm1d(2))
+    assert [a.target for a in inject(model2, ("output:BatchNorm*", GaussianNoise()))] == ["1", "3"]
+    assert [a.target for a in inject(model2, ("output:0|2", GaussianNoise()))] == ["0", "2"]
+
+
+def test_output_noise_changes_only_the_hooked_output():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Identity())
+    captured = {}
+    model[1].register_forward_hook(lambda m, i, o: captured.setdefault("in", i[0]))
+    clean = model[0](torch.ones(2, 4))
+    inject(model, ("output:0", GaussianNoise(std=1.0, seed=3)))
+    out = model(torch.ones(2, 4))
+    assert not torch.allclose(out, clean)
+    assert torch.equal(captured["in"], out)  # the noisy output is what the next layer sees
+
+
+def test_weight_noise_keeps_clean_weights_and_gradients_reach_them():
+    model = mlp()
+    clean = model[0].weight.detach().clone()
+    handle = inject(model, ("weights:Linear", GaussianNoise(std=0.1, seed=0)))
+    original = model[0].parametrizations.weight.original
+    noisy_a, noisy_b = model[0].weight, model[0].weight
+    assert not torch.equal(noisy_a, clean) and not torch.equal(noisy_a, noisy_b)  # resampled per access
+    model(torch.randn(8, 6)).sum().backward()
+    assert torch.equal(original.detach(), clean)
+    assert original.grad is not None and original.grad.abs().sum() > 0
+    model.eval()
+    assert torch.equal(model[0].weight, clean)
+    handle.remove()
+
+
+def test_remove_restores_the_model_exactly():
+    for model in (mlp(), cnn()):
+        before = snapshot(model)
+        handle = inject(
+            model,
+            [
+                GaussianNoise(0.1),
+                ("output:BatchNorm*", GaussianNoise(0.1)),
+                ("weights:Linear|Conv2d", GaussianNoise(0.01, relative="tensor")),
+            ],
+        )
+        with torch.no_grad():
+            model.eval()
+            model(torch.randn(2, 6) if isinstance(model[0], nn.Linear) else torch.randn(2, 3, 8, 8))
+        handle.remove()
+        handle.remove()  # idempotent
+        assert same_snapshot(before, snapshot(model))
+
+
+def test_optimizer_created_before_inject_updates_the_clean_weights():
+    model = mlp()
+    weight = model[0].weight
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with inject(model, ("weights:Linear", GaussianNoise(0.01))):
+        model(torch.randn(8, 6)).sum().backward()
+        before = weight.detach().clone()
+        optimizer.step()
+        assert not torch.equal(weight.detach(), before)
+    assert model[0].weight is weight
+
+
+def test_two_handles_on_the_same_weight_remove_in_any_order():
+    for order in ((0, 1), (1, 0)):
+        model = mlp()
+        before = snapshot(model)
+        handles = [inject(model, ("weights:Linear", GaussianNoise(0.01))) for _ in range(2)]
+        assert len(model[0].parametrizations.weight) == 2
+        for i in order:
+            handles[i].remove()
+        assert same_snapshot(before, snapshot(model))
+
+
+def test_targets_get_independent_streams_and_seeds_repeat():
+    def run() -> list[torch.Tensor]:
+        model = nn.Sequential(nn.Identity(), nn.Identity())
+        inject(model, ("output:*", GaussianNoise(std=1.0, seed=7)))
+        return [model(torch.zeros(5)) for _ in range(2)]
+
+    first, second = run(), run()
+    assert all(torch.equal(a, b) for a, b in zip(first, second))  # same seed, same numbers
+    assert not torch.equal(first[0], first[1])  # the stream advances
+
+
+def test_copies_are_attached_and_the_template_is_untouched():
+    template = GaussianNoise(std=0.1, seed=5)
+    handle = inject(mlp(), ("weights:Linear", template))
+    attached = handle.injectors()
+    assert len(attached) == 2 and all(i is not template for i in attached)
+    assert len({i.seed for i in attached}) == 2 and template.seed == 5 and template.generators_ == {}
+
+
+def test_sequential_root_does_not_call_the_injector_as_a_layer():
+    model = nn.Sequential(nn.Linear(3, 2))
+    inject(model, GaussianNoise(std=0.0))
+    assert list(model._modules) == ["0"]
+    assert model(torch.ones(1, 3)).shape == (1, 2)
+
+
+def test_tuple_outputs_get_noise_on_the_first_element():
+    gru = nn.GRU(3, 4, batch_first=True)
+    wrapper = nn.ModuleDict({"gru": gru})
+    handle = inject(wrapper, ("output:gru", GaussianNoise(std=1.0, seed=1)))
+    x = torch.randn(2, 5, 3)
+    out, hidden = gru(x)
+    handle.disable()
+    clean_out, clean_hidden = gru(x)
+    assert not torch.allclose(out, clean_out) and torch.allclose(hidden, clean_hidden)
+
+
+def test_schedules_follow_handle_progress():
+    model = nn.Identity()
+    handle = inject(model, GaussianNoise(std={"kind": "linear", "start": 1.0, "end": 0.0}, seed=0))
+    x = torch.zeros(4000)
+    assert model(x).std().item() == pytest.approx(1.0, rel=0.05)
+    handle.set_progress(0.75)
+    assert model(x).std().item() == pytest.approx(0.25, rel=0.05)
+    handle.set_progress(1.0)
+    assert model(x) is x
+
+
+def test_specs_with_at_and_default_positions():
+    model = mlp()
+    handle = inject(model, [{"kind": "gaussian", "std": 0.1}, {"kind": "gaussian", "std": 0.2, "at": "output:ReLU"}])
+    assert [(a.selector, a.target) for a in handle] == [("input", ""), ("output:ReLU", "2")]
+
+
+def test_no_noise_and_mc_mode():
+    model = mlp()
+    inject(model, [GaussianNoise(0.3), ("weights:Linear", GaussianNoise(0.1))])
+    x = torch.randn(16, 6)
+    assert not torch.equal(model(x), model(x))
+    with no_noise(model):
+        assert torch.equal(model(x), model(x))  # injectors and dropout off, even in training mode
+        assert not model[3].training
+    assert model[3].training
+    model.eval()
+    assert all(i.enabled_ for i in injectors_in(model))
+    running_mean = model[1].running_mean.clone()
+    with mc_mode(model):
+        a, b = model(x), model(x)
+        assert not torch.equal(a, b)
+        assert model[3].training and not model[1].training
+    assert torch.equal(model[1].running_mean, running_mean)  # BatchNorm stayed in eval
+    assert not model[3].training and torch.equal(model(x), model(x))
+    assert all(not i.mc_ for i in injectors_in(model))
+
+
+def test_injectors_in_finds_every_placement_and_deepcopy_is_independent():
+    model = mlp()
+    inject(model, [GaussianNoise(0.3), ("output:ReLU", GaussianNoise(0.1)), ("weights:Linear", GaussianNoise(0.1))])
+    assert len(injectors_in(model)) == 4
+    clone = copy.deepcopy(model)
+    with no_noise(clone):
+        clone.eval()
+        model.eval()
+        x = torch.randn(3, 6)
+        assert torch.equal(clone(x), clone(x))
+    assert all(i.enabled_ for i in injectors_in(model))
+    assert all(isinstance(i, Injector) for i in injectors_in(clone))
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("middle", "unknown position 'middle'.*allowed: input, output:PATTERN"),
+        ("output", "needs a module pattern"),
+        ("input:x", "takes no pattern"),
+    ],
+)
+def test_selector_errors(selector, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_selector(selector)
+
+
+def test_placement_errors_come_before_any_attachment():
+    model = mlp()
+    before = snapshot(model)
+    with pytest.raises(ConfigError, match=r"recipe\[1\]: selector 'output:Conv\*' matched no module; module types"):
+        inject(model, [GaussianNoise(0.1), ("output:Conv*", GaussianNoise(0.1))])
+    with pytest.raises(ConfigError, match=r"recipe\[0\].at: GaussianNoise cannot act at 'batch'"):
+        inject(model, ("batch", GaussianNoise(0.1)))
+    with pytest.raises(ConfigError, match=r"recipe\[0\]: unknown noise kind 'gausian'; known kinds: .*gaussian"):
+        inject(model, {"kind": "gausian"})
+    assert same_snapshot(before, snapshot(model))
