@@ -58,9 +58,7 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            raise ConfigError(
-                f"unknown {self.family} kind {name!r}; known kinds: {', '.join(self.names())}"
-            ) from None
+            raise ConfigError(f"unknown {self.family} kind {name!r}; known kinds: {', '.join(self.names())}") from None
 
     def build(self, spec: Mapping[str, Any], *, field: str | None = None) -> T:
         """Build an object from ``{"kind": name, **params}``.

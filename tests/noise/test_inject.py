@@ -2,10 +2,11 @@ import copy
 
 import pytest
 import torch
+from model_state import same_snapshot, snapshot
 from torch import nn
 
 from noisetrain.noise.base import Injector
-from noisetrain.noise.inject import ATTR, inject, injectors_in, mc_mode, no_noise, parse_selector
+from noisetrain.noise.inject import inject, injectors_in, mc_mode, no_noise, parse_selector
 from noisetrain.noise.inputs import GaussianNoise
 from noisetrain.registry import ConfigError
 
@@ -20,20 +21,6 @@ def cnn() -> nn.Module:
     return nn.Sequential(
         nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 5)
     )
-
-
-def snapshot(model: nn.Module) -> tuple:
-    state = model.state_dict()
-    return (
-        list(state),
-        {k: v.clone() for k, v in state.items()},
-        [(n, type(m)) for n, m in model.named_modules()],
-        [(n, len(m._forward_hooks), len(m._forward_pre_hooks), ATTR in m.__dict__) for n, m in model.named_modules()],
-    )
-
-
-def same_snapshot(a: tuple, b: tuple) -> bool:
-    return a[0] == b[0] and all(torch.equal(a[1][k], b[1][k]) for k in a[0]) and a[2] == b[2] and a[3] == b[3]
 
 
 def test_input_noise_only_in_training():
@@ -130,7 +117,7 @@ def test_targets_get_independent_streams_and_seeds_repeat():
         return [model(torch.zeros(5)) for _ in range(2)]
 
     first, second = run(), run()
-    assert all(torch.equal(a, b) for a, b in zip(first, second))  # same seed, same numbers
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))  # same seed, same numbers
     assert not torch.equal(first[0], first[1])  # the stream advances
 
 
@@ -139,7 +126,7 @@ def test_copies_are_attached_and_the_template_is_untouched():
     handle = inject(mlp(), ("weights:Linear", template))
     attached = handle.injectors()
     assert len(attached) == 2 and all(i is not template for i in attached)
-    assert len({i.seed for i in attached}) == 2 and template.seed == 5 and template.generators_ == {}
+    assert len({i.seed for i in attached}) == 2 and template.seed == 5 and template.generators_.by_device == {}
 
 
 def test_sequential_root_does_not_call_the_injector_as_a_layer():

@@ -61,6 +61,38 @@ def derive_seed(seed: int | None, key: str) -> int | None:
     return int.from_bytes(digest, "little") >> 1
 
 
+class Generators:
+    """Lazily seeded ``torch.Generator`` objects, one per device, all from one seed.
+
+    With ``seed=None`` the seed is drawn once from torch's global generator at first use.
+    ``state()``/``set_state()`` save and restore them for checkpoints.
+    """
+
+    def __init__(self, seed: int | None) -> None:
+        self.seed = seed
+        self.by_device: dict[torch.device, torch.Generator] = {}
+
+    def __call__(self, device: torch.device | str) -> torch.Generator:
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        generator = self.by_device.get(device)
+        if generator is None:
+            if self.seed is None:
+                self.seed = int(torch.randint(0, 2**62, (1,)).item())
+            generator = self.by_device[device] = torch.Generator(device=device).manual_seed(self.seed)
+        return generator
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """Generator states by device name."""
+        return {str(device): g.get_state() for device, g in self.by_device.items()}
+
+    def set_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Restore states saved by ``state``."""
+        for device, value in state.items():
+            self(device).set_state(value)
+
+
 class Injector(nn.Module):
     """Base class of all noise injectors.
 
@@ -85,7 +117,7 @@ class Injector(nn.Module):
         self.enabled_ = True
         self.mc_ = False
         self.progress_ = 0.0
-        self.generators_: dict[torch.device, torch.Generator] = {}
+        self.generators_ = Generators(seed)
 
     # -- parameters -----------------------------------------------------------------
     def number(
@@ -122,29 +154,12 @@ class Injector(nn.Module):
     # -- randomness -----------------------------------------------------------------
     def generator(self, device: torch.device | str) -> torch.Generator:
         """This injector's generator for ``device``, created and seeded at first use."""
-        device = torch.device(device)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-        generator = self.generators_.get(device)
-        if generator is None:
-            seed = self.seed if self.seed is not None else int(torch.randint(0, 2**62, (1,)).item())
-            generator = torch.Generator(device=device).manual_seed(seed)
-            self.generators_[device] = generator
-        return generator
+        return self.generators_(device)
 
     def reseed(self, seed: int | None) -> None:
         """Restart the random stream from ``seed``."""
         self.seed = seed
-        self.generators_ = {}
-
-    def rng_state(self) -> dict[str, torch.Tensor]:
-        """States of the generators in use, by device (for checkpoints)."""
-        return {str(device): g.get_state() for device, g in self.generators_.items()}
-
-    def set_rng_state(self, state: Mapping[str, torch.Tensor]) -> None:
-        """Restore generator states saved by ``rng_state``."""
-        for device, value in state.items():
-            self.generator(device).set_state(value)
+        self.generators_ = Generators(seed)
 
     # -- config and display ----------------------------------------------------------
     def to_config(self) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -55,8 +55,8 @@ _TARGETED = ("output", "weights")
 MODEL_POSITIONS = frozenset({"input", "output", "weights"})
 _keys = itertools.count()
 
-RecipeItem = Union[Injector, Mapping[str, Any], tuple[str, Union[Injector, Mapping[str, Any]]]]
-Recipe = Union[RecipeItem, Sequence[RecipeItem]]
+RecipeItem = Injector | Mapping[str, Any] | tuple[str, Injector | Mapping[str, Any]]
+Recipe = RecipeItem | Sequence[RecipeItem]
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,9 @@ def _items(recipe: Recipe) -> list[tuple[str | None, Injector | Mapping[str, Any
     return items
 
 
-def _targets(model: nn.Module, position: str, pattern: str, injector: Injector, field: str) -> list[tuple[str, nn.Module, str]]:
+def _targets(
+    model: nn.Module, position: str, pattern: str, injector: Injector, field: str
+) -> list[tuple[str, nn.Module, str]]:
     """(module name, module, parameter name or "") for every place the injector acts."""
     if position not in _TARGETED:
         return [("", model, "")]
@@ -274,7 +276,9 @@ def _targets(model: nn.Module, position: str, pattern: str, injector: Injector, 
         ]
     if not targets:
         types = sorted({class_name(m) for n, m in model.named_modules() if n and not isinstance(m, Injector)})
-        raise ConfigError(f"{field}: selector '{position}:{pattern}' matched no module; module types here: {', '.join(types)}")
+        raise ConfigError(
+            f"{field}: selector '{position}:{pattern}' matched no module; module types here: {', '.join(types)}"
+        )
     return targets
 
 
@@ -303,17 +307,22 @@ def inject(model: nn.Module, recipe: Recipe, *, optimizer: torch.optim.Optimizer
             )
         plan.append((index, selector, position, injector, _targets(model, position, pattern, injector, field)))
 
-    handle = NoiseHandle(model)
+    copies = []  # one copy per target, prepared before anything is attached so that errors leave no trace
     for index, selector, position, template, targets in plan:
         for name, module, param in targets:
-            where = f"{index}:{selector}@{name}.{param}"
             injector = copy.deepcopy(template)
-            injector.reseed(derive_seed(template.seed, where))
-            if position == "weights":
-                _attach_parametrization(handle, module, param, injector)
-            else:
-                _attach_by_key(handle, module, position, injector)
-            handle.attachments.append(Attachment(selector, name, injector))
+            injector.reseed(derive_seed(template.seed, f"{index}:{selector}@{name}.{param}"))
+            if position == "weights" and hasattr(injector, "prepare"):
+                injector.prepare(getattr(module, param))
+            copies.append((selector, position, name, module, param, injector))
+
+    handle = NoiseHandle(model)
+    for selector, position, name, module, param, injector in copies:
+        if position == "weights":
+            _attach_parametrization(handle, module, param, injector)
+        else:
+            _attach_by_key(handle, module, position, injector)
+        handle.attachments.append(Attachment(selector, name, injector))
     if optimizer is not None:
         handle.bind(optimizer)
     return handle
@@ -341,10 +350,7 @@ def _attach_by_key(handle: NoiseHandle, module: nn.Module, position: str, inject
 
 
 def _attach_parametrization(handle: NoiseHandle, module: nn.Module, param: str, injector: Injector) -> None:
-    tensor = getattr(module, param)
-    if hasattr(injector, "prepare"):
-        injector.prepare(tensor)
-    injector.to(device=tensor.device)
+    injector.to(device=getattr(module, param).device)
     order = list(module._parameters)
     parametrize.register_parametrization(module, param, injector)
     chain = module.parametrizations[param]
@@ -378,9 +384,9 @@ def _switched(model: nn.Module, injector_flag: str, value: bool, dropout_trainin
             dropout.train(dropout_training)
         yield model
     finally:
-        for injector, flag in zip(injectors, saved[0]):
+        for injector, flag in zip(injectors, saved[0], strict=True):
             setattr(injector, injector_flag, flag)
-        for dropout, training in zip(dropouts, saved[1]):
+        for dropout, training in zip(dropouts, saved[1], strict=True):
             dropout.train(training)
 
 

@@ -1,0 +1,542 @@
+"""Noise on tensors: inputs, activations or weights, wherever ``inject`` places it.
+
+Each noise is a pure function of a tensor plus a thin ``Injector`` module that
+stores the hyperparameters. The functions take an explicit ``generator`` and
+draw noise values in the input's dtype and device; masks (which entries or boxes
+are hit) are drawn in float32, so that a probability such as ``p=0.01`` is exact
+for bfloat16 inputs too.
+
+Families: additive noise (``gaussian``, ``uniform``), speckle noise (which is
+``GaussianNoise(mode="multiplicative")``, ``x * (1 + std * eps)``), impulse noise
+(``salt_pepper``), masking noise (``feature_mask``) and occlusion of image boxes
+(``cutout``, ``random_erasing``; their box sampler ``random_boxes`` also serves CutMix).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..registry import ConfigError
+from .base import NOISE, Injector, Number, check_choice, check_range
+
+GAUSSIAN_MODES = ("additive", "multiplicative")
+RELATIVE_TO = (None, "feature", "tensor")
+MASK_FILLS = ("zero", "mean")
+
+
+def check_pair(
+    what: str,
+    value: tuple[float, float],
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    strict: bool = False,
+) -> tuple[float, float]:
+    """Validate a ``(lo, hi)`` pair inside ``[low, high]`` with ``lo <= hi`` (``lo < hi`` if strict); return floats."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ConfigError(f"{what} must be a pair (low, high), got {value!r}")
+    lo, hi = float(value[0]), float(value[1])
+    check_range(what, lo, low, high, low_open=low_open)
+    check_range(what, hi, low, high, low_open=low_open)
+    if hi < lo or (strict and hi == lo):
+        raise ConfigError(f"{what} must be (low, high) with low {'<' if strict else '<='} high, got {value!r}")
+    return lo, hi
+
+
+def gaussian_noise(
+    x: torch.Tensor,
+    std: float,
+    *,
+    mode: str = "additive",
+    scale: torch.Tensor | None = None,
+    clip: tuple[float, float] | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Gaussian noise: ``x + std * scale * eps`` (additive) or ``x * (1 + std * eps)`` (multiplicative).
+
+    Args:
+        x: any floating tensor.
+        std: standard deviation (>= 0), in the units of ``x`` (additive) or relative (multiplicative).
+        mode: ``"additive"`` or ``"multiplicative"`` (speckle noise).
+        scale: optional tensor broadcastable to ``x`` multiplying ``std`` (e.g. per-feature std of the data).
+        clip: optional ``(low, high)`` range the result is clamped to (e.g. ``(0, 1)`` for images).
+        generator: source of randomness.
+
+    Example: ``gaussian_noise(x, 0.1, clip=(0.0, 1.0))``.
+    """
+    check_range("std", std, 0)
+    check_choice("mode", mode, GAUSSIAN_MODES)
+    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    sigma = std if scale is None else std * scale
+    out = x + eps * sigma if mode == "additive" else x * (1 + eps * sigma)
+    return out if clip is None else out.clamp(*clip)
+
+
+@NOISE.register("gaussian")
+class GaussianNoise(Injector):
+    """Gaussian noise on inputs, activations or weights (placement decides).
+
+    Additive Gaussian input noise is Tikhonov regularisation in expectation
+    (Bishop 1995, "Training with Noise is Equivalent to Tikhonov Regularization");
+    multiplicative noise on activations is Gaussian dropout (Srivastava et al. 2014).
+
+    Args:
+        std: noise standard deviation (>= 0), or a schedule. Default 0.1.
+        mode: ``"additive"`` (default) or ``"multiplicative"``.
+        relative: None (``std`` is absolute), ``"feature"`` (times each feature's std over
+            the batch dimension; from ``fit(data)`` if called, else from the current batch) or
+            ``"tensor"`` (times the std of the whole tensor, e.g. of each weight tensor).
+        clip: ``(low, high)`` range to clamp the noisy tensor to, or None.
+        seed: seed of this injector's generator (None: drawn from torch's global generator once).
+
+    Shapes: any ``(N, *)`` in, same shape and dtype out.
+
+    Example: ``inject(model, GaussianNoise(std=0.1, clip=(0, 1)))``.
+    """
+
+    strength = "std"
+    positions = frozenset({"input", "output", "weights"})
+    params = ("weight",)
+
+    def __init__(
+        self,
+        std: Number = 0.1,
+        *,
+        mode: str = "additive",
+        relative: str | None = None,
+        clip: tuple[float, float] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed=seed)
+        check_choice(f"{type(self).__name__}.mode", mode, GAUSSIAN_MODES)
+        check_choice(f"{type(self).__name__}.relative", relative, RELATIVE_TO)
+        self.std = self.number("std", std, 0)
+        self.mode = mode
+        self.relative = relative
+        self.clip = None if clip is None else check_pair(f"{type(self).__name__}.clip", clip, strict=True)
+        self.register_buffer("feature_std_", None)
+
+    def fit(self, data: torch.Tensor) -> GaussianNoise:
+        """Store the per-feature std of ``data`` (N, *) for ``relative="feature"``."""
+        self.feature_std_ = data.detach().float().std(dim=0)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return x
+        scale = None
+        if self.relative == "feature":
+            scale = (self.feature_std_ if self.feature_std_ is not None else x.detach().float().std(dim=0)).to(x.dtype)
+        elif self.relative == "tensor":
+            scale = x.detach().std()
+        return gaussian_noise(
+            x, self.current("std"), mode=self.mode, scale=scale, clip=self.clip, generator=self.generator(x.device)
+        )
+
+
+def uniform_noise(
+    x: torch.Tensor,
+    width: float,
+    *,
+    clip: tuple[float, float] | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Additive uniform noise: ``x + u`` with ``u ~ U(-width/2, width/2)`` (std ``width / sqrt(12)``).
+
+    With ``width`` the quantisation step of the data it is the dequantisation noise of
+    discrete data (e.g. ``width=1/255`` for 8-bit images scaled to [0, 1]).
+
+    Args:
+        x: any floating tensor.
+        width: full width of the interval (>= 0), in the units of ``x``.
+        clip: optional ``(low, high)`` range the result is clamped to.
+        generator: source of randomness.
+
+    Example: ``uniform_noise(images, 1 / 255, clip=(0.0, 1.0))``.
+    """
+    check_range("width", width, 0)
+    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    out = x + width * (u - 0.5)
+    return out if clip is None else out.clamp(*clip)
+
+
+@NOISE.register("uniform")
+class UniformNoise(Injector):
+    """Additive uniform noise ``U(-width/2, width/2)`` on inputs or activations.
+
+    Args:
+        width: full width of the noise interval (>= 0), or a schedule. Default 1/255 (8-bit images in [0, 1]).
+        clip: ``(low, high)`` range to clamp the noisy tensor to, or None.
+        seed: seed of this injector's generator.
+
+    Shapes: any ``(N, *)`` in, same shape and dtype out.
+
+    Example: ``inject(model, UniformNoise(width=1 / 255, clip=(0, 1)))``.
+    """
+
+    strength = "width"
+
+    def __init__(
+        self, width: Number = 1 / 255, *, clip: tuple[float, float] | None = None, seed: int | None = None
+    ) -> None:
+        super().__init__(seed=seed)
+        self.width = self.number("width", width, 0)
+        self.clip = None if clip is None else check_pair(f"{type(self).__name__}.clip", clip, strict=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return x
+        return uniform_noise(x, self.current("width"), clip=self.clip, generator=self.generator(x.device))
+
+
+def salt_and_pepper(
+    x: torch.Tensor,
+    p: float,
+    *,
+    low: float = 0.0,
+    high: float = 1.0,
+    salt: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Salt-and-pepper (impulse) noise: each entry is replaced with probability ``p``,
+    by ``high`` (salt) with probability ``salt``, else by ``low`` (pepper).
+
+    Args:
+        x: any floating tensor.
+        p: replacement probability per entry, in [0, 1].
+        low, high: pepper and salt values (default 0 and 1, for images in [0, 1]).
+        salt: share of the replaced entries set to ``high``, in [0, 1]. Default 0.5.
+        generator: source of randomness.
+
+    Example: ``salt_and_pepper(images, 0.05)``.
+    """
+    check_range("p", p, 0, 1)
+    check_range("salt", salt, 0, 1)
+    u = torch.rand(x.shape, generator=generator, device=x.device)
+    return torch.where(u < p * salt, high, torch.where(u < p, low, x))
+
+
+@NOISE.register("salt_pepper")
+class SaltPepperNoise(Injector):
+    """Salt-and-pepper noise on inputs or activations (see ``salt_and_pepper``).
+
+    Args:
+        p: replacement probability per entry in [0, 1], or a schedule. Default 0.05.
+        low, high: pepper and salt values. Default 0 and 1.
+        salt: share of replaced entries set to ``high``, in [0, 1], or a schedule. Default 0.5.
+        seed: seed of this injector's generator.
+
+    Shapes: any ``(N, *)`` in, same shape and dtype out.
+
+    Example: ``inject(model, SaltPepperNoise(p=0.02))``.
+    """
+
+    strength = "p"
+
+    def __init__(
+        self,
+        p: Number = 0.05,
+        *,
+        low: float = 0.0,
+        high: float = 1.0,
+        salt: Number = 0.5,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed=seed)
+        self.p = self.number("p", p, 0, 1)
+        self.low = float(low)
+        self.high = float(high)
+        self.salt = self.number("salt", salt, 0, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return x
+        return salt_and_pepper(
+            x,
+            self.current("p"),
+            low=self.low,
+            high=self.high,
+            salt=self.current("salt"),
+            generator=self.generator(x.device),
+        )
+
+
+def feature_mask(
+    x: torch.Tensor,
+    p: float,
+    *,
+    fill: str = "zero",
+    mean: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Masking noise: each entry is dropped with probability ``p``, to 0 or to its feature's mean.
+
+    The corruption of denoising autoencoders (Vincent et al. 2008, "Extracting and Composing Robust
+    Features with Denoising Autoencoders"). Unlike dropout the kept entries are not rescaled.
+
+    Args:
+        x: tabular data (N, F), or any (N, *) whose trailing dimensions are the features.
+        p: drop probability per entry, in [0, 1].
+        fill: ``"zero"`` or ``"mean"`` (the value of ``mean``, else the batch mean over dim 0).
+        mean: per-feature means broadcastable to ``x.shape[1:]`` (used with ``fill="mean"``).
+        generator: source of randomness.
+
+    Example: ``feature_mask(table, 0.2, fill="mean")``.
+    """
+    check_range("p", p, 0, 1)
+    check_choice("fill", fill, MASK_FILLS)
+    drop = torch.rand(x.shape, generator=generator, device=x.device) < p
+    if fill == "zero":
+        return torch.where(drop, 0.0, x)
+    value = x.detach().mean(dim=0) if mean is None else mean.to(device=x.device, dtype=x.dtype)
+    return torch.where(drop, value, x)
+
+
+@NOISE.register("feature_mask")
+class FeatureMask(Injector):
+    """Masking noise for tabular data (see ``feature_mask``).
+
+    Args:
+        p: drop probability per entry in [0, 1], or a schedule. Default 0.1.
+        fill: ``"zero"`` (default) or ``"mean"``: the feature means from ``fit(data)`` if called,
+            else those of the current batch.
+        seed: seed of this injector's generator.
+
+    Shapes: (N, F) (or any (N, *)) in, same shape and dtype out.
+
+    Example: ``inject(model, FeatureMask(p=0.2, fill="mean").fit(train_x))``.
+    """
+
+    strength = "p"
+
+    def __init__(self, p: Number = 0.1, *, fill: str = "zero", seed: int | None = None) -> None:
+        super().__init__(seed=seed)
+        check_choice(f"{type(self).__name__}.fill", fill, MASK_FILLS)
+        self.p = self.number("p", p, 0, 1)
+        self.fill = fill
+        self.register_buffer("mean_", None)
+
+    def fit(self, data: torch.Tensor) -> FeatureMask:
+        """Store the per-feature mean of ``data`` (N, *) for ``fill="mean"``."""
+        self.mean_ = data.detach().float().mean(dim=0)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return x
+        return feature_mask(x, self.current("p"), fill=self.fill, mean=self.mean_, generator=self.generator(x.device))
+
+
+def random_boxes(
+    height: int,
+    width: int,
+    box_h: torch.Tensor,
+    box_w: torch.Tensor,
+    *,
+    inside: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Boolean masks of random axis-aligned boxes, one per entry of ``box_h``/``box_w``.
+
+    The box sampler shared by Cutout, Random Erasing and CutMix. Box sides are in pixels
+    (rounded, at most the image side). ``inside=False``: the box centre is a uniformly
+    drawn pixel and the box is clipped at the borders (Cutout, CutMix); ``inside=True``:
+    the box is placed uniformly among the positions where it fits whole (Random Erasing).
+
+    Shapes: ``box_h``, ``box_w`` floating (*B) -> mask (*B, height, width), on their device.
+
+    Example: ``random_boxes(32, 32, torch.full((n, 1), 8.0), torch.full((n, 1), 8.0))`` -> (n, 1, 32, 32).
+    """
+    rows = _span(height, box_h, inside, generator)
+    cols = _span(width, box_w, inside, generator)
+    return rows[..., :, None] & cols[..., None, :]
+
+
+def _span(length: int, side: torch.Tensor, inside: bool, generator: torch.Generator | None) -> torch.Tensor:
+    """(*B, length) mask of one random interval of ``side`` cells per entry (see ``random_boxes``)."""
+    side = side.round().clamp(0, length)
+    u = torch.rand(side.shape, generator=generator, device=side.device)
+    start = (u * (length - side + 1)).floor() if inside else (u * length).floor() - (side / 2).floor()
+    grid = torch.arange(length, device=side.device)
+    return (grid >= start[..., None]) & (grid < (start + side)[..., None])
+
+
+def cutout(
+    x: torch.Tensor,
+    size: float,
+    *,
+    count: int = 1,
+    fill: float | str = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Cutout: erase ``count`` squares of side ``size`` per image (the same box on all channels).
+
+    DeVries & Taylor 2017, "Improved Regularization of Convolutional Neural Networks with
+    Cutout", arXiv:1708.04552: the square's centre is uniform over the image and the square
+    is clipped at the borders, so boxes near an edge erase less.
+
+    Args:
+        x: images (N, C, H, W).
+        size: side of the square in pixels (>= 0, rounded). The paper uses 16 on CIFAR-10.
+        count: squares per image (>= 1); they may overlap.
+        fill: a number, or ``"noise"`` for standard normal values (suits normalised images).
+        generator: source of randomness.
+
+    Example: ``cutout(images, 16)``.
+    """
+    check_range("size", size, 0)
+    _check_erasing("", count, fill)
+    n, _, height, width = _image_shape(x, "cutout")
+    sides = torch.full((n, count), float(size), device=x.device)
+    mask = random_boxes(height, width, sides, sides, generator=generator).any(dim=1, keepdim=True)
+    return _erase(x, mask, fill, generator)
+
+
+def random_erasing(
+    x: torch.Tensor,
+    *,
+    p: float = 1.0,
+    area: tuple[float, float] = (0.02, 0.33),
+    aspect: tuple[float, float] = (0.3, 3.3),
+    count: int = 1,
+    fill: float | str = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Random Erasing: with probability ``p`` per image, erase ``count`` boxes of random area and shape.
+
+    Zhong et al. 2017, "Random Erasing Data Augmentation", arXiv:1708.04896. Each box covers
+    a fraction ``s ~ U(area)`` of the image with aspect ratio (height / width) ``r``, and lies
+    wholly inside the image. Two departures from the paper's sampling loop: ``r`` is drawn
+    log-uniformly in ``aspect`` (tall and wide boxes alike, as torchvision does; the paper
+    draws it uniformly), and a box taller or wider than the image is cut to the image
+    (the paper redraws it).
+
+    Args:
+        x: images (N, C, H, W).
+        p: probability that an image is erased, in [0, 1].
+        area: range of the erased fraction of the image, within [0, 1].
+        aspect: range of the box aspect ratio (height / width), > 0.
+        count: boxes per erased image (>= 1); they may overlap.
+        fill: a number, or ``"noise"`` for standard normal values (suits normalised images).
+        generator: source of randomness.
+
+    Example: ``random_erasing(images, p=0.5, fill="noise")``.
+    """
+    check_range("p", p, 0, 1)
+    area = check_pair("area", area, 0, 1)
+    log_aspect = [math.log(a) for a in check_pair("aspect", aspect, 0, low_open=True)]
+    _check_erasing("", count, fill)
+    n, _, height, width = _image_shape(x, "random_erasing")
+    u = torch.rand((2, n, count), generator=generator, device=x.device)
+    target = (area[0] + (area[1] - area[0]) * u[0]) * (height * width)
+    ratio = torch.exp(log_aspect[0] + (log_aspect[1] - log_aspect[0]) * u[1])
+    chosen = torch.rand((n, 1), generator=generator, device=x.device) < p
+    box_h = torch.where(chosen, (target * ratio).sqrt(), 0.0)
+    box_w = (target / ratio).sqrt()
+    mask = random_boxes(height, width, box_h, box_w, inside=True, generator=generator).any(dim=1, keepdim=True)
+    return _erase(x, mask, fill, generator)
+
+
+def _image_shape(x: torch.Tensor, who: str) -> torch.Size:
+    if x.dim() != 4:
+        raise ValueError(f"{who} expects images of shape (N, C, H, W), got shape {tuple(x.shape)}")
+    return x.shape
+
+
+def _check_erasing(prefix: str, count: int, fill: float | str) -> None:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ConfigError(f"{prefix}count must be an int >= 1, got {count!r}")
+    if isinstance(fill, str):
+        check_choice(f"{prefix}fill", fill, ("noise",))
+    elif isinstance(fill, bool) or not isinstance(fill, (int, float)):
+        raise ConfigError(f"{prefix}fill must be a number or 'noise', got {fill!r}")
+
+
+def _erase(x: torch.Tensor, mask: torch.Tensor, fill: float | str, generator: torch.Generator | None) -> torch.Tensor:
+    value = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) if fill == "noise" else fill
+    return torch.where(mask, value, x)
+
+
+@NOISE.register("cutout")
+class Cutout(Injector):
+    """Cutout on images or feature maps (see ``cutout``; DeVries & Taylor 2017, arXiv:1708.04552).
+
+    Args:
+        size: side of each square in pixels (>= 0), or a schedule. Default 16 (the paper's CIFAR-10 value).
+        count: squares per image (>= 1). Default 1.
+        fill: a number (default 0) or ``"noise"`` (standard normal values).
+        seed: seed of this injector's generator.
+
+    Shapes: (N, C, H, W) in, same shape and dtype out.
+
+    Example: ``inject(model, Cutout(size=16))``.
+    """
+
+    strength = "size"
+
+    def __init__(self, size: Number = 16, *, count: int = 1, fill: float | str = 0.0, seed: int | None = None) -> None:
+        super().__init__(seed=seed)
+        _check_erasing(f"{type(self).__name__}.", count, fill)
+        self.size = self.number("size", size, 0)
+        self.count = count
+        self.fill = fill
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return x
+        return cutout(x, self.current("size"), count=self.count, fill=self.fill, generator=self.generator(x.device))
+
+
+@NOISE.register("random_erasing")
+class RandomErasing(Injector):
+    """Random Erasing on images or feature maps (see ``random_erasing``; Zhong et al. 2017, arXiv:1708.04896).
+
+    Args:
+        p: probability that an image is erased, in [0, 1], or a schedule. Default 0.5 (the paper's).
+        area: range of the erased fraction of the image. Default (0.02, 0.33).
+        aspect: range of the box aspect ratio (height / width). Default (0.3, 3.3).
+        count: boxes per erased image (>= 1). Default 1.
+        fill: a number (default 0) or ``"noise"`` (standard normal values).
+        seed: seed of this injector's generator.
+
+    Shapes: (N, C, H, W) in, same shape and dtype out.
+
+    Example: ``inject(model, RandomErasing(p=0.5, fill="noise"))``.
+    """
+
+    strength = "p"
+
+    def __init__(
+        self,
+        p: Number = 0.5,
+        *,
+        area: tuple[float, float] = (0.02, 0.33),
+        aspect: tuple[float, float] = (0.3, 3.3),
+        count: int = 1,
+        fill: float | str = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed=seed)
+        name = type(self).__name__
+        _check_erasing(f"{name}.", count, fill)
+        self.p = self.number("p", p, 0, 1)
+        self.area = check_pair(f"{name}.area", area, 0, 1)
+        self.aspect = check_pair(f"{name}.aspect", aspect, 0, low_open=True)
+        self.count = count
+        self.fill = fill
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return x
+        return random_erasing(
+            x,
+            p=self.current("p"),
+            area=self.area,
+            aspect=self.aspect,
+            count=self.count,
+            fill=self.fill,
+            generator=self.generator(x.device),
+        )

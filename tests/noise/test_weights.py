@@ -1,0 +1,385 @@
+"""Noise on weights: weight noise, DropConnect, Bayes by Backprop and learnable (PNI) noise through inject."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Normal
+
+from noisetrain.noise.base import NOISE, build_noise
+from noisetrain.noise.inject import inject, mc_mode
+from noisetrain.noise.weights import (
+    BayesianWeights,
+    DropConnect,
+    LearnableNoise,
+    WeightNoise,
+    bayesian,
+    kl_divergence,
+    learnable_noise,
+)
+from noisetrain.registry import ConfigError
+
+
+def mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3)
+    )
+
+
+def attached(injector, shape=(64, 64)) -> tuple[nn.Linear, torch.Tensor]:
+    """A Linear layer with ``injector`` on its weight, and the clean weight (the parametrization's original)."""
+    torch.manual_seed(0)
+    layer = nn.Linear(shape[1], shape[0])
+    inject(nn.Sequential(layer), ("weights:0", injector))
+    return layer, layer.parametrizations.weight.original
+
+
+WEIGHT_INJECTORS = [
+    lambda: WeightNoise(0.1, seed=0),
+    lambda: DropConnect(0.3, seed=0),
+    lambda: BayesianWeights(init_std=0.05, seed=0),
+    lambda: LearnableNoise(seed=0),
+    lambda: LearnableNoise(per_channel=True, seed=0),
+]
+
+
+# -- shared behaviour on weights ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [mlp, cnn])
+@pytest.mark.parametrize("injector", WEIGHT_INJECTORS)
+def test_through_inject(make, injector):
+    model = make()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(8, 6) if make is mlp else torch.randn(8, 3, 5, 5)
+    handle = inject(model, injector())  # default placement: weights of every Linear/Conv layer
+    assert {a.selector for a in handle} == {"weights:Linear|Conv1d|Conv2d|Conv3d"}
+    layer = model[0]
+    clean = layer.parametrizations.weight.original.detach().clone()
+    model.train()
+    assert not torch.equal(layer.weight, clean)  # noisy in training
+    assert not torch.equal(layer.weight, layer.weight)  # a new draw at each access
+    model(x).square().sum().backward()
+    assert torch.equal(layer.parametrizations.weight.original, clean)  # the clean weight is never modified
+    assert layer.parametrizations.weight.original.grad.abs().sum() > 0  # ... and gets the gradient
+    model.eval()
+    assert torch.equal(layer.weight, clean)  # eval: exactly the clean weight
+    with mc_mode(model):
+        assert not torch.equal(layer.weight, clean)
+    handle.remove()
+    after = model.state_dict()
+    assert list(after) == list(before)
+    assert all(torch.equal(after[k], before[k]) for k in before if "running" not in k and "num_batches" not in k)
+
+
+@pytest.mark.parametrize("injector", WEIGHT_INJECTORS)
+def test_identity_when_disabled_and_seeds(injector):
+    layer, clean = attached(injector())
+    layer.parametrizations.weight[0].enabled_ = False
+    assert layer.weight is clean
+    assert torch.equal(attached(injector())[0].weight, attached(injector())[0].weight)  # same seed, same draw
+    other = attached(injector())[0]
+    other.parametrizations.weight[0].reseed(1)
+    assert not torch.equal(other.weight, attached(injector())[0].weight)
+
+
+@pytest.mark.parametrize("injector", WEIGHT_INJECTORS)
+def test_bfloat16(injector):
+    model = mlp().to(torch.bfloat16)
+    inject(model, injector())
+    out = model.train()(torch.randn(4, 6, dtype=torch.bfloat16))
+    assert out.dtype == torch.bfloat16
+    out.float().sum().backward()
+    assert model[0].weight.dtype == torch.bfloat16
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("injector", WEIGHT_INJECTORS)
+def test_cuda(injector):
+    model = cnn().cuda()
+    inject(model, injector())
+    x = torch.randn(8, 3, 5, 5, device="cuda")
+    model.train()(x).square().sum().backward()
+    assert model[0].weight.device.type == "cuda"
+    assert model[0].parametrizations.weight.original.grad.abs().sum() > 0
+    if isinstance(model[0].parametrizations.weight[0], BayesianWeights):
+        assert kl_divergence(model).device.type == "cuda"
+
+
+@pytest.mark.parametrize(
+    "injector",
+    [
+        WeightNoise({"kind": "linear", "start": 0.1, "end": 0.0}, mode="multiplicative", relative=None, clip=(-1, 1)),
+        DropConnect(0.2, channelwise=True, seed=4),
+        BayesianWeights(0.5, init_std=0.01),
+        LearnableNoise(0.1, per_channel=True, channels=8),
+    ],
+)
+def test_config_round_trip_and_repr(injector):
+    config = injector.to_config()
+    assert build_noise(config).to_config() == config
+    assert NOISE.get(config["kind"]) is type(injector)
+    assert all(f"{name}=" in repr(injector) for name in config if name != "kind")
+
+
+def test_registered_kinds():
+    kinds = ("weight_noise", "dropconnect", "bayesian", "learnable")
+    classes = (WeightNoise, DropConnect, BayesianWeights, LearnableNoise)
+    assert tuple(NOISE.get(k) for k in kinds) == classes
+
+
+# -- weight noise -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "measure"),
+    [
+        ({}, lambda noisy, clean: (noisy - clean).std() / clean.std()),  # relative to the tensor's std
+        ({"relative": None}, lambda noisy, clean: (noisy - clean).std()),
+        ({"relative": None, "mode": "multiplicative"}, lambda noisy, clean: (noisy / clean - 1).std()),
+    ],
+)
+def test_weight_noise_std(kwargs, measure):
+    layer, clean = attached(WeightNoise(0.05, seed=0, **kwargs))
+    values = torch.stack([measure(layer.weight, clean).detach() for _ in range(10)])
+    assert values.mean().item() == pytest.approx(0.05, rel=0.02)  # 40960 draws: rel. std error ~0.4%
+
+
+def test_weight_noise_schedule():
+    layer, clean = attached(WeightNoise({"kind": "linear", "start": 0.0, "end": 0.2}, relative=None, seed=0))
+    injector = layer.parametrizations.weight[0]
+    assert layer.weight is clean  # std 0 at the start
+    injector.set_progress(0.5)
+    assert (layer.weight - clean).std().item() == pytest.approx(0.1, rel=0.05)
+
+
+def test_weight_noise_only_changes_defaults():
+    assert WeightNoise().to_config() | {"kind": "gaussian"} == {
+        **NOISE.get("gaussian")().to_config(),
+        "relative": "tensor",
+    }
+    with pytest.raises(ConfigError, match=r"WeightNoise\.std"):
+        WeightNoise(-1.0)
+    with pytest.raises(ConfigError, match="cannot act at 'output'"):
+        inject(mlp(), ("output:ReLU", WeightNoise()))
+
+
+# -- DropConnect ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropconnect_masks_weight_entries(p):
+    layer, clean = attached(DropConnect(p, seed=0), shape=(100, 100))
+    first, second = layer.weight.detach(), layer.weight.detach()
+    for noisy in (first, second):
+        dropped = noisy == 0
+        assert abs(dropped.float().mean().item() - p) < 0.015  # 10000 entries: std <= 0.005
+        torch.testing.assert_close(noisy[~dropped], clean[~dropped].detach() / (1 - p), rtol=1e-6, atol=0)
+    assert not torch.equal(first == 0, second == 0)  # a new mask at each forward
+    layer.eval()
+    assert layer.weight is clean
+
+
+def test_dropconnect_gradient_is_masked():
+    layer, clean = attached(DropConnect(0.5), shape=(8, 10))
+    injector = layer.parametrizations.weight[0]
+    x = torch.randn(5, 10)
+    injector.reseed(0)
+    layer(x).sum().backward()
+    injector.reseed(0)
+    kept = (layer.weight != 0).float()  # the same mask as in the forward above
+    torch.testing.assert_close(clean.grad, kept * x.sum(0) / 0.5)
+
+
+def test_dropconnect_errors_and_schedule():
+    with pytest.raises(ConfigError, match=r"DropConnect\.p"):
+        DropConnect(2.0)
+    with pytest.raises(ConfigError, match="cannot act at 'input'"):
+        inject(mlp(), ("input", DropConnect(0.1)))
+    layer, clean = attached(DropConnect({"kind": "step", "values": [0.0, 0.5], "milestones": [0.5]}, seed=0))
+    assert layer.weight is clean
+    layer.parametrizations.weight[0].set_progress(0.6)
+    assert abs((layer.weight == 0).float().mean().item() - 0.5) < 0.03
+
+
+# -- Bayes by Backprop ----------------------------------------------------------------------------------------
+
+
+def test_bayesian_kl_is_closed_form():
+    torch.manual_seed(0)
+    mu, rho = torch.randn(30, 7), torch.randn(30, 7)
+    injector = BayesianWeights(prior_std=0.7)
+    injector.prepare(mu)
+    with torch.no_grad():
+        injector.rho.copy_(rho)
+    sigma = F.softplus(rho)
+    expected = torch.distributions.kl_divergence(Normal(mu, sigma), Normal(0.0, 0.7)).sum()
+    closed = (math.log(0.7) - sigma.log() + (sigma**2 + mu**2) / (2 * 0.7**2) - 0.5).sum()
+    torch.testing.assert_close(injector.kl(mu), expected)
+    torch.testing.assert_close(injector.kl(mu), closed)
+
+
+def test_bayesian_prepare_sets_init_std():
+    for init_std in (1e-3, 0.1, 3.0, 50.0):
+        injector = BayesianWeights(init_std=init_std)
+        injector.prepare(torch.zeros(4, 3, dtype=torch.float64))
+        assert injector.rho.shape == (4, 3)
+        torch.testing.assert_close(injector.sigma(), torch.full((4, 3), init_std, dtype=torch.float64))
+
+
+def test_bayesian_samples_have_mean_mu_and_std_sigma():
+    layer, mu = attached(BayesianWeights(init_std=0.3, seed=0), shape=(20, 30))
+    injector = layer.parametrizations.weight[0]
+    with torch.no_grad():
+        injector.rho.uniform_(-2.0, 1.0, generator=torch.Generator().manual_seed(1))  # various sigmas
+        samples = torch.stack([layer.weight for _ in range(500)])
+    z = (samples - mu) / injector.sigma()  # standard normal if w ~ N(mu, sigma^2)
+    assert abs(z.mean().item()) < 0.01  # 300000 draws: std error 0.002
+    assert z.std().item() == pytest.approx(1.0, abs=0.01)
+    torch.testing.assert_close(samples.mean(0), mu.detach(), atol=5 * 2.0 / math.sqrt(500), rtol=0)
+    torch.testing.assert_close(samples.std(0), injector.sigma().detach(), rtol=0.2, atol=0)  # 500 draws each
+
+
+def test_bayesian_gradients_reach_mu_and_rho_and_eval_uses_mu():
+    model = mlp()
+    handle = bayesian(model, prior_std=0.5, seed=0)
+    assert len(handle) == 4  # weight and bias of both Linear layers
+    x = torch.randn(8, 6)
+    loss = model.train()(x).square().mean() + kl_divergence(model) / 100
+    loss.backward()
+    for layer in (model[0], model[2]):
+        for name in ("weight", "bias"):
+            chain = layer.parametrizations[name]
+            assert chain.original.grad.abs().sum() > 0
+            assert chain[0].rho.grad.abs().sum() > 0
+    model.eval()
+    assert model[0].weight is model[0].parametrizations.weight.original
+    with mc_mode(model):
+        assert not torch.equal(model[0].weight, model[0].parametrizations.weight.original)
+
+
+def test_kl_divergence_sums_every_layer():
+    model = mlp()
+    bayesian(model, prior_std=2.0, init_std=0.1)
+    terms = [chain[0].kl(chain.original) for layer in (model[0], model[2]) for chain in layer.parametrizations.values()]
+    torch.testing.assert_close(kl_divergence(model), sum(terms))
+    with pytest.raises(ValueError, match="no Bayesian weights"):
+        kl_divergence(mlp())
+
+
+def test_bayesian_training_lowers_the_loss():
+    torch.manual_seed(0)
+    x = torch.randn(128, 6)
+    y = (x[:, :3].sum(1) > 0).long() + (x[:, 3] > 1).long()  # 3 classes
+    model = mlp()
+    bayesian(model, prior_std=1.0, init_std=1e-2, seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+    def losses() -> torch.Tensor:  # (nll, kl / N)
+        return torch.stack([F.cross_entropy(model(x), y), kl_divergence(model) / len(x)])
+
+    model.train()
+    with torch.no_grad():
+        initial = torch.stack([losses() for _ in range(10)]).mean(0)
+    for _ in range(150):
+        optimizer.zero_grad()
+        losses().sum().backward()
+        optimizer.step()
+    with torch.no_grad():
+        final = torch.stack([losses() for _ in range(10)]).mean(0)
+    assert final.sum() < 0.7 * initial.sum()  # about 6.3 -> 3.6
+    assert final[0] < 0.3 * initial[0]  # the data term: about 1.0 -> 0.14
+    assert final[1] < initial[1]  # sigma grows towards the prior
+
+
+def test_bayesian_errors():
+    with pytest.raises(ConfigError, match=r"BayesianWeights\.prior_std must be in \(0"):
+        BayesianWeights(prior_std=0.0)
+    with pytest.raises(ConfigError, match=r"BayesianWeights\.init_std must be in \(0"):
+        BayesianWeights(init_std=-1.0)
+    with pytest.raises(ConfigError, match=r"BayesianWeights\.init_std .* not a schedule"):
+        BayesianWeights(init_std={"kind": "linear", "start": 0.1, "end": 0.2})
+    with pytest.raises(RuntimeError, match="no rho"):
+        BayesianWeights()(torch.zeros(3))
+
+
+def test_bayesian_prior_std_schedule():
+    injector = BayesianWeights({"kind": "linear", "start": 1.0, "end": 0.1})
+    mu = torch.zeros(10)
+    injector.prepare(mu)
+    start = injector.kl(mu)
+    injector.set_progress(1.0)
+    assert injector.kl(mu) < start
+
+
+# -- learnable (PNI) noise ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 1.0])
+def test_learnable_noise_std_scales_with_alpha(alpha):
+    x = torch.randn(100_000, generator=torch.Generator().manual_seed(1)) * 3.0
+    noise = learnable_noise(x, torch.tensor(alpha), generator=torch.Generator().manual_seed(0)) - x
+    assert noise.std().item() == pytest.approx(alpha * 3.0, rel=0.01)
+
+
+def test_learnable_per_channel_at_weights():
+    layer, clean = attached(LearnableNoise(per_channel=True, seed=0), shape=(4, 5000))
+    injector = layer.parametrizations.weight[0]
+    assert injector.alpha.shape == (4,)
+    with torch.no_grad():
+        injector.alpha.copy_(torch.tensor([0.0, 0.1, 0.5, 1.0]))
+        noise_std = (layer.weight - clean).std(dim=1)
+    torch.testing.assert_close(noise_std, injector.alpha * clean.std(), rtol=0.05, atol=1e-6)
+
+
+def test_learnable_per_channel_at_outputs():
+    model = cnn()
+    handle = inject(model, ("output:BatchNorm2d", LearnableNoise(per_channel=True, channels=4, seed=0)))
+    injector = handle.injectors()[0]
+    with torch.no_grad():
+        injector.alpha.copy_(torch.tensor([0.0, 0.2, 0.4, 0.8]))
+        x = torch.randn(64, 4, 10, 10)
+        noise = injector(x) - x
+    torch.testing.assert_close(noise.transpose(0, 1).flatten(1).std(1), injector.alpha * x.std(), rtol=0.05, atol=1e-6)
+    assert list(handle.parameters()) == [injector.alpha]
+
+
+@pytest.mark.parametrize("at", ["weights:Linear", "output:ReLU", "input"])
+def test_learnable_alpha_gets_gradient(at):
+    model = mlp()
+    handle = inject(model, (at, LearnableNoise(seed=0)))
+    model.train()(torch.randn(8, 6)).square().sum().backward()
+    for injector in handle.injectors():
+        assert injector.alpha.grad is not None
+        assert injector.alpha.grad.abs() > 0
+
+
+def test_learnable_errors():
+    with pytest.raises(ConfigError, match=r"LearnableNoise\.init must be in \[0"):
+        LearnableNoise(-0.1)
+    with pytest.raises(ConfigError, match=r"LearnableNoise\.channels"):
+        LearnableNoise(channels=4)
+    with pytest.raises(ConfigError, match=r"LearnableNoise\.channels"):
+        LearnableNoise(per_channel=True, channels=0)
+    with pytest.raises(ConfigError, match=r"LearnableNoise\.channels is 7 but the weight has 16"):
+        inject(mlp(), ("weights:0", LearnableNoise(per_channel=True, channels=7)))
+    model = mlp()
+    inject(model, ("output:ReLU", LearnableNoise(per_channel=True)))
+    with pytest.raises(ConfigError, match=r"LearnableNoise\.channels must be given"):
+        model.train()(torch.randn(2, 6))
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        learnable_noise(torch.zeros(2, 4), torch.ones(3))
+
+
+def test_learnable_init_zero_is_off():
+    x = torch.randn(4, 3)
+    assert LearnableNoise(0.0)(x) is x
+    assert LearnableNoise(0.25).eval()(x) is x
