@@ -4,11 +4,12 @@ eval mode, and removed without a trace."""
 import pytest
 import torch
 import torch.nn.functional as F
-from model_state import same_snapshot, snapshot
 from torch import nn
 
 import noisetrain as nt
 from noisetrain.noise.base import NOISE, build_noise
+
+from model_state import same_snapshot, snapshot
 
 
 class TextModel(nn.Module):

@@ -2,13 +2,14 @@ import copy
 
 import pytest
 import torch
-from model_state import same_snapshot, snapshot
 from torch import nn
 
 from noisetrain.noise.base import Injector
 from noisetrain.noise.inject import inject, injectors_in, mc_mode, no_noise, parse_selector
 from noisetrain.noise.inputs import GaussianNoise
 from noisetrain.registry import ConfigError
+
+from model_state import same_snapshot, snapshot
 
 
 def mlp() -> nn.Module:

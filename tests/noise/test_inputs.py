@@ -156,7 +156,8 @@ def test_random_erasing_area_probability_and_fill():
     assert log_ratio.mean().abs().item() < 0.05 and log_ratio.abs().max().item() <= math.log(2.0) + 0.3
     half = random_erasing(x, p=0.5, generator=torch.Generator().manual_seed(0))
     assert (half == 0).flatten(1).any(dim=1).float().mean().item() == pytest.approx(0.5, abs=0.03)
-    noisy = random_erasing(x[:200], area=(0.3, 0.3), aspect=(1.0, 1.0), fill="noise", generator=None)
+    g = torch.Generator().manual_seed(1)
+    noisy = random_erasing(x[:200], area=(0.3, 0.3), aspect=(1.0, 1.0), fill="noise", generator=g)
     values = noisy[noisy != 1]
     assert values.mean().abs().item() < 0.05 and values.std().item() == pytest.approx(1.0, abs=0.05)
 
@@ -206,6 +207,15 @@ def test_cuda(kind):
     out = make(kind)(x)
     assert out.device == x.device and out.dtype == x.dtype and not torch.equal(out, x)
     assert torch.equal(out, make(kind)(x))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_input_with_statistics_fitted_on_cpu():
+    data = torch.rand(100, 3, 8, 8, generator=torch.Generator().manual_seed(0))  # fit() keeps data's device
+    x = images(device="cuda")
+    for injector in (GaussianNoise(std=0.5, relative="feature", seed=0), FeatureMask(p=0.5, fill="mean", seed=0)):
+        out = injector.fit(data)(x)
+        assert out.device == x.device and not torch.equal(out, x)
 
 
 @pytest.mark.parametrize("kind", KINDS)

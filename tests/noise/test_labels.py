@@ -78,6 +78,8 @@ def test_flip_labels_bad_labels() -> None:
         flip_labels(torch.tensor([-1, 2]), 0.1, num_classes=C)
     with pytest.raises(ValueError, match="integer class labels"):
         flip_labels(torch.tensor([0.0, 1.0]), 0.1, num_classes=C)
+    with pytest.raises(ValueError, match=r"\[0, 5\)"):
+        LabelNoise(0.1, C, seed=0)(None, torch.tensor([0, 5]))
 
 
 @pytest.mark.parametrize("rate", [-0.1, 1.5, float("nan")])
@@ -109,6 +111,7 @@ def test_label_noise_transition() -> None:
     y = torch.full((5000,), 1)
     assert torch.equal(n(torch.zeros(5000, 1), y)[1], y)  # row 1 of TRANSITION keeps class 1
     assert isinstance(n.transition, torch.Tensor) and n.transition.dtype == torch.float64
+    assert "transition" in dict(n.named_buffers())  # moves with injector.to(device)
 
 
 @pytest.mark.parametrize("switch", ["eval", "zero", "disabled"])
@@ -261,6 +264,9 @@ def test_label_smoothing_errors() -> None:
 def test_cuda() -> None:
     y = labels().cuda()
     assert LabelNoise(0.3, C, mode="asymmetric", transition=TRANSITION, seed=0)(None, y)[1].is_cuda
+    moved = LabelNoise(1.0, C, mode="asymmetric", transition=TRANSITION, seed=0).to("cuda")
+    ones = torch.ones(5000, dtype=torch.long, device="cuda")
+    assert moved.transition.is_cuda and torch.equal(moved(None, ones)[1], ones)  # row 1 keeps class 1
     noisy, flipped = flip_labels(y, 0.3, num_classes=C, generator=torch.Generator("cuda").manual_seed(0))
     assert noisy.is_cuda and abs(flipped.float().mean().item() - 0.3) < 0.015
     target = TargetNoise(0.2, seed=0)(None, torch.zeros(10_000, device="cuda", dtype=torch.bfloat16))[1]

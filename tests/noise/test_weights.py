@@ -114,6 +114,15 @@ def test_cuda(injector):
         assert kl_divergence(model).device.type == "cuda"
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_learnable_at_outputs_with_alpha_on_cpu():
+    model = cnn().cuda()  # inject does not move injectors placed by hook: alpha stays on the CPU
+    handle = inject(model, ("output:BatchNorm2d", LearnableNoise(per_channel=True, channels=4, seed=0)))
+    out = model.train()(torch.randn(8, 3, 5, 5, device="cuda"))
+    out.square().sum().backward()
+    assert out.is_cuda and handle.injectors()[0].alpha.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize(
     "injector",
     [
@@ -244,7 +253,8 @@ def test_bayesian_samples_have_mean_mu_and_std_sigma():
     z = (samples - mu) / injector.sigma()  # standard normal if w ~ N(mu, sigma^2)
     assert abs(z.mean().item()) < 0.01  # 300000 draws: std error 0.002
     assert z.std().item() == pytest.approx(1.0, abs=0.01)
-    torch.testing.assert_close(samples.mean(0), mu.detach(), atol=5 * 2.0 / math.sqrt(500), rtol=0)
+    standard_error = injector.sigma().detach() / math.sqrt(500)
+    assert ((samples.mean(0) - mu.detach()) / standard_error).abs().max() < 5  # per entry; 600 entries
     torch.testing.assert_close(samples.std(0), injector.sigma().detach(), rtol=0.2, atol=0)  # 500 draws each
 
 

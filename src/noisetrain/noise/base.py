@@ -53,6 +53,33 @@ def check_choice(what: str, value: Any, allowed: tuple[Any, ...]) -> None:
         raise ConfigError(f"{what} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
+def check_int(what: str, value: int, low: float = -math.inf, high: float = math.inf) -> None:
+    """Raise ``ConfigError`` naming ``what`` unless ``value`` is an int (not a bool) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{what} must be an int, got {value!r}")
+    check_range(what, value, low, high)
+
+
+def check_pair(
+    what: str,
+    value: tuple[float, float],
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    strict: bool = False,
+) -> tuple[float, float]:
+    """Validate a ``(lo, hi)`` pair inside ``[low, high]`` with ``lo <= hi`` (``lo < hi`` if strict); return floats."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ConfigError(f"{what} must be a pair (low, high), got {value!r}")
+    lo, hi = float(value[0]), float(value[1])
+    check_range(what, lo, low, high, low_open=low_open)
+    check_range(what, hi, low, high, low_open=low_open)
+    if hi < lo or (strict and hi == lo):
+        raise ConfigError(f"{what} must be (low, high) with low {'<' if strict else '<='} high, got {value!r}")
+    return lo, hi
+
+
 def derive_seed(seed: int | None, key: str) -> int | None:
     """A stable seed for the copy of an injector attached at ``key`` (None stays None)."""
     if seed is None:

@@ -19,31 +19,11 @@ import math
 import torch
 
 from ..registry import ConfigError
-from .base import NOISE, Injector, Number, check_choice, check_range
+from .base import NOISE, Injector, Number, check_choice, check_int, check_pair, check_range
 
 GAUSSIAN_MODES = ("additive", "multiplicative")
 RELATIVE_TO = (None, "feature", "tensor")
 MASK_FILLS = ("zero", "mean")
-
-
-def check_pair(
-    what: str,
-    value: tuple[float, float],
-    low: float = -math.inf,
-    high: float = math.inf,
-    *,
-    low_open: bool = False,
-    strict: bool = False,
-) -> tuple[float, float]:
-    """Validate a ``(lo, hi)`` pair inside ``[low, high]`` with ``lo <= hi`` (``lo < hi`` if strict); return floats."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ConfigError(f"{what} must be a pair (low, high), got {value!r}")
-    lo, hi = float(value[0]), float(value[1])
-    check_range(what, lo, low, high, low_open=low_open)
-    check_range(what, hi, low, high, low_open=low_open)
-    if hi < lo or (strict and hi == lo):
-        raise ConfigError(f"{what} must be (low, high) with low {'<' if strict else '<='} high, got {value!r}")
-    return lo, hi
 
 
 def gaussian_noise(
@@ -129,7 +109,8 @@ class GaussianNoise(Injector):
             return x
         scale = None
         if self.relative == "feature":
-            scale = (self.feature_std_ if self.feature_std_ is not None else x.detach().float().std(dim=0)).to(x.dtype)
+            std = self.feature_std_ if self.feature_std_ is not None else x.detach().float().std(dim=0)
+            scale = std.to(device=x.device, dtype=x.dtype)  # fitted on another device than x: move it
         elif self.relative == "tensor":
             scale = x.detach().std()
         return gaussian_noise(
@@ -447,8 +428,7 @@ def _image_shape(x: torch.Tensor, who: str) -> torch.Size:
 
 
 def _check_erasing(prefix: str, count: int, fill: float | str) -> None:
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ConfigError(f"{prefix}count must be an int >= 1, got {count!r}")
+    check_int(f"{prefix}count", count, 1)
     if isinstance(fill, str):
         check_choice(f"{prefix}fill", fill, ("noise",))
     elif isinstance(fill, bool) or not isinstance(fill, (int, float)):

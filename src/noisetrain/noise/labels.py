@@ -13,7 +13,7 @@ from typing import NoReturn
 import torch
 
 from ..registry import ConfigError
-from .base import NOISE, Injector, Number, check_choice, check_range
+from .base import NOISE, Injector, Number, check_choice, check_int, check_range
 from .inputs import gaussian_noise
 
 LABEL_MODES = ("symmetric", "asymmetric")
@@ -23,9 +23,7 @@ def _label_settings(
     prefix: str, num_classes: int, mode: str, transition: torch.Tensor | Sequence[Sequence[float]] | None
 ) -> torch.Tensor | None:
     """Validate the label-noise settings (``prefix`` names their owner in errors); the transition as float64."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise ConfigError(f"{prefix}num_classes must be an int >= 2, got {num_classes!r}")
-    check_range(f"{prefix}num_classes", num_classes, 2)
+    check_int(f"{prefix}num_classes", num_classes, 2)
     check_choice(f"{prefix}mode", mode, LABEL_MODES)
     if transition is None:
         return None
@@ -74,18 +72,30 @@ def flip_labels(
         generator: source of randomness, on ``y``'s device.
 
     Returns ``y_noisy`` (dtype and shape of ``y``) and the bool mask ``y_noisy != y``.
-    Checking the label range reads ``y``'s min and max (one host sync for CUDA labels).
+    Labels out of range raise ``ValueError`` on the CPU; on CUDA (no host sync) a device-side assert.
 
     Example: ``y_noisy, flipped = flip_labels(y, 0.4, num_classes=10, generator=g)``.
     """
     check_range("rate", rate, 0, 1)
     matrix = _label_settings("", num_classes, mode, transition)
+    return _flip(y, rate, num_classes, mode, matrix, generator)
+
+
+def _flip(
+    y: torch.Tensor,
+    rate: float,
+    num_classes: int,
+    mode: str,
+    matrix: torch.Tensor | None,
+    generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``flip_labels`` once its settings are validated (``LabelNoise`` validates them once, at construction)."""
     if torch.is_floating_point(y) or torch.is_complex(y) or y.dtype == torch.bool:
         raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
-    if y.numel():
-        low, high = (int(v) for v in torch.aminmax(y))
-        if low < 0 or high >= num_classes:
-            raise ValueError(f"labels must lie in [0, num_classes) = [0, {num_classes}), got values in [{low}, {high}]")
+    try:  # asynchronous on CUDA: no host sync in the training step
+        torch._assert_async(((y >= 0) & (y < num_classes)).all(), f"labels must lie in [0, {num_classes})")
+    except RuntimeError as error:
+        raise ValueError(str(error)) from None
     labels = y.long()
     flip = torch.rand(y.shape, generator=generator, device=y.device) < rate
     if matrix is not None:
@@ -113,7 +123,8 @@ class LabelNoise(Injector):
         rate: flip probability in [0, 1], or a schedule.
         num_classes: number of classes C (>= 2).
         mode: ``"symmetric"`` (default) or ``"asymmetric"``; see ``flip_labels``.
-        transition: row-stochastic ``(C, C)`` flip matrix for ``mode="asymmetric"``, or None.
+        transition: row-stochastic ``(C, C)`` flip matrix for ``mode="asymmetric"``, or None. A float64
+            buffer: ``injector.to(device)`` moves it (else it is copied to the labels' device at each call).
         seed: seed of this injector's generator (None: drawn from torch's global generator once).
 
     Call: ``n(x, y) -> (x, y_noisy)`` with ``y`` integer labels ``(N,)``; ``x`` passes through.
@@ -135,7 +146,7 @@ class LabelNoise(Injector):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed=seed)
-        self.transition = _label_settings(f"{type(self).__name__}.", num_classes, mode, transition)
+        self.register_buffer("transition", _label_settings(f"{type(self).__name__}.", num_classes, mode, transition))
         self.rate = self.number("rate", rate, 0, 1)
         self.num_classes = num_classes
         self.mode = mode
@@ -143,13 +154,8 @@ class LabelNoise(Injector):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.active:
             return x, y
-        noisy, _ = flip_labels(
-            y,
-            self.current("rate"),
-            num_classes=self.num_classes,
-            mode=self.mode,
-            transition=self.transition,
-            generator=self.generator(y.device),
+        noisy, _ = _flip(
+            y, self.current("rate"), self.num_classes, self.mode, self.transition, self.generator(y.device)
         )
         return x, noisy
 

@@ -19,8 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..registry import ConfigError
-from .base import NOISE, Injector, Number, check_range
+from .base import NOISE, Injector, Number, check_int, check_range
 from .inputs import _image_shape, random_boxes
 
 GAMMA_TRIES = 16
@@ -157,10 +156,8 @@ class Mixup(Injector):
 
     def __init__(self, alpha: Number = 1.0, *, num_classes: int | None = None, seed: int | None = None) -> None:
         super().__init__(seed=seed)
-        if num_classes is not None and (
-            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
-        ):
-            raise ConfigError(f"{type(self).__name__}.num_classes must be an int >= 1 or None, got {num_classes!r}")
+        if num_classes is not None:
+            check_int(f"{type(self).__name__}.num_classes", num_classes, 1)
         self.alpha = self.number("alpha", alpha, 0)
         self.num_classes = num_classes
 

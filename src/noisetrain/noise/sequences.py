@@ -14,19 +14,13 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import ConfigError
-from .base import NOISE, Injector, Number, check_range
+from .base import NOISE, Injector, Number, check_int, check_range
 
 Range = tuple[float, float]
 """A ``(low, high)`` range a value is drawn from uniformly, per sample."""
 
 
 # -- shared checks and draws ------------------------------------------------------------
-def _check_int(what: str, value: int, low: float = -math.inf, high: float = math.inf) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{what} must be an int, got {value!r}")
-    check_range(what, value, low, high)
-
-
 def _check_value_or_range(what: str, value: float | Sequence[float], low: float) -> None:
     """``value`` is a number or a ``(low, high)`` pair with low <= high, each in the open interval (low, inf)."""
     bounds = tuple(value) if isinstance(value, (tuple, list)) else (value,)
@@ -79,10 +73,10 @@ def _time_axis(x: torch.Tensor, time_dim: int) -> int:
 
 # -- token masking ---------------------------------------------------------------------
 def _check_tokens(prefix: str, mask_id: int, vocab_size: int, split: Sequence[float], protected: Sequence[int]) -> None:
-    _check_int(f"{prefix}vocab_size", vocab_size, 1)
-    _check_int(f"{prefix}mask_id", mask_id, 0, vocab_size - 1)
+    check_int(f"{prefix}vocab_size", vocab_size, 1)
+    check_int(f"{prefix}mask_id", mask_id, 0, vocab_size - 1)
     for token in protected:
-        _check_int(f"{prefix}protected", token, 0, vocab_size - 1)
+        check_int(f"{prefix}protected", token, 0, vocab_size - 1)
     if len(split) != 3 or min(split) < 0 or not math.isclose(sum(split), 1.0, abs_tol=1e-6):
         raise ConfigError(
             f"{prefix}split must be three non-negative fractions (mask, random, keep) summing to 1, got {split!r}"
@@ -256,7 +250,7 @@ def temporal_dropout(
     Example: ``temporal_dropout(x, 0.1, span=5)``.
     """
     check_range("p", p, 0, 1)
-    _check_int("span", span, 1)
+    check_int("span", span, 1)
     dim = _time_axis(x, time_dim)
     n, length = x.shape[0], x.shape[dim]
     starts = torch.rand((n, 1, length + span - 1), generator=generator, device=x.device) < 1 - (1 - p) ** (1 / span)
@@ -288,7 +282,7 @@ class TemporalDropout(Injector):
     ) -> None:
         super().__init__(seed=seed)
         name = type(self).__name__
-        _check_int(f"{name}.span", span, 1)
+        check_int(f"{name}.span", span, 1)
         _check_time_dim(f"{name}.time_dim", time_dim)
         check_range(f"{name}.fill", fill)
         self.p = self.number("p", p, 0, 1)

@@ -21,7 +21,7 @@ from torch.distributions import Normal
 
 from ..registry import ConfigError
 from .activations import Dropout
-from .base import NOISE, Injector, Number
+from .base import NOISE, Injector, Number, check_int
 from .inject import NoiseHandle, inject
 from .inputs import GaussianNoise, gaussian_noise
 from .schedules import Schedule
@@ -205,7 +205,8 @@ def learnable_noise(
         alpha = alpha.view(-1, *[1] * (x.dim() - dim - 1))
     elif alpha.dim() != 0:
         raise ValueError(f"alpha must be a scalar or of shape (C,), got {tuple(alpha.shape)}")
-    return gaussian_noise(x, 1.0, scale=alpha.to(x.dtype) * x.detach().std(), generator=generator)
+    scale = alpha.to(device=x.device, dtype=x.dtype) * x.detach().std()  # alpha may be on the CPU
+    return gaussian_noise(x, 1.0, scale=scale, generator=generator)
 
 
 @NOISE.register("learnable")
@@ -222,7 +223,8 @@ class LearnableNoise(Injector):
 
     ``alpha`` trains with the model: at weights it is part of ``model.parameters()``, elsewhere
     add ``handle.parameters()`` to the optimiser (the paper trains it adversarially and without
-    weight decay).
+    weight decay). ``inject`` does not move injectors at inputs or outputs: an ``alpha`` left on
+    the CPU still works with CUDA activations (copied at each call); ``injector.to(device)`` avoids that.
 
     Example: ``inject(model, LearnableNoise(per_channel=True))``.
     """
@@ -238,8 +240,8 @@ class LearnableNoise(Injector):
         super().__init__(seed=seed)
         self.init = _initial(self, "init", init, 0)
         self.per_channel = bool(per_channel)
-        if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int) or channels < 1):
-            raise ConfigError(f"LearnableNoise.channels must be a positive int or None, got {channels!r}")
+        if channels is not None:
+            check_int("LearnableNoise.channels", channels, 1)
         if channels is not None and not per_channel:
             raise ConfigError("LearnableNoise.channels needs per_channel=True")
         self.channels = channels
