@@ -223,3 +223,6 @@ def test_placement_errors_come_before_any_attachment():
     with pytest.raises(ConfigError, match=r"recipe\[0\]: unknown noise kind 'gausian'; known kinds: .*gaussian"):
         inject(model, {"kind": "gausian"})
     assert same_snapshot(before, snapshot(model))
+    with pytest.raises(ConfigError, match="at most one injector may act at 'loss'"):
+        inject(model, [{"kind": "label_smoothing", "eps": 0.1}, {"kind": "label_smoothing", "eps": 0.2}])
+    assert same_snapshot(before, snapshot(model))

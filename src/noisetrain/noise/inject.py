@@ -168,10 +168,9 @@ class NoiseHandle:
     def loss(self, logits: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Cross-entropy with hard or soft targets and the label smoothing of the loss injectors."""
         smoothing = 0.0
-        for injector in self.injectors("loss"):
+        for injector in self.injectors("loss"):  # at most one (checked by inject)
             injector.training = self.model.training
-            if injector.active:
-                smoothing += injector.current(injector.strength)
+            smoothing = injector.current(injector.strength) if injector.active else 0.0
         return F.cross_entropy(logits, target, label_smoothing=smoothing, **kwargs)
 
     def bind(self, optimizer: torch.optim.Optimizer) -> None:
@@ -306,6 +305,8 @@ def inject(model: nn.Module, recipe: Recipe, *, optimizer: torch.optim.Optimizer
                 f"allowed: {', '.join(sorted(injector.positions))}"
             )
         plan.append((index, selector, position, injector, _targets(model, position, pattern, injector, field)))
+    if sum(position == "loss" for _, _, position, _, _ in plan) > 1:
+        raise ConfigError("recipe: at most one injector may act at 'loss' (label smoothing is one setting of the loss)")
 
     copies = []  # one copy per target, prepared before anything is attached so that errors leave no trace
     for index, selector, position, template, targets in plan:
