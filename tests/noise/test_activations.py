@@ -19,6 +19,8 @@ from noisetrain.noise.base import NOISE, build_noise
 from noisetrain.noise.inject import inject, mc_mode, no_noise
 from noisetrain.registry import ConfigError
 
+from testkit import tiny_cnn, tiny_mlp
+
 INJECTORS = [Dropout, AlphaDropout, GaussianDropout]
 
 
@@ -203,25 +205,17 @@ def test_schedule():
 # -- through inject ----------------------------------------------------------------------------------------
 
 
-def mlp() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
-
-
-def cnn() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3)
-    )
-
-
 @pytest.mark.parametrize(
     ("make", "shape", "recipe"),
     [
-        (mlp, (8, 6), ("output:ReLU", Dropout(0.5, seed=0))),
-        (mlp, (8, 6), [AlphaDropout(0.1, seed=0), ("output:0", GaussianDropout(0.3, seed=0))]),
-        (cnn, (8, 3, 5, 5), [("output:ReLU", Dropout(0.2, channelwise=True, seed=0)), GaussianDropout(0.2, seed=0)]),
-        (cnn, (8, 3, 5, 5), {"kind": "alpha_dropout", "p": 0.1, "channelwise": True, "at": "output:BatchNorm2d"}),
+        (tiny_mlp, (8, 6), ("output:ReLU", Dropout(0.5, seed=0))),
+        (tiny_mlp, (8, 6), [AlphaDropout(0.1, seed=0), ("output:0", GaussianDropout(0.3, seed=0))]),
+        (
+            tiny_cnn,
+            (8, 3, 5, 5),
+            [("output:ReLU", Dropout(0.2, channelwise=True, seed=0)), GaussianDropout(0.2, seed=0)],
+        ),
+        (tiny_cnn, (8, 3, 5, 5), {"kind": "alpha_dropout", "p": 0.1, "channelwise": True, "at": "output:BatchNorm2d"}),
     ],
 )
 def test_through_inject(make, shape, recipe):
@@ -245,6 +239,6 @@ def test_through_inject(make, shape, recipe):
 
 
 def test_default_placement_is_the_input():
-    model = mlp()
+    model = tiny_mlp()
     handle = inject(model, Dropout(0.5))
     assert [(a.selector, a.target) for a in handle] == [("input", "")]

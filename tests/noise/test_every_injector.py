@@ -9,7 +9,7 @@ from torch import nn
 import noisetrain as nt
 from noisetrain.noise.base import NOISE, build_noise
 
-from model_state import same_snapshot, snapshot
+from testkit import same_snapshot, snapshot
 
 
 class TextModel(nn.Module):

@@ -9,7 +9,7 @@ from noisetrain.noise.inject import inject, injectors_in, mc_mode, no_noise, par
 from noisetrain.noise.inputs import GaussianNoise
 from noisetrain.registry import ConfigError
 
-from model_state import same_snapshot, snapshot
+from testkit import same_snapshot, snapshot
 
 
 def mlp() -> nn.Module:

@@ -21,17 +21,7 @@ from noisetrain.noise.weights import (
 )
 from noisetrain.registry import ConfigError
 
-
-def mlp() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
-
-
-def cnn() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3)
-    )
+from testkit import tiny_cnn, tiny_mlp
 
 
 def attached(injector, shape=(64, 64)) -> tuple[nn.Linear, torch.Tensor]:
@@ -54,12 +44,12 @@ WEIGHT_INJECTORS = [
 # -- shared behaviour on weights ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [mlp, cnn])
+@pytest.mark.parametrize("make", [tiny_mlp, tiny_cnn])
 @pytest.mark.parametrize("injector", WEIGHT_INJECTORS)
 def test_through_inject(make, injector):
     model = make()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    x = torch.randn(8, 6) if make is mlp else torch.randn(8, 3, 5, 5)
+    x = torch.randn(8, 6) if make is tiny_mlp else torch.randn(8, 3, 5, 5)
     handle = inject(model, injector())  # default placement: weights of every Linear/Conv layer
     assert {a.selector for a in handle} == {"weights:Linear|Conv1d|Conv2d|Conv3d"}
     layer = model[0]
@@ -93,7 +83,7 @@ def test_identity_when_disabled_and_seeds(injector):
 
 @pytest.mark.parametrize("injector", WEIGHT_INJECTORS)
 def test_bfloat16(injector):
-    model = mlp().to(torch.bfloat16)
+    model = tiny_mlp().to(torch.bfloat16)
     inject(model, injector())
     out = model.train()(torch.randn(4, 6, dtype=torch.bfloat16))
     assert out.dtype == torch.bfloat16
@@ -104,7 +94,7 @@ def test_bfloat16(injector):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("injector", WEIGHT_INJECTORS)
 def test_cuda(injector):
-    model = cnn().cuda()
+    model = tiny_cnn().cuda()
     inject(model, injector())
     x = torch.randn(8, 3, 5, 5, device="cuda")
     model.train()(x).square().sum().backward()
@@ -116,7 +106,7 @@ def test_cuda(injector):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_learnable_at_outputs_with_alpha_on_cpu():
-    model = cnn().cuda()  # inject does not move injectors placed by hook: alpha stays on the CPU
+    model = tiny_cnn().cuda()  # inject does not move injectors placed by hook: alpha stays on the CPU
     handle = inject(model, ("output:BatchNorm2d", LearnableNoise(per_channel=True, channels=4, seed=0)))
     out = model.train()(torch.randn(8, 3, 5, 5, device="cuda"))
     out.square().sum().backward()
@@ -178,7 +168,7 @@ def test_weight_noise_only_changes_defaults():
     with pytest.raises(ConfigError, match=r"WeightNoise\.std"):
         WeightNoise(-1.0)
     with pytest.raises(ConfigError, match="cannot act at 'output'"):
-        inject(mlp(), ("output:ReLU", WeightNoise()))
+        inject(tiny_mlp(), ("output:ReLU", WeightNoise()))
 
 
 # -- DropConnect ---------------------------------------------------------------------------------------------
@@ -212,7 +202,7 @@ def test_dropconnect_errors_and_schedule():
     with pytest.raises(ConfigError, match=r"DropConnect\.p"):
         DropConnect(2.0)
     with pytest.raises(ConfigError, match="cannot act at 'input'"):
-        inject(mlp(), ("input", DropConnect(0.1)))
+        inject(tiny_mlp(), ("input", DropConnect(0.1)))
     layer, clean = attached(DropConnect({"kind": "step", "values": [0.0, 0.5], "milestones": [0.5]}, seed=0))
     assert layer.weight is clean
     layer.parametrizations.weight[0].set_progress(0.6)
@@ -259,7 +249,7 @@ def test_bayesian_samples_have_mean_mu_and_std_sigma():
 
 
 def test_bayesian_gradients_reach_mu_and_rho_and_eval_uses_mu():
-    model = mlp()
+    model = tiny_mlp()
     handle = bayesian(model, prior_std=0.5, seed=0)
     assert len(handle) == 4  # weight and bias of both Linear layers
     x = torch.randn(8, 6)
@@ -277,19 +267,19 @@ def test_bayesian_gradients_reach_mu_and_rho_and_eval_uses_mu():
 
 
 def test_kl_divergence_sums_every_layer():
-    model = mlp()
+    model = tiny_mlp()
     bayesian(model, prior_std=2.0, init_std=0.1)
     terms = [chain[0].kl(chain.original) for layer in (model[0], model[2]) for chain in layer.parametrizations.values()]
     torch.testing.assert_close(kl_divergence(model), sum(terms))
     with pytest.raises(ValueError, match="no Bayesian weights"):
-        kl_divergence(mlp())
+        kl_divergence(tiny_mlp())
 
 
 def test_bayesian_training_lowers_the_loss():
     torch.manual_seed(0)
     x = torch.randn(128, 6)
     y = (x[:, :3].sum(1) > 0).long() + (x[:, 3] > 1).long()  # 3 classes
-    model = mlp()
+    model = tiny_mlp()
     bayesian(model, prior_std=1.0, init_std=1e-2, seed=0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
 
@@ -351,7 +341,7 @@ def test_learnable_per_channel_at_weights():
 
 
 def test_learnable_per_channel_at_outputs():
-    model = cnn()
+    model = tiny_cnn()
     handle = inject(model, ("output:BatchNorm2d", LearnableNoise(per_channel=True, channels=4, seed=0)))
     injector = handle.injectors()[0]
     with torch.no_grad():
@@ -364,7 +354,7 @@ def test_learnable_per_channel_at_outputs():
 
 @pytest.mark.parametrize("at", ["weights:Linear", "output:ReLU", "input"])
 def test_learnable_alpha_gets_gradient(at):
-    model = mlp()
+    model = tiny_mlp()
     handle = inject(model, (at, LearnableNoise(seed=0)))
     model.train()(torch.randn(8, 6)).square().sum().backward()
     for injector in handle.injectors():
@@ -380,8 +370,8 @@ def test_learnable_errors():
     with pytest.raises(ConfigError, match=r"LearnableNoise\.channels"):
         LearnableNoise(per_channel=True, channels=0)
     with pytest.raises(ConfigError, match=r"LearnableNoise\.channels is 7 but the weight has 16"):
-        inject(mlp(), ("weights:0", LearnableNoise(per_channel=True, channels=7)))
-    model = mlp()
+        inject(tiny_mlp(), ("weights:0", LearnableNoise(per_channel=True, channels=7)))
+    model = tiny_mlp()
     inject(model, ("output:ReLU", LearnableNoise(per_channel=True)))
     with pytest.raises(ConfigError, match=r"LearnableNoise\.channels must be given"):
         model.train()(torch.randn(2, 6))

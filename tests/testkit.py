@@ -1,4 +1,4 @@
-"""Snapshots of a model's full state, to check that injection leaves no trace."""
+"""Test helpers: tiny models, and snapshots of a model's full state to check that injection leaves no trace."""
 
 import torch
 from torch import nn
@@ -18,3 +18,17 @@ def snapshot(model: nn.Module) -> tuple:
 
 def same_snapshot(a: tuple, b: tuple) -> bool:
     return a[0] == b[0] and all(torch.equal(a[1][k], b[1][k]) for k in a[0]) and a[2] == b[2] and a[3] == b[3]
+
+
+def tiny_mlp() -> nn.Module:
+    """Linear-ReLU-Linear, 6 -> 16 -> 3, seeded."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def tiny_cnn() -> nn.Module:
+    """Conv-BN-ReLU-Linear on (N, 3, 5, 5), seeded."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3)
+    )
