@@ -67,14 +67,15 @@ def check_pair(
     high: float = math.inf,
     *,
     low_open: bool = False,
+    high_open: bool = False,
     strict: bool = False,
 ) -> tuple[float, float]:
     """Validate a ``(lo, hi)`` pair inside ``[low, high]`` with ``lo <= hi`` (``lo < hi`` if strict); return floats."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise ConfigError(f"{what} must be a pair (low, high), got {value!r}")
     lo, hi = float(value[0]), float(value[1])
-    check_range(what, lo, low, high, low_open=low_open)
-    check_range(what, hi, low, high, low_open=low_open)
+    for bound in (lo, hi):
+        check_range(what, bound, low, high, low_open=low_open, high_open=high_open)
     if hi < lo or (strict and hi == lo):
         raise ConfigError(f"{what} must be (low, high) with low {'<' if strict else '<='} high, got {value!r}")
     return lo, hi

@@ -14,27 +14,25 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import ConfigError
-from .base import NOISE, Injector, Number, check_int, check_range
+from .base import NOISE, Injector, Number, check_int, check_pair, check_range
 
 Range = tuple[float, float]
 """A ``(low, high)`` range a value is drawn from uniformly, per sample."""
 
 
 # -- shared checks and draws ------------------------------------------------------------
-def _check_value_or_range(what: str, value: float | Sequence[float], low: float) -> None:
-    """``value`` is a number or a ``(low, high)`` pair with low <= high, each in the open interval (low, inf)."""
-    bounds = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-    if len(bounds) not in (1, 2) or bounds[0] > bounds[-1]:
-        raise ConfigError(f"{what} must be a number or a (low, high) pair with low <= high, got {value!r}")
-    for bound in bounds:
-        check_range(what, bound, low, low_open=True, high_open=True)
+def _check_value_or_range(what: str, value: float | Sequence[float], low: float) -> float | Range:
+    """``value`` as a number or a ``(low, high)`` pair with low <= high, each in the open interval (low, inf)."""
+    if isinstance(value, (tuple, list)):
+        return check_pair(what, value, low, low_open=True, high_open=True)
+    check_range(what, value, low, low_open=True, high_open=True)
+    return value
 
 
 def _value_or_range(injector: Injector, name: str, value: Number | Sequence[float], low: float) -> Number | Range:
     """An injector's parameter in (low, inf): a number, a schedule, or a ``(low, high)`` range."""
     if isinstance(value, (tuple, list)):
-        _check_value_or_range(f"{type(injector).__name__}.{name}", value, low)
-        return (float(value[0]), float(value[1]))
+        return _check_value_or_range(f"{type(injector).__name__}.{name}", value, low)
     return injector.number(name, value, low, low_open=True, high_open=True)
 
 
