@@ -32,3 +32,17 @@ def tiny_cnn() -> nn.Module:
     return nn.Sequential(
         nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3)
     )
+
+
+def toy_data(n: int = 500, features: int = 8, classes: int = 3, *, task: str = "classification", seed: int = 0):
+    """A linearly generated data set split 60/20/20: class = argmax of a random projection, or its first
+    coordinate as a regression target."""
+    from noisetrain.data import Dataset, Split
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=g)
+    scores = x @ torch.randn(features, classes, generator=g)
+    y = scores.argmax(1) if task == "classification" else scores[:, 0]
+    a, b = int(0.6 * n), int(0.8 * n)
+    splits = [Split(x[i:j], y[i:j]) for i, j in ((0, a), (a, b), (b, n))]
+    return Dataset("toy", task, *splits, num_classes=classes if task == "classification" else None)

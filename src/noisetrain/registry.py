@@ -8,7 +8,7 @@ error that lists what is known.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -60,10 +60,13 @@ class Registry(Generic[T]):
         except KeyError:
             raise ConfigError(f"unknown {self.family} kind {name!r}; known kinds: {', '.join(self.names())}") from None
 
-    def build(self, spec: Mapping[str, Any], *, field: str | None = None) -> T:
-        """Build an object from ``{"kind": name, **params}``.
+    def check(
+        self, spec: Mapping[str, Any], *, field: str | None = None, context: Iterable[str] = ()
+    ) -> tuple[type[T], dict[str, Any]]:
+        """Check the kind and parameter names of ``spec`` without building it; return the class and params.
 
-        ``field`` is the path of the spec in a larger config and prefixes errors.
+        ``context`` names arguments the caller supplies (e.g. a model's input shape, set by the
+        data); a spec may not set them itself.
         """
         where = f"{field}: " if field else ""
         if not isinstance(spec, Mapping):
@@ -71,19 +74,32 @@ class Registry(Generic[T]):
         if "kind" not in spec:
             raise ConfigError(f"{where}{self.family} spec has no 'kind'; known kinds: {', '.join(self.names())}")
         params = {k: v for k, v in spec.items() if k != "kind"}
+        clash = sorted(set(params) & set(context))
+        if clash:
+            names = ", ".join(map(repr, clash))
+            raise ConfigError(f"{where}{self.family} spec may not set {names}: the caller supplies it")
         try:
             cls = self.get(spec["kind"])
         except ConfigError as error:
             raise ConfigError(f"{where}{error}") from None
-        accepted = parameter_names(cls)
+        accepted = [name for name in parameter_names(cls) if name not in context]
         unknown = sorted(set(params) - set(accepted))
         if unknown:
             raise ConfigError(
                 f"{where}{self.family} {spec['kind']!r} has no parameter {', '.join(map(repr, unknown))}; "
                 f"accepted: {', '.join(accepted)}"
             )
+        return cls, params
+
+    def build(self, spec: Mapping[str, Any], *, field: str | None = None, **context: Any) -> T:
+        """Build an object from ``{"kind": name, **params}``; ``context`` as in ``check``, with values.
+
+        ``field`` is the path of the spec in a larger config and prefixes errors.
+        """
+        cls, params = self.check(spec, field=field, context=context)
+        where = f"{field}: " if field else ""
         try:
-            return cls(**params)
+            return cls(**params, **context)
         except ConfigError as error:
             raise ConfigError(f"{where}{error}") from None
         except (TypeError, ValueError) as error:

@@ -234,3 +234,19 @@ def test_sgld_copy_keeps_seed_and_stream() -> None:
     twin = copy.deepcopy(opt)
     assert twin.seed == 0
     assert torch.equal(twin.generators_("cpu").get_state(), opt.generators_("cpu").get_state())
+
+
+def test_sgld_state_dict_restores_the_noise_stream() -> None:
+    p = nn.Parameter(torch.zeros(100))
+    opt = SGLD([p], lr=0.01, seed=4)
+    p.grad = torch.zeros(100)
+    opt.step()
+    state = copy.deepcopy(opt.state_dict())
+    before = p.detach().clone()
+    opt.step()
+    expected = p.detach() - before
+    with torch.no_grad():
+        p.copy_(before)
+    opt.load_state_dict(state)
+    opt.step()
+    assert torch.equal(p.detach() - before, expected)

@@ -1,4 +1,5 @@
 import copy
+import io
 
 import pytest
 import torch
@@ -226,3 +227,50 @@ def test_placement_errors_come_before_any_attachment():
     with pytest.raises(ConfigError, match="at most one injector may act at 'loss'"):
         inject(model, [{"kind": "label_smoothing", "eps": 0.1}, {"kind": "label_smoothing", "eps": 0.2}])
     assert same_snapshot(before, snapshot(model))
+
+
+def test_handle_state_dict_resumes_the_same_random_streams():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    recipe = [
+        {"kind": "gaussian", "std": {"kind": "linear", "start": 0.5, "end": 0.0}, "seed": 1},
+        {"kind": "weight_noise", "std": 0.1, "at": "weights:Linear", "seed": 2},
+        {"kind": "gradient_noise", "eta": 0.1, "seed": 3},
+    ]
+    x = torch.randn(5, 4)
+    handle = inject(model, recipe)
+    model(x)
+    handle.set_progress(0.25)
+    handle.injectors("gradients")[0].step_ = 7
+    state = copy.deepcopy(handle.state_dict())
+    expected = model(x)
+    model(x)  # advance every stream
+    handle.set_progress(0.9)
+    handle.load_state_dict(state)
+    assert torch.equal(model(x), expected)
+    assert handle.injectors("gradients")[0].step_ == 7
+    assert all(i.progress_ == 0.25 for i in handle.injectors())
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    assert torch.load(buffer, weights_only=True).keys() == state.keys()
+    with pytest.raises(ValueError, match="injectors"):
+        handle.load_state_dict({})
+
+
+def test_recipe_seed_fixes_unseeded_items_without_touching_seeded_ones():
+    model = nn.Sequential(nn.Linear(4, 4))
+    x = torch.randn(3, 4)
+
+    def draw(recipe, seed):
+        with inject(model, recipe, seed=seed):
+            return model(x)
+
+    unseeded = [{"kind": "gaussian", "std": 1.0}]
+    assert torch.equal(draw(unseeded, 5), draw(unseeded, 5))
+    assert not torch.equal(draw(unseeded, 5), draw(unseeded, 6))
+    seeded = [{"kind": "gaussian", "std": 1.0, "seed": 1}]
+    assert torch.equal(draw(seeded, 5), draw(seeded, 6))
+    template = GaussianNoise(std=1.0)
+    draw([template], 5)
+    assert template.seed is None

@@ -189,6 +189,23 @@ class Injector(nn.Module):
         self.seed = seed
         self.generators_ = Generators(seed)
 
+    # -- checkpoints ------------------------------------------------------------------
+    def get_extra_state(self) -> dict[str, Any]:
+        """Runtime state for ``state_dict``: generator states, progress, and every other trailing-underscore
+        number or tensor (step counters, fitted statistics). Mode flags (``mc_``) are not state."""
+        state: dict[str, Any] = {"generators_": self.generators_.state()}
+        for name, value in vars(self).items():
+            if name.endswith("_") and name != "mc_" and isinstance(value, bool | int | float | torch.Tensor):
+                state[name] = value
+        return state
+
+    def set_extra_state(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            if name == "generators_":
+                self.generators_.set_state(value)
+            else:
+                setattr(self, name, value)
+
     # -- config and display ----------------------------------------------------------
     def to_config(self) -> dict[str, Any]:
         """The spec that rebuilds this injector through ``build_noise``."""

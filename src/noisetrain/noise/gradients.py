@@ -129,6 +129,15 @@ class SGLD(torch.optim.Optimizer):
     def __getstate__(self) -> dict[str, Any]:  # keep the generators through copy and pickle
         return {**super().__getstate__(), "seed": self.seed, "generators_": self.generators_}
 
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state plus its generators' states, so a resumed run draws the same noise."""
+        return {**super().state_dict(), "generators": self.generators_.state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        self.generators_.set_state(state_dict.pop("generators", {}))
+        super().load_state_dict(state_dict)
+
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
         """One Langevin step; ``closure`` (optional) re-evaluates and returns the loss."""

@@ -173,6 +173,17 @@ class NoiseHandle:
             smoothing = injector.current(injector.strength) if injector.active else 0.0
         return F.cross_entropy(logits, target, label_smoothing=smoothing, **kwargs)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Every attached injector's state (learnable parameters, generator states, progress, counters),
+        keyed by attachment index, for checkpoints; loads back into a handle built from the same recipe."""
+        return {str(i): a.injector.state_dict() for i, a in enumerate(self.attachments)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if len(state) != len(self.attachments):
+            raise ValueError(f"state has {len(state)} injectors, this handle has {len(self.attachments)}")
+        for i, attachment in enumerate(self.attachments):
+            attachment.injector.load_state_dict(state[str(i)])
+
     def bind(self, optimizer: torch.optim.Optimizer) -> None:
         """Apply the gradient injectors to ``optimizer``'s gradients before each of its steps."""
         if self._bound:
@@ -241,7 +252,8 @@ class _GradientHook:
         self.injector(p for group in optimizer.param_groups for p in group["params"])
 
 
-def _items(recipe: Recipe) -> list[tuple[str | None, Injector | Mapping[str, Any]]]:
+def recipe_items(recipe: Recipe) -> list[tuple[str | None, Injector | Mapping[str, Any]]]:
+    """The recipe as a list of ``(selector or None, injector or spec without "at")``."""
     single = isinstance(recipe, (Injector, Mapping)) or (
         isinstance(recipe, tuple) and len(recipe) == 2 and isinstance(recipe[0], str)
     )
@@ -281,7 +293,9 @@ def _targets(
     return targets
 
 
-def inject(model: nn.Module, recipe: Recipe, *, optimizer: torch.optim.Optimizer | None = None) -> NoiseHandle:
+def inject(
+    model: nn.Module, recipe: Recipe, *, optimizer: torch.optim.Optimizer | None = None, seed: int | None = None
+) -> NoiseHandle:
     """Attach a recipe of injectors to ``model`` and return a handle that can remove them.
 
     Args:
@@ -290,11 +304,13 @@ def inject(model: nn.Module, recipe: Recipe, *, optimizer: torch.optim.Optimizer
             ``(selector, injector or spec)``, or a list of these. Without a selector an
             injector goes to its class's ``default_at``.
         optimizer: bind the gradient injectors to it now (else call ``handle.bind`` later).
+        seed: the seed of every item that has none of its own, derived per item (so a run's
+            seed fixes all the noise, and adding an item leaves the others' streams alone).
 
     Every item is validated and every selector resolved before anything is attached.
     """
     plan = []
-    for index, (selector, spec) in enumerate(_items(recipe)):
+    for index, (selector, spec) in enumerate(recipe_items(recipe)):
         field = f"recipe[{index}]"
         injector = build_noise(spec, field=field)
         selector = selector or injector.default_at
@@ -310,9 +326,10 @@ def inject(model: nn.Module, recipe: Recipe, *, optimizer: torch.optim.Optimizer
 
     copies = []  # one copy per target, prepared before anything is attached so that errors leave no trace
     for index, selector, position, template, targets in plan:
+        base = template.seed if template.seed is not None else derive_seed(seed, f"recipe[{index}]")
         for name, module, param in targets:
             injector = copy.deepcopy(template)
-            injector.reseed(derive_seed(template.seed, f"{index}:{selector}@{name}.{param}"))
+            injector.reseed(derive_seed(base, f"{index}:{selector}@{name}.{param}"))
             if position == "weights" and hasattr(injector, "prepare"):
                 injector.prepare(getattr(module, param))
             copies.append((selector, position, name, module, param, injector))

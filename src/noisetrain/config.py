@@ -1,0 +1,219 @@
+"""Typed configs shared by the CLI, YAML files and the Python API.
+
+A run is ``RunConfig``: what data, which model, which noise recipe, how to train,
+the seed and the device. Pluggable parts (data, model, noise, schedules, attacks)
+stay ``{"kind": ..., **params}`` specs checked against their registries, so a
+config is validated in full (unknown keys, wrong types, bad ranges) before any
+work starts, and every error names its field.
+
+Example:
+    >>> config = load_config("run.yaml", overrides=["train.optimizer.lr=0.01", "seed=3"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .registry import ConfigError
+
+Spec = dict[str, Any]
+C = TypeVar("C", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base of every config: unknown keys are errors; values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class OptimizerConfig(Strict):
+    """The optimiser. ``momentum``/``nesterov`` apply to SGD, ``temperature`` to SGLD."""
+
+    kind: Literal["sgd", "adam", "adamw", "sgld"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0)
+    temperature: float = Field(1.0, ge=0)
+
+
+class EarlyStoppingConfig(Strict):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs."""
+
+    monitor: Literal["val_loss", "val_accuracy", "val_rmse", "val_mae"] = "val_loss"
+    patience: int = Field(10, ge=1)
+    min_delta: float = Field(0.0, ge=0)
+    restore_best: bool = True
+
+
+class AdversarialConfig(Strict):
+    """Adversarial training: train on ``attack(model, x, y)`` instead of ``x``.
+
+    ``mode="eval"`` crafts the attack with BatchNorm in eval mode and noise off (the
+    usual choice); ``"train"`` crafts it in training mode, with the noise active.
+    """
+
+    attack: Spec
+    mode: Literal["eval", "train"] = "eval"
+
+    @field_validator("attack")
+    @classmethod
+    def _known_attack(cls, spec: Spec) -> Spec:
+        from .attacks import build_attack
+
+        build_attack(spec, field="attack")
+        return spec
+
+
+class TrainConfig(Strict):
+    """How to train: epochs, batches, optimiser, learning-rate schedule, loss and safeguards.
+
+    ``lr_schedule`` is a schedule spec (``noisetrain.noise.schedules``) of training progress
+    that multiplies the learning rate at every step, e.g. ``{"kind": "cosine", "start": 1}``.
+    ``loss="auto"`` is cross-entropy for classification and MSE for regression.
+    """
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(128, ge=1)
+    eval_batch_size: int = Field(1024, ge=1)
+    optimizer: OptimizerConfig = OptimizerConfig()
+    lr_schedule: Spec | None = None
+    loss: Literal["auto", "cross_entropy", "mse", "l1"] = "auto"
+    grad_clip: float | None = Field(None, gt=0)
+    early_stopping: EarlyStoppingConfig | None = None
+    adversarial: AdversarialConfig | None = None
+    checkpoint_every: int = Field(0, ge=0, description="save a checkpoint every N epochs (0: only at the end)")
+
+    @field_validator("lr_schedule")
+    @classmethod
+    def _known_schedule(cls, spec: Spec | None) -> Spec | None:
+        from .noise.schedules import Schedule, build_schedule
+
+        if spec is not None:
+            schedule = build_schedule(spec, field="lr_schedule")
+            if not isinstance(schedule, Schedule) or min(schedule.bounds()) < 0:
+                raise ConfigError("lr_schedule must be a schedule spec {'kind': ...} with values >= 0")
+        return spec
+
+
+class RunConfig(Strict):
+    """One training run: data, model, noise recipe, training settings, seed and device.
+
+    ``seed`` seeds, through separate streams, the model's initialisation, the data order and
+    every injector without a seed of its own, so adding an injector leaves the data order alone.
+    """
+
+    data: Spec
+    model: Spec
+    noise: list[Spec] = []
+    train: TrainConfig = TrainConfig()
+    seed: int = Field(0, ge=0)
+    device: str = "cpu"
+
+    @field_validator("data", "model", mode="before")
+    @classmethod
+    def _spec(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @field_validator("data")
+    @classmethod
+    def _known_data(cls, spec: Spec) -> Spec:
+        from .data import DATASETS
+
+        DATASETS.build(spec, field="data")  # constructors only store and validate
+        return spec
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, spec: Spec) -> Spec:
+        from .models import MODELS
+
+        MODELS.check(spec, field="model", context=("input_shape", "num_outputs"))
+        return spec
+
+    @field_validator("noise")
+    @classmethod
+    def _known_noise(cls, specs: list[Spec]) -> list[Spec]:
+        from .noise.base import build_noise
+        from .noise.inject import parse_selector
+
+        for index, spec in enumerate(specs):
+            spec = dict(spec)
+            if "at" in spec:
+                parse_selector(spec.pop("at"), field=f"noise[{index}].at")
+            build_noise(spec, field=f"noise[{index}]")
+        return specs
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        import torch
+
+        try:
+            torch.device(device)
+        except RuntimeError:
+            raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from None
+        return device
+
+
+def parse(cls: type[C], config: C | Mapping[str, Any]) -> C:
+    """A ``cls`` config from a mapping (an instance passes through); all errors in one ``ConfigError``."""
+    if isinstance(config, cls):
+        return config
+    try:
+        return cls.model_validate(dict(config))
+    except ValidationError as error:
+        raise ConfigError(describe(error)) from None
+
+
+def validate(config: RunConfig | Mapping[str, Any]) -> RunConfig:
+    """A ``RunConfig`` from a mapping; all errors in one ``ConfigError`` naming each field."""
+    return parse(RunConfig, config)
+
+
+def describe(error: ValidationError) -> str:
+    """One line per problem: ``field.path: message``."""
+    lines = []
+    for problem in error.errors():
+        path = ".".join(str(part) for part in problem["loc"]) or "config"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(message if message.startswith(path) else f"{path}: {message}")
+    return "invalid config:\n  " + "\n  ".join(lines)
+
+
+def apply_override(config: dict[str, Any], assignment: str) -> None:
+    """Set ``a.b.c=value`` in a nested dict; the value is parsed as YAML (``0.1``, ``true``, ``[1, 2]``)."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {assignment!r} must look like key.path=value")
+    *parents, leaf = key.strip().split(".")
+    node = config
+    for i, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {assignment!r}: {'.'.join(parents[: i + 1])} is not a section")
+        node = child
+    node[leaf] = yaml.safe_load(raw)
+
+
+def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a YAML run config (``safe_load``), apply ``key.path=value`` overrides, validate."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {error}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return validate(raw)

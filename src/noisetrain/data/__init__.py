@@ -1,0 +1,11 @@
+"""Data sets as in-memory tensors with train/validation/test splits.
+
+Example:
+    >>> data = load_data({"kind": "digits", "val_size": 0.1, "seed": 0})
+    >>> for x, y in data.train.batches(64, generator=torch.Generator().manual_seed(0)): ...
+"""
+
+from . import cifar, functions, idx, mnist1d, tabular, text, timeseries  # noqa: F401 - registers the sources
+from .dataset import DATASETS, Dataset, Split, load_data, split_off, standardize, take
+
+__all__ = ["DATASETS", "Dataset", "Split", "load_data", "split_off", "standardize", "take"]

@@ -1,0 +1,198 @@
+"""The UCI data sets that scikit-learn ships inside its wheel (no download).
+
+One base class splits and standardises any of them; each data set is a thin
+registered subclass naming its scikit-learn loader:
+
+| kind | source | samples | features | task |
+| --- | --- | --- | --- | --- |
+| ``digits`` | UCI optical recognition of handwritten digits (Alpaydin, Kaynak 1998) | 1797 | 64 (8×8) | 10 classes |
+| ``iris`` | Fisher's iris (Fisher 1936) | 150 | 4 | 3 classes |
+| ``wine`` | UCI wine recognition (Aeberhard, Forina 1991) | 178 | 13 | 3 classes |
+| ``breast_cancer`` | Wisconsin diagnostic breast cancer (Street, Wolberg, Mangasarian 1993) | 569 | 30 | 2 classes |
+| ``diabetes`` | diabetes progression (Efron, Hastie, Johnstone, Tibshirani 2004) | 442 | 10 | regression |
+
+Splits: ``test_size`` of all samples is held out for testing, then ``val_size`` of
+the rest for validation, both at random from ``seed``; ``train_size`` keeps a
+random subset of the training split. Features are ``float32`` standardised with
+training statistics (``info["mean"]``, ``info["std"]``); labels are ``int64``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from ..noise.base import check_int, check_range
+from ..registry import ConfigError
+from .dataset import DATASETS, Dataset, Split, Task, split_off, standardize, take
+
+
+def standardize_targets(train: Split, *others: Split) -> tuple[list[Split], dict[str, float]]:
+    """Scale float targets to zero mean and unit std with statistics of ``train`` only.
+
+    Returns the scaled splits (train first) and ``{"target_mean": m, "target_std": s}``;
+    a prediction ``p`` in scaled units is ``p * s + m`` in the original units (and an
+    RMSE in scaled units times ``s`` is the RMSE in original units).
+    """
+    mean = train.y.mean()
+    std = train.y.std().clamp_min(1e-8)
+    scaled = [Split(s.x, (s.y - mean) / std) for s in (train, *others)]
+    return scaled, {"target_mean": float(mean), "target_std": float(std)}
+
+
+class SklearnTabular:
+    """A data set bundled with scikit-learn, split at random and standardised.
+
+    Args:
+        val_size: fraction of the non-test samples held out for validation, in [0, 1). Default 0.2.
+        test_size: fraction of all samples held out for testing, in [0, 1). Default 0.2.
+        train_size: number of training samples to keep (a random subset), or None for all.
+        seed: seed of the random splits.
+
+    Example: ``Wine().load().train.x.shape == (114, 13)``.
+    """
+
+    kind: ClassVar[str]
+    loader: ClassVar[str]
+    """Name of the ``sklearn.datasets`` function that returns the data."""
+    task: ClassVar[Task] = "classification"
+
+    def __init__(self, *, val_size: float = 0.2, test_size: float = 0.2, train_size: int | None = None, seed: int = 0):
+        check_range("val_size", val_size, 0, 1, high_open=True)
+        check_range("test_size", test_size, 0, 1, high_open=True)
+        if train_size is not None:
+            check_int("train_size", train_size, 1)
+        check_int("seed", seed, 0)
+        self.val_size = val_size
+        self.test_size = test_size
+        self.train_size = train_size
+        self.seed = seed
+
+    def load(self) -> Dataset:
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, self.loader)()
+        full = Split(self.inputs(bunch), self.targets(bunch))
+        rest, test = split_off(full, self.test_size, seed=self.seed, field="test_size")
+        train, val = split_off(rest, self.val_size, seed=self.seed, field="val_size")
+        train = take(train, self.train_size, seed=self.seed, field="train_size")
+        (train, val, test), info = self.scale(train, val, test)
+        info["feature_names"] = [str(name) for name in bunch.feature_names]
+        classes = self.task == "classification"
+        if classes:
+            info["class_names"] = [str(name) for name in bunch.target_names]
+        num_classes = len(bunch.target_names) if classes else None
+        return Dataset(self.kind, self.task, train, val, test, num_classes=num_classes, info=info)
+
+    def inputs(self, bunch: Any) -> torch.Tensor:
+        """Features (N, F) as float32."""
+        return torch.as_tensor(bunch.data, dtype=torch.float32)
+
+    def targets(self, bunch: Any) -> torch.Tensor:
+        """Labels (N,) as int64 (regression sets override this)."""
+        return torch.as_tensor(bunch.target, dtype=torch.int64)
+
+    def scale(self, train: Split, val: Split, test: Split) -> tuple[list[Split], dict[str, Any]]:
+        """Standardise the features with training statistics."""
+        return standardize(train, val, test)
+
+
+@DATASETS.register("digits")
+class Digits(SklearnTabular):
+    """UCI handwritten digits, 8×8 images of 1797 digits in 10 classes (Alpaydin, Kaynak 1998).
+
+    Args:
+        images: False (default): 64 standardised features per sample; True: images
+            (N, 1, 8, 8) with pixel values in [0, 1] (the 0..16 counts divided by 16), not standardised.
+        val_size, test_size, train_size, seed: as in ``SklearnTabular``.
+
+    Example: ``Digits(images=True).load().input_shape == (1, 8, 8)``.
+    """
+
+    loader = "load_digits"
+
+    def __init__(
+        self,
+        *,
+        images: bool = False,
+        val_size: float = 0.2,
+        test_size: float = 0.2,
+        train_size: int | None = None,
+        seed: int = 0,
+    ):
+        super().__init__(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
+        if not isinstance(images, bool):
+            raise ConfigError(f"images must be true or false, got {images!r}")
+        self.images = images
+
+    def inputs(self, bunch: Any) -> torch.Tensor:
+        x = super().inputs(bunch)
+        return (x / 16).reshape(-1, 1, 8, 8) if self.images else x
+
+    def scale(self, train: Split, val: Split, test: Split) -> tuple[list[Split], dict[str, Any]]:
+        return ([train, val, test], {}) if self.images else super().scale(train, val, test)
+
+
+@DATASETS.register("iris")
+class Iris(SklearnTabular):
+    """Fisher's iris flowers: 150 samples, 4 features, 3 classes (Fisher 1936)."""
+
+    loader = "load_iris"
+
+
+@DATASETS.register("wine")
+class Wine(SklearnTabular):
+    """UCI wine recognition: 178 samples, 13 chemical features, 3 cultivars (Aeberhard, Forina 1991)."""
+
+    loader = "load_wine"
+
+
+@DATASETS.register("breast_cancer")
+class BreastCancer(SklearnTabular):
+    """Wisconsin diagnostic breast cancer: 569 samples, 30 features, 2 classes (Street et al. 1993)."""
+
+    loader = "load_breast_cancer"
+
+
+@DATASETS.register("diabetes")
+class Diabetes(SklearnTabular):
+    """Diabetes disease progression after one year: 442 patients, 10 features, float32 targets (N,).
+
+    From Efron, Hastie, Johnstone, Tibshirani 2004, "Least Angle Regression".
+
+    Args:
+        standardize_target: scale the targets with training mean and std (default True),
+            recorded as ``info["target_mean"]`` and ``info["target_std"]`` so that errors
+            can be reported in the original units (see ``standardize_targets``).
+        val_size, test_size, train_size, seed: as in ``SklearnTabular``.
+
+    Example: ``Diabetes().load().info["target_std"]`` (about 77).
+    """
+
+    loader = "load_diabetes"
+    task = "regression"
+
+    def __init__(
+        self,
+        *,
+        standardize_target: bool = True,
+        val_size: float = 0.2,
+        test_size: float = 0.2,
+        train_size: int | None = None,
+        seed: int = 0,
+    ):
+        super().__init__(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
+        if not isinstance(standardize_target, bool):
+            raise ConfigError(f"standardize_target must be true or false, got {standardize_target!r}")
+        self.standardize_target = standardize_target
+
+    def targets(self, bunch: Any) -> torch.Tensor:
+        return torch.as_tensor(bunch.target, dtype=torch.float32)
+
+    def scale(self, train: Split, val: Split, test: Split) -> tuple[list[Split], dict[str, Any]]:
+        splits, info = super().scale(train, val, test)
+        if self.standardize_target:
+            splits, target_info = standardize_targets(*splits)
+            info.update(target_info)
+        return splits, info

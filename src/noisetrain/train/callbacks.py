@@ -1,0 +1,97 @@
+"""Hooks into the training loop, and the callbacks the CLI uses to write metrics.
+
+A callback overrides any of the six hooks; the loop calls them in order. Library
+code never prints: progress bars and logs are callbacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+
+class Callback:
+    """Base class: every hook does nothing. ``loop`` is the running :class:`~noisetrain.train.loop.Loop`."""
+
+    def on_fit_start(self, loop: Any) -> None: ...
+
+    def on_epoch_start(self, loop: Any, epoch: int) -> None: ...
+
+    def on_batch_end(self, loop: Any, step: int, loss: torch.Tensor) -> None:
+        """After each optimiser step; ``loss`` is a device tensor (read it only if you accept a sync)."""
+
+    def on_epoch_end(self, loop: Any, record: dict[str, Any]) -> None:
+        """After validation; ``record`` holds the epoch's metrics."""
+
+    def on_checkpoint(self, loop: Any, path: Path) -> None: ...
+
+    def on_fit_end(self, loop: Any, result: Any) -> None: ...
+
+
+class Callbacks(Callback):
+    """Several callbacks called in order, as one."""
+
+    def __init__(self, callbacks: Iterable[Callback] = ()) -> None:
+        self.callbacks = list(callbacks)
+
+    def _each(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+    def on_fit_start(self, loop: Any) -> None:
+        self._each("on_fit_start", loop)
+
+    def on_epoch_start(self, loop: Any, epoch: int) -> None:
+        self._each("on_epoch_start", loop, epoch)
+
+    def on_batch_end(self, loop: Any, step: int, loss: torch.Tensor) -> None:
+        self._each("on_batch_end", loop, step, loss)
+
+    def on_epoch_end(self, loop: Any, record: dict[str, Any]) -> None:
+        self._each("on_epoch_end", loop, record)
+
+    def on_checkpoint(self, loop: Any, path: Path) -> None:
+        self._each("on_checkpoint", loop, path)
+
+    def on_fit_end(self, loop: Any, result: Any) -> None:
+        self._each("on_fit_end", loop, result)
+
+
+class MetricsWriter(Callback):
+    """Append every epoch's record to ``metrics.jsonl`` and ``metrics.csv`` in ``folder``.
+
+    The CSV's columns are those of the first record (the same every epoch).
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self._csv: IO[str] | None = None
+        self._writer: csv.DictWriter[str] | None = None
+
+    def on_fit_start(self, loop: Any) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        mode = "a" if loop.history else "w"  # a resumed run appends
+        self._jsonl = open(self.folder / "metrics.jsonl", mode)  # closed in on_fit_end
+        self._csv = open(self.folder / "metrics.csv", mode, newline="")
+        if loop.history:
+            self._writer = csv.DictWriter(self._csv, fieldnames=list(loop.history[0]))
+
+    def on_epoch_end(self, loop: Any, record: dict[str, Any]) -> None:
+        self._jsonl.write(json.dumps(record) + "\n")
+        self._jsonl.flush()
+        assert self._csv is not None
+        if self._writer is None:
+            self._writer = csv.DictWriter(self._csv, fieldnames=list(record))
+            self._writer.writeheader()
+        self._writer.writerow(record)
+        self._csv.flush()
+
+    def on_fit_end(self, loop: Any, result: Any) -> None:
+        self._jsonl.close()
+        if self._csv is not None:
+            self._csv.close()

@@ -1,0 +1,105 @@
+"""One run from a ``RunConfig``: load the data, build the model, attach the noise, train, test.
+
+This is what ``noisetrain train`` and every run of a study execute. With an output
+folder it writes ``config.yaml`` (the resolved config), ``metrics.jsonl``/``metrics.csv``
+(one row per epoch), ``checkpoint.pt`` and ``result.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from ..config import RunConfig, validate
+from ..data import Dataset, load_data
+from ..models import build_model
+from ..noise.base import derive_seed
+from ..registry import ConfigError
+from .callbacks import Callback, MetricsWriter
+from .loop import TrainResult, fit
+from .metrics import evaluate_split, resolve_loss, target_scale
+
+
+@dataclass
+class RunResult:
+    """The trained model and data, the training result and the test metrics of one run."""
+
+    config: RunConfig
+    model: nn.Module
+    data: Dataset
+    train: TrainResult
+    test: dict[str, float]
+
+    def summary(self) -> dict[str, Any]:
+        """Status, message, best epoch, epochs run, wall time and test metrics, as JSON-ready values."""
+        return {
+            "status": self.train.status,
+            "message": self.train.message,
+            "best_epoch": self.train.best_epoch,
+            "epochs": len(self.train.history),
+            "seconds": self.train.seconds,
+            **self.test,
+        }
+
+
+def resolve_device(device: str) -> torch.device:
+    """``torch.device(device)``, or a ``ConfigError`` when that device is not available here."""
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} is not available: torch sees no CUDA device; use device=cpu")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r} is not available; use device=cpu")
+    return resolved
+
+
+def build(config: RunConfig) -> tuple[Dataset, nn.Module]:
+    """Load the data and build the model, its initialisation seeded from ``derive_seed(seed, "init")``."""
+    data = load_data(config.data)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(config.seed, "init"))
+        model = build_model(
+            config.model, input_shape=data.input_shape, num_outputs=data.num_outputs,
+            info={**data.info, "task": data.task},
+        )  # fmt: skip
+    return data, model
+
+
+def run(
+    config: RunConfig | Mapping[str, Any],
+    *,
+    output: str | Path | None = None,
+    callbacks: Iterable[Callback] = (),
+    resume: bool = False,
+) -> RunResult:
+    """Execute one run; with ``output``, write its files there (``resume=True`` continues its checkpoint)."""
+    config = validate(config)
+    device = resolve_device(config.device)
+    folder = Path(output) if output is not None else None
+    checkpoint = folder / "checkpoint.pt" if folder is not None else None
+    if resume and (checkpoint is None or not checkpoint.is_file()):
+        raise ConfigError(f"resume: no checkpoint at {str(checkpoint)!r}")
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        callbacks = [*callbacks, MetricsWriter(folder)]
+    data, model = build(config)
+    trained = fit(
+        model, data, noise=config.noise, config=config.train, seed=config.seed, device=device,
+        callbacks=callbacks, checkpoint=checkpoint, resume=checkpoint if resume else None,
+        extra={"run": config.model_dump(mode="json")},
+    )  # fmt: skip
+    test = evaluate_split(
+        model, data.test.to(device), prefix="test", loss_name=resolve_loss(config.train.loss, data),
+        batch_size=config.train.eval_batch_size, scale=target_scale(data),
+    )  # fmt: skip
+    result = RunResult(config, model, data, trained, test)
+    if folder is not None:
+        (folder / "result.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
+    return result

@@ -1,0 +1,67 @@
+import json
+import subprocess
+import sys
+
+import yaml
+from typer.testing import CliRunner
+
+from noisetrain.cli import app
+
+runner = CliRunner()
+TINY = ["--set", "data={kind: digits, train_size: 300}", "--set", "model={kind: mlp, widths: [16]}",
+        "--set", "train.epochs=2", "--quiet"]  # fmt: skip
+
+
+def test_train_writes_config_metrics_checkpoint_and_result(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"noise": [{"kind": "gaussian", "std": 0.2}], "seed": 1}))
+    result = runner.invoke(app, ["train", "--config", str(config), *TINY, "--output", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    files = {"config.yaml", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "result.json"}
+    assert {p.name for p in out.iterdir()} == files
+    resolved = yaml.safe_load((out / "config.yaml").read_text())
+    assert resolved["seed"] == 1 and resolved["train"]["epochs"] == 2 and resolved["train"]["optimizer"]["lr"] == 0.001
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and "noise/input/gaussian.std" in rows[0]
+    assert len((out / "metrics.csv").read_text().splitlines()) == 3
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["status"] == "completed" and 0 < summary["test_accuracy"] <= 1
+
+
+def test_resume_continues_the_checkpoint(tmp_path):
+    out = str(tmp_path / "out")
+    assert runner.invoke(app, ["train", *TINY, "--output", out]).exit_code == 0
+    result = runner.invoke(app, ["train", *TINY, "--set", "train.epochs=3", "--output", out, "--resume"])
+    assert result.exit_code == 2 and "other training settings" in result.output
+
+
+def test_bad_config_is_one_clear_message_before_any_work(tmp_path):
+    out = tmp_path / "out"
+    args = ["train", *TINY, "--set", "train.optimizer.lr=-1", "--set", "train.bogus=1", "--output", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "train.optimizer.lr: Input should be greater than 0" in result.output
+    assert "train.bogus: Extra inputs are not permitted" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_diverging_run_exits_with_its_message(tmp_path):
+    args = ["train", *TINY, "--set", "data=diabetes", "--set", "train.optimizer={kind: sgd, lr: 1.0e+8}"]
+    result = runner.invoke(app, [*args, "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "diverged" in result.output and "Traceback" not in result.output
+
+
+def test_help_shows_examples():
+    result = runner.invoke(app, ["train", "--help"])
+    assert result.exit_code == 0 and "Examples" in result.output and "--set" in result.output
+
+
+def test_same_seed_same_metrics_in_new_processes(tmp_path):
+    def metrics(folder):
+        command = [sys.executable, "-m", "noisetrain.cli", "train", *TINY, "--set", "seed=4", "--output", folder]
+        subprocess.run(command, check=True, capture_output=True)
+        rows = [json.loads(line) for line in open(f"{folder}/metrics.jsonl")]
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+    assert metrics(str(tmp_path / "a")) == metrics(str(tmp_path / "b"))

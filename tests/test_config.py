@@ -1,0 +1,72 @@
+import pytest
+
+from noisetrain.config import RunConfig, apply_override, load_config, validate
+from noisetrain.registry import ConfigError
+
+BASE = {"data": "digits", "model": {"kind": "mlp", "widths": [32]}}
+
+
+def test_defaults_and_bare_kind_names():
+    config = validate(BASE)
+    assert config.data == {"kind": "digits"} and config.train.optimizer.kind == "adam" and config.seed == 0
+    assert validate(config) is config
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"train": {"epochs": 0}}, "train.epochs: Input should be greater than or equal to 1"),
+        ({"train": {"optimizer": {"kind": "rmsprop"}}}, "train.optimizer.kind: Input should be 'sgd', 'adam', 'adamw'"),
+        ({"train": {"lr": 0.1}}, "train.lr: Extra inputs are not permitted"),
+        ({"train": {"batch_size": "big"}}, "train.batch_size: Input should be a valid integer"),
+        ({"data": {"kind": "imagenet"}}, "unknown dataset kind 'imagenet'; known kinds: .*mnist"),
+        ({"model": {"kind": "mlp", "input_shape": [3]}}, "may not set 'input_shape'"),
+        ({"model": {"kind": "mlp", "depth": 3}}, "mlp' has no parameter 'depth'; accepted: .*widths"),
+        ({"noise": [{"kind": "gaussian", "std": -1}]}, r"noise\[0\]: GaussianNoise.std must be in \[0, inf\)"),
+        ({"noise": [{"kind": "gaussian", "at": "middle"}]}, r"noise\[0\].at: unknown position 'middle'"),
+        ({"noise": [{"kind": "gausian"}]}, "unknown noise kind 'gausian'; known kinds: .*gaussian"),
+        ({"train": {"lr_schedule": {"kind": "cosine", "start": -1}}}, "lr_schedule must be a schedule spec"),
+        ({"train": {"adversarial": {"attack": {"kind": "pgd", "eps": -1}}}}, "eps"),
+        ({"device": "gpu0"}, "device must be 'cpu', 'cuda'"),
+        ({"seed": -1}, "seed: Input should be greater than or equal to 0"),
+    ],
+)
+def test_errors_name_the_field(change, message):
+    with pytest.raises(ConfigError, match=message):
+        validate({**BASE, **change})
+
+
+def test_all_errors_reported_at_once():
+    with pytest.raises(ConfigError) as error:
+        validate({**BASE, "seed": -1, "train": {"epochs": 0}})
+    assert "seed:" in str(error.value) and "train.epochs:" in str(error.value)
+
+
+def test_overrides_parse_yaml_values():
+    raw = {"train": {"optimizer": {"lr": 0.1}}}
+    apply_override(raw, "train.optimizer.lr=0.01")
+    apply_override(raw, "noise=[{kind: gaussian, std: 0.2}]")
+    apply_override(raw, "train.early_stopping.patience=3")
+    assert raw == {
+        "train": {"optimizer": {"lr": 0.01}, "early_stopping": {"patience": 3}},
+        "noise": [{"kind": "gaussian", "std": 0.2}],
+    }
+    with pytest.raises(ConfigError, match=r"must look like key\.path=value"):
+        apply_override(raw, "train.epochs")
+    with pytest.raises(ConfigError, match=r"train\.optimizer\.lr is not a section"):
+        apply_override(raw, "train.optimizer.lr.x=1")
+
+
+def test_load_config_from_yaml_with_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("data: digits\nmodel: {kind: mlp}\ntrain:\n  epochs: 2\n")
+    config = load_config(path, overrides=["train.epochs=4", "seed=9"])
+    assert isinstance(config, RunConfig) and config.train.epochs == 4 and config.seed == 9
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    path.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping at the top level"):
+        load_config(path)
