@@ -70,3 +70,10 @@ def test_load_config_from_yaml_with_overrides(tmp_path):
     path.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping at the top level"):
         load_config(path)
+
+
+def test_noise_parameters_from_the_data_may_be_left_out():
+    config = validate({**BASE, "noise": [{"kind": "token_mask", "p": 0.1}, {"kind": "label_noise", "rate": 0.2}]})
+    assert config.noise[0] == {"kind": "token_mask", "p": 0.1}
+    with pytest.raises(ConfigError, match="has no parameter 'vocab'"):
+        validate({**BASE, "noise": [{"kind": "token_mask", "vocab": 5}]})

@@ -22,3 +22,16 @@ def test_readme_examples_run():
     assert namespace["model"](torch.randn(4, 64)).shape == (4, 10)
     with pytest.raises(ConfigError, match="unknown noise kind 'gausian'; known kinds: alpha_dropout, background_noise"):
         exec(BAD_SPEC, namespace)
+
+
+def test_readme_training_run_example():
+    block = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[2]
+    namespace: dict = {}
+    exec("import noisetrain as nt\n" + block, namespace)
+    result = namespace["result"]
+    assert result.train.status in ("completed", "early_stopped") and result.test["test_accuracy"] > 0.8
+
+
+def test_readme_cli_examples_use_existing_configs():
+    for path in re.findall(r"--config (examples/\S+\.yaml)", README.read_text()):
+        assert (README.parent / path).is_file(), path

@@ -1,9 +1,34 @@
 """noisetrain: noise-injection training and robustness evaluation for PyTorch."""
 
-from . import noise
+from . import attacks, data, models, noise, train
+from .attacks import build_attack
+from .config import RunConfig, TrainConfig, load_config
+from .data import Dataset, Split, load_data
+from .models import build_model
 from .noise import *  # noqa: F403
 from .noise import __all__ as _noise_all
 from .registry import ConfigError, Registry
+from .train import fit, run
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "Registry", "__version__", "noise", *_noise_all]
+__all__ = [
+    "ConfigError",
+    "Dataset",
+    "Registry",
+    "RunConfig",
+    "Split",
+    "TrainConfig",
+    "__version__",
+    "attacks",
+    "build_attack",
+    "build_model",
+    "data",
+    "fit",
+    "load_config",
+    "load_data",
+    "models",
+    "noise",
+    "run",
+    "train",
+    *_noise_all,
+]

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -22,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .registry import ConfigError
 
 Spec = dict[str, Any]
+DATA_FACTS = ("num_classes", "vocab_size", "mask_id")
+"""Noise parameters a run fills in from the data when a spec leaves them out (mixup, label noise, token masking)."""
 C = TypeVar("C", bound=BaseModel)
 
 
@@ -139,14 +142,17 @@ class RunConfig(Strict):
     @field_validator("noise")
     @classmethod
     def _known_noise(cls, specs: list[Spec]) -> list[Spec]:
-        from .noise.base import build_noise
+        from .noise.base import NOISE, build_noise
         from .noise.inject import parse_selector
 
         for index, spec in enumerate(specs):
-            spec = dict(spec)
+            spec, field = dict(spec), f"noise[{index}]"
             if "at" in spec:
-                parse_selector(spec.pop("at"), field=f"noise[{index}].at")
-            build_noise(spec, field=f"noise[{index}]")
+                parse_selector(spec.pop("at"), field=f"{field}.at")
+            cls, _ = NOISE.check(spec, field=field)
+            required = inspect.signature(cls.__init__).parameters
+            if not any(required[name].default is inspect.Parameter.empty for name in DATA_FACTS if name in required):
+                build_noise(spec, field=field)  # else its values are checked once the data fills in the facts
         return specs
 
     @field_validator("device")

@@ -6,8 +6,8 @@ import pytest
 import sklearn.datasets
 import torch
 
-from noisetrain.data.dataset import DATASETS, Split, load_data
-from noisetrain.data.tabular import Diabetes, Digits, SklearnTabular, standardize_targets
+from noisetrain.data.dataset import DATASETS, Split, load_data, standardize_targets
+from noisetrain.data.tabular import Diabetes, Digits, SklearnTabular
 from noisetrain.registry import ConfigError
 
 # kind -> (samples, features, classes or None for regression)

@@ -195,3 +195,18 @@ def test_noise_stays_attached_and_inactive_after_training():
     assert not model.training and torch.equal(model(x), model(x))
     result.handle.remove()
     assert not result.handle.attachments
+
+
+def test_recipe_specs_get_facts_from_the_data():
+    from noisetrain.train.loop import with_data_facts
+
+    data = toy_data()
+    data.info.update(vocab_size=50, mask_id=1, std=[9.0])
+    recipe = [{"kind": "mixup"}, ("batch", {"kind": "label_noise", "rate": 0.1, "num_classes": 7}),
+              {"kind": "token_mask", "p": 0.1}, {"kind": "gaussian", "std": 0.1}]  # fmt: skip
+    assert with_data_facts(recipe, data) == [
+        {"kind": "mixup", "num_classes": 3},
+        ("batch", {"kind": "label_noise", "rate": 0.1, "num_classes": 7}),
+        {"kind": "token_mask", "p": 0.1, "vocab_size": 50, "mask_id": 1},
+        {"kind": "gaussian", "std": 0.1},
+    ]

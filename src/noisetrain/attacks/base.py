@@ -12,7 +12,6 @@ the parameters' ``.grad`` stay untouched. Nothing in the loop synchronises host 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from contextlib import nullcontext
 from typing import Any, ClassVar
@@ -21,31 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..noise.base import Generators, check_choice, check_int, check_pair, check_range
+from ..checks import check_choice, check_int, check_number, check_pair, check_seed
+from ..noise.base import Generators
 from ..noise.inject import injectors_in, mc_mode
-from ..registry import ConfigError, Registry, parameter_names
+from ..registry import Registry, parameter_names
 
 NORMS = ("linf", "l2")
 LOSSES = ("ce", "mse")
 
 ATTACKS: Registry[Attack] = Registry("attack")
 """Every registered attack, by kind."""
-
-
-def check_number(what: str, value: Any, low: float, *, low_open: bool = False) -> float:
-    """``value`` as a float, or ``ConfigError`` naming ``what`` unless it is a finite number (not a bool) >= ``low``
-    (> ``low`` if ``low_open``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{what} must be a number, got {value!r}")
-    check_range(what, float(value), low, math.inf, low_open=low_open, high_open=True)
-    return float(value)
-
-
-def check_bool(what: str, value: Any) -> bool:
-    """``value`` itself, or ``ConfigError`` naming ``what`` unless it is a bool."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{what} must be true or false, got {value!r}")
-    return value
 
 
 def per_sample_norm(t: torch.Tensor, norm: str) -> torch.Tensor:
@@ -122,8 +106,7 @@ class Attack:
         self.loss = loss
         check_int(f"{name}.eot", eot, 1)
         self.eot = eot
-        if seed is not None:
-            check_int(f"{name}.seed", seed, 0)
+        check_seed(f"{name}.seed", seed)
         self.seed = seed
         self.generators_ = Generators(seed)
 

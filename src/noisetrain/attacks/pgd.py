@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import ATTACKS, Attack, check_bool, check_int, check_number
+from ..checks import check_bool, check_int, check_number
+from .base import ATTACKS, Attack
 
 
 @ATTACKS.register("pgd")

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import torch
 
+from ..checks import check_int, check_number
 from ..registry import ConfigError, Registry
 
 DATASETS: Registry[Any] = Registry("dataset")
@@ -124,9 +125,19 @@ def check_split(dataset: Dataset, name: str, split: Split) -> None:
             )
 
 
-def split_off(
-    split: Split, fraction: float, *, seed: int, field: str = "val_size"
-) -> tuple[Split, Split]:
+def check_split_options(*, val_size: float, test_size: float | None, train_size: int | None, seed: int) -> None:
+    """Validate a data source's split options: ``val_size`` and ``test_size`` fractions in [0, 1)
+    (``test_size`` None where the source has a fixed test split), ``train_size`` a positive int or None,
+    ``seed`` a non-negative int."""
+    check_number("val_size", val_size, 0, 1, high_open=True)
+    if test_size is not None:
+        check_number("test_size", test_size, 0, 1, high_open=True)
+    if train_size is not None:
+        check_int("train_size", train_size, 1)
+    check_int("seed", seed, 0)
+
+
+def split_off(split: Split, fraction: float, *, seed: int, field: str = "val_size") -> tuple[Split, Split]:
     """Split ``split`` at random into ``(rest, part)`` with ``part`` holding ``fraction`` of it."""
     if not 0.0 <= fraction < 1.0:
         raise ConfigError(f"{field} must be in [0, 1), got {fraction!r}")
@@ -145,6 +156,22 @@ def take(split: Split, size: int | None, *, seed: int, field: str = "train_size"
     return split.subset(order[:size])
 
 
+def train_val(split: Split, *, val_size: float, train_size: int | None, seed: int) -> tuple[Split, Split]:
+    """Split ``val_size`` of ``split`` off for validation, then keep ``train_size`` of the rest:
+    ``(train, val)``, both drawn at random from ``seed``."""
+    train, val = split_off(split, val_size, seed=seed, field="val_size")
+    return take(train, train_size, seed=seed, field="train_size"), val
+
+
+def three_way(
+    full: Split, *, test_size: float, val_size: float, train_size: int | None, seed: int
+) -> tuple[Split, Split, Split]:
+    """``(train, val, test)`` of ``full``: ``test_size`` of it held out for testing, then ``train_val`` on
+    the rest, all drawn at random from ``seed``."""
+    rest, test = split_off(full, test_size, seed=seed, field="test_size")
+    return (*train_val(rest, val_size=val_size, train_size=train_size, seed=seed), test)
+
+
 def standardize(train: Split, *others: Split, dims: tuple[int, ...] = (0,)) -> tuple[list[Split], dict[str, Any]]:
     """Scale features to zero mean and unit std with statistics of ``train`` only.
 
@@ -157,6 +184,19 @@ def standardize(train: Split, *others: Split, dims: tuple[int, ...] = (0,)) -> t
     std = torch.where(std > 1e-8, std, torch.ones_like(std))  # constant in train: centre only
     scaled = [Split((s.x - mean) / std, s.y) for s in (train, *others)]
     return scaled, {"mean": mean.flatten().tolist(), "std": std.flatten().tolist()}
+
+
+def standardize_targets(train: Split, *others: Split) -> tuple[list[Split], dict[str, float]]:
+    """Scale float targets to zero mean and unit std with statistics of ``train`` only.
+
+    Returns the scaled splits (train first) and ``{"target_mean": m, "target_std": s}``;
+    a prediction ``p`` in scaled units is ``p * s + m`` in the original units (and an
+    RMSE in scaled units times ``s`` is the RMSE in original units).
+    """
+    mean = train.y.mean()
+    std = train.y.std().clamp_min(1e-8)
+    scaled = [Split(s.x, (s.y - mean) / std) for s in (train, *others)]
+    return scaled, {"target_mean": float(mean), "target_std": float(std)}
 
 
 def load_data(spec: dict[str, Any] | str, *, field: str = "data") -> Dataset:

@@ -26,10 +26,9 @@ from typing import Any
 
 import torch
 
-from ..noise.base import check_choice, check_int, check_pair, check_range, derive_seed
-from ..registry import ConfigError
-from .dataset import DATASETS, Dataset, Split
-from .tabular import standardize_targets
+from ..checks import check_bool, check_choice, check_int, check_pair, check_range
+from ..noise.base import derive_seed
+from .dataset import DATASETS, Dataset, Split, standardize_targets
 
 
 def sphere(x: torch.Tensor) -> torch.Tensor:
@@ -119,8 +118,7 @@ class BenchmarkFunction:
         check_int("n_val", n_val, 0)
         check_int("n_test", n_test, 0)
         check_range("target_noise", target_noise, 0)
-        if not isinstance(standardize_target, bool):
-            raise ConfigError(f"standardize_target must be true or false, got {standardize_target!r}")
+        check_bool("standardize_target", standardize_target)
         check_int("seed", seed, 0)
         self.name = name
         self.dim = dim

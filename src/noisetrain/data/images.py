@@ -14,17 +14,11 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..noise.base import check_int, check_range
+from ..checks import check_bool
 from ..registry import ConfigError
-from .dataset import Dataset, Split, split_off, take
+from .dataset import Dataset, Split, check_split_options, train_val
 from .download import Resource, fetch
 from .paths import Required, candidate_folders, check_root, data_root, find_folder, missing, not_found
-
-
-def check_flag(what: str, value: object) -> None:
-    """Raise ``ConfigError`` naming ``what`` unless ``value`` is a bool."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{what} must be true or false, got {value!r}")
 
 
 def image_split(images: np.ndarray, labels: np.ndarray, *, num_classes: int, source: str) -> Split:
@@ -75,14 +69,9 @@ class ImageSource:
         flatten: bool = False,
     ) -> None:
         check_root(root)
-        check_flag("download", download)
-        if isinstance(val_size, bool) or not isinstance(val_size, (int, float)):
-            raise ConfigError(f"val_size must be a number in [0, 1), got {val_size!r}")
-        check_range("val_size", val_size, 0.0, 1.0, high_open=True)
-        if train_size is not None:
-            check_int("train_size", train_size, 1)
-        check_int("seed", seed)
-        check_flag("flatten", flatten)
+        check_bool("download", download)
+        check_split_options(val_size=val_size, test_size=None, train_size=train_size, seed=seed)
+        check_bool("flatten", flatten)
         self.root = root
         self.download = download
         self.val_size = val_size
@@ -123,8 +112,7 @@ class ImageSource:
         """Read the files, split off the validation set, subsample, and report channel statistics."""
         folder = self.locate()
         train, test, classes = self.read(folder)
-        train, val = split_off(train, self.val_size, seed=self.seed)
-        train = take(train, self.train_size, seed=self.seed)
+        train, val = train_val(train, val_size=self.val_size, train_size=self.train_size, seed=self.seed)
         std, mean = torch.std_mean(train.x, dim=(0, 2, 3))
         splits = [train, val, test]
         if self.flatten:

@@ -16,9 +16,9 @@ import random
 import numpy as np
 import torch
 
-from ..noise.base import check_int, check_range
+from ..checks import check_bool, check_int, check_range
 from ..registry import ConfigError
-from .dataset import DATASETS, Dataset, Split, split_off, take
+from .dataset import DATASETS, Dataset, Split, check_split_options, train_val
 
 
 @DATASETS.register("mnist1d")
@@ -54,12 +54,8 @@ class MNIST1D:
         if num_samples % 10:
             raise ConfigError(f"num_samples must be a multiple of 10 (equal samples per class), got {num_samples}")
         check_range("test_size", test_size, 0, 1, low_open=True, high_open=True)
-        check_range("val_size", val_size, 0, 1, high_open=True)
-        if train_size is not None:
-            check_int("train_size", train_size, 1)
-        if not isinstance(channels, bool):
-            raise ConfigError(f"channels must be true or false, got {channels!r}")
-        check_int("seed", seed, 0)
+        check_split_options(val_size=val_size, test_size=None, train_size=train_size, seed=seed)
+        check_bool("channels", channels)
         self.num_samples = num_samples
         self.test_size = test_size
         self.val_size = val_size
@@ -90,7 +86,7 @@ class MNIST1D:
         def split(x: np.ndarray, y: np.ndarray) -> Split:
             return Split(torch.as_tensor(x, dtype=torch.float32).reshape(shape), torch.as_tensor(y, dtype=torch.int64))
 
-        train, val = split_off(split(raw["x"], raw["y"]), self.val_size, seed=self.seed, field="val_size")
-        train = take(train, self.train_size, seed=self.seed, field="train_size")
+        full = split(raw["x"], raw["y"])
+        train, val = train_val(full, val_size=self.val_size, train_size=self.train_size, seed=self.seed)
         test = split(raw["x_test"], raw["y_test"])
         return Dataset("mnist1d", "classification", train, val, test, num_classes=10, info={"source": "mnist1d"})

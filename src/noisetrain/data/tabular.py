@@ -23,22 +23,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..noise.base import check_int, check_range
-from ..registry import ConfigError
-from .dataset import DATASETS, Dataset, Split, Task, split_off, standardize, take
-
-
-def standardize_targets(train: Split, *others: Split) -> tuple[list[Split], dict[str, float]]:
-    """Scale float targets to zero mean and unit std with statistics of ``train`` only.
-
-    Returns the scaled splits (train first) and ``{"target_mean": m, "target_std": s}``;
-    a prediction ``p`` in scaled units is ``p * s + m`` in the original units (and an
-    RMSE in scaled units times ``s`` is the RMSE in original units).
-    """
-    mean = train.y.mean()
-    std = train.y.std().clamp_min(1e-8)
-    scaled = [Split(s.x, (s.y - mean) / std) for s in (train, *others)]
-    return scaled, {"target_mean": float(mean), "target_std": float(std)}
+from ..checks import check_bool
+from .dataset import DATASETS, Dataset, Split, Task, check_split_options, standardize, standardize_targets, three_way
 
 
 class SklearnTabular:
@@ -59,11 +45,7 @@ class SklearnTabular:
     task: ClassVar[Task] = "classification"
 
     def __init__(self, *, val_size: float = 0.2, test_size: float = 0.2, train_size: int | None = None, seed: int = 0):
-        check_range("val_size", val_size, 0, 1, high_open=True)
-        check_range("test_size", test_size, 0, 1, high_open=True)
-        if train_size is not None:
-            check_int("train_size", train_size, 1)
-        check_int("seed", seed, 0)
+        check_split_options(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
         self.val_size = val_size
         self.test_size = test_size
         self.train_size = train_size
@@ -74,9 +56,9 @@ class SklearnTabular:
 
         bunch = getattr(sklearn.datasets, self.loader)()
         full = Split(self.inputs(bunch), self.targets(bunch))
-        rest, test = split_off(full, self.test_size, seed=self.seed, field="test_size")
-        train, val = split_off(rest, self.val_size, seed=self.seed, field="val_size")
-        train = take(train, self.train_size, seed=self.seed, field="train_size")
+        train, val, test = three_way(
+            full, test_size=self.test_size, val_size=self.val_size, train_size=self.train_size, seed=self.seed
+        )
         (train, val, test), info = self.scale(train, val, test)
         info["feature_names"] = [str(name) for name in bunch.feature_names]
         classes = self.task == "classification"
@@ -122,9 +104,7 @@ class Digits(SklearnTabular):
         seed: int = 0,
     ):
         super().__init__(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
-        if not isinstance(images, bool):
-            raise ConfigError(f"images must be true or false, got {images!r}")
-        self.images = images
+        self.images = check_bool("images", images)
 
     def inputs(self, bunch: Any) -> torch.Tensor:
         x = super().inputs(bunch)
@@ -183,9 +163,7 @@ class Diabetes(SklearnTabular):
         seed: int = 0,
     ):
         super().__init__(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
-        if not isinstance(standardize_target, bool):
-            raise ConfigError(f"standardize_target must be true or false, got {standardize_target!r}")
-        self.standardize_target = standardize_target
+        self.standardize_target = check_bool("standardize_target", standardize_target)
 
     def targets(self, bunch: Any) -> torch.Tensor:
         return torch.as_tensor(bunch.target, dtype=torch.float32)

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import torch
 
-from ..noise.base import check_int, check_range
+from ..checks import check_int, check_range
 from ..registry import ConfigError
-from .dataset import DATASETS, Dataset, Split, split_off, take
+from .dataset import DATASETS, Dataset, Split, check_split_options, three_way
 
 PAD_ID = 0
 MASK_ID = 1
@@ -84,11 +84,7 @@ class SyntheticText:
             )
         check_range("topic_rate", topic_rate, 0, 1, low_open=True)
         check_range("purity", purity, 0, 1)
-        check_range("val_size", val_size, 0, 1, high_open=True)
-        check_range("test_size", test_size, 0, 1, high_open=True)
-        if train_size is not None:
-            check_int("train_size", train_size, 1)
-        check_int("seed", seed, 0)
+        check_split_options(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
         self.num_samples = num_samples
         self.seq_len = seq_len
         self.vocab_size = vocab_size
@@ -117,8 +113,9 @@ class SyntheticText:
         tokens = torch.where(torch.rand(n, length, generator=g) < self.topic_rate, topic, filler)
         tokens[torch.arange(length) >= lengths[:, None]] = PAD_ID
 
-        rest, test = split_off(Split(tokens, labels), self.test_size, seed=self.seed, field="test_size")
-        train, val = split_off(rest, self.val_size, seed=self.seed, field="val_size")
-        train = take(train, self.train_size, seed=self.seed, field="train_size")
+        full = Split(tokens, labels)
+        train, val, test = three_way(
+            full, test_size=self.test_size, val_size=self.val_size, train_size=self.train_size, seed=self.seed
+        )
         info = {"vocab_size": self.vocab_size, "pad_id": PAD_ID, "mask_id": MASK_ID, "topic_words": self.topic_words}
         return Dataset("text", "classification", train, val, test, num_classes=classes, info=info)

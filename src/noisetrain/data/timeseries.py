@@ -17,8 +17,8 @@ import math
 
 import torch
 
-from ..noise.base import check_int, check_pair, check_range
-from .dataset import DATASETS, Dataset, Split, split_off, standardize, take
+from ..checks import check_int, check_pair, check_range
+from .dataset import DATASETS, Dataset, Split, check_split_options, standardize, three_way
 
 SHAPES = ("sine", "square", "sawtooth", "chirp", "triangle")
 """Class names, in label order."""
@@ -73,11 +73,7 @@ class SyntheticTimeSeries:
         check_int("num_classes", num_classes, 2, len(SHAPES))
         check_range("noise", noise, 0)
         self.frequency = check_pair("frequency", frequency, 0, low_open=True)
-        check_range("val_size", val_size, 0, 1, high_open=True)
-        check_range("test_size", test_size, 0, 1, high_open=True)
-        if train_size is not None:
-            check_int("train_size", train_size, 1)
-        check_int("seed", seed, 0)
+        check_split_options(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
         self.num_samples = num_samples
         self.length = length
         self.num_classes = num_classes
@@ -102,9 +98,10 @@ class SyntheticTimeSeries:
         shapes = waveforms(phase, chirp_phase)
         x = amplitude * shapes[labels, torch.arange(n)] + self.noise * torch.randn(n, self.length, generator=g)
 
-        rest, test = split_off(Split(x[:, None], labels), self.test_size, seed=self.seed, field="test_size")
-        train, val = split_off(rest, self.val_size, seed=self.seed, field="val_size")
-        train = take(train, self.train_size, seed=self.seed, field="train_size")
+        full = Split(x[:, None], labels)
+        train, val, test = three_way(
+            full, test_size=self.test_size, val_size=self.val_size, train_size=self.train_size, seed=self.seed
+        )
         (train, val, test), info = standardize(train, val, test, dims=(0, 2))
         info["class_names"] = list(SHAPES[: self.num_classes])
         return Dataset("timeseries", "classification", train, val, test, num_classes=self.num_classes, info=info)

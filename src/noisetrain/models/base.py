@@ -84,11 +84,5 @@ def check_widths(what: str, widths: Any, *, allow_empty: bool = False) -> tuple[
     return tuple(widths)
 
 
-def check_flag(what: str, value: Any) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a bool."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{what} must be true or false, got {value!r}")
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)

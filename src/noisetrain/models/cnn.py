@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..noise.base import check_range
+from ..checks import check_range
 from ..registry import ConfigError
 from .base import MODELS, check_io, check_widths
 

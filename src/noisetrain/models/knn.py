@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..noise.base import check_choice, check_int
+from ..checks import check_choice, check_int
 from .base import MODELS, check_io
 
 WEIGHTS = ("uniform", "distance")

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..noise.base import check_choice, check_range
-from .base import ACTIVATIONS, MODELS, check_flag, check_io, check_widths
+from ..checks import check_bool, check_choice, check_range
+from .base import ACTIVATIONS, MODELS, check_io, check_widths
 
 
 @MODELS.register("mlp")
@@ -45,7 +45,7 @@ class MLP(nn.Module):
         self.widths = check_widths("MLP.widths", widths, allow_empty=True)
         check_choice("MLP.activation", activation, tuple(ACTIVATIONS))
         self.activation = activation
-        check_flag("MLP.batchnorm", batchnorm)
+        check_bool("MLP.batchnorm", batchnorm)
         self.batchnorm = batchnorm
         check_range("MLP.dropout", dropout, 0, 1, high_open=True)
         self.dropout = dropout

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..noise.base import check_choice, check_range
+from ..checks import check_choice, check_range
 from .base import MODELS, check_io, check_widths
 
 SHORTCUTS = ("A", "B")

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..noise.base import check_choice, check_int, check_range
+from ..checks import check_bool, check_choice, check_int, check_range
 from ..registry import ConfigError
-from .base import MODELS, check_flag, check_io, check_widths
+from .base import MODELS, check_io, check_widths
 
 
 @MODELS.register("cnn1d")
@@ -49,7 +49,7 @@ class CNN1d(nn.Module):
         self.kernel_size = kernel_size
         check_int("CNN1d.stride", stride, 1)
         self.stride = stride
-        check_flag("CNN1d.global_pool", global_pool)
+        check_bool("CNN1d.global_pool", global_pool)
         self.global_pool = global_pool
 
         channels, length = (1, *self.input_shape) if len(self.input_shape) == 1 else self.input_shape

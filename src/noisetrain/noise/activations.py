@@ -18,7 +18,8 @@ import math
 
 import torch
 
-from .base import NOISE, Injector, Number, check_range
+from ..checks import check_range
+from .base import NOISE, Injector, Number
 from .inputs import gaussian_noise
 
 SELU_ALPHA = 1.7580993408473766

@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..registry import ConfigError, Registry, parameter_names
+from ..checks import check_range, check_seed
+from ..registry import Registry, parameter_names
 from .schedules import Schedule, build_schedule
 
 Number = float | Schedule
@@ -26,59 +27,6 @@ Number = float | Schedule
 
 NOISE: Registry[Injector] = Registry("noise")
 """Every registered injector, by kind."""
-
-
-def check_range(
-    what: str,
-    value: float,
-    low: float = -math.inf,
-    high: float = math.inf,
-    *,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> None:
-    """Raise ``ConfigError`` naming ``what`` and the allowed interval unless ``value`` lies in it."""
-    below = value <= low if low_open else value < low
-    above = value >= high if high_open else value > high
-    if below or above or math.isnan(value):
-        opening = "(" if low_open or low == -math.inf else "["
-        closing = ")" if high_open or high == math.inf else "]"
-        interval = f"{opening}{low:g}, {high:g}{closing}"
-        raise ConfigError(f"{what} must be in {interval}, got {value!r}")
-
-
-def check_choice(what: str, value: Any, allowed: tuple[Any, ...]) -> None:
-    """Raise ``ConfigError`` naming ``what`` and the allowed values unless ``value`` is one of them."""
-    if value not in allowed:
-        raise ConfigError(f"{what} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-
-
-def check_int(what: str, value: int, low: float = -math.inf, high: float = math.inf) -> None:
-    """Raise ``ConfigError`` naming ``what`` unless ``value`` is an int (not a bool) in ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{what} must be an int, got {value!r}")
-    check_range(what, value, low, high)
-
-
-def check_pair(
-    what: str,
-    value: tuple[float, float],
-    low: float = -math.inf,
-    high: float = math.inf,
-    *,
-    low_open: bool = False,
-    high_open: bool = False,
-    strict: bool = False,
-) -> tuple[float, float]:
-    """Validate a ``(lo, hi)`` pair inside ``[low, high]`` with ``lo <= hi`` (``lo < hi`` if strict); return floats."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ConfigError(f"{what} must be a pair (low, high), got {value!r}")
-    lo, hi = float(value[0]), float(value[1])
-    for bound in (lo, hi):
-        check_range(what, bound, low, high, low_open=low_open, high_open=high_open)
-    if hi < lo or (strict and hi == lo):
-        raise ConfigError(f"{what} must be (low, high) with low {'<' if strict else '<='} high, got {value!r}")
-    return lo, hi
 
 
 def derive_seed(seed: int | None, key: str) -> int | None:
@@ -125,7 +73,7 @@ class Injector(nn.Module):
     """Base class of all noise injectors.
 
     Subclasses set the class attributes below, store each constructor argument
-    under its own name (validated through ``number``/``check_*``), and call
+    under its own name (validated through ``number`` or ``noisetrain.checks``), and call
     ``self.active`` and ``self.current(name)`` in ``forward``.
     """
 
@@ -139,8 +87,7 @@ class Injector(nn.Module):
 
     def __init__(self, *, seed: int | None = None) -> None:
         super().__init__()
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ConfigError(f"{type(self).__name__}.seed must be a non-negative int or None, got {seed!r}")
+        check_seed(f"{type(self).__name__}.seed", seed)
         self.seed = seed
         self.enabled_ = True
         self.mc_ = False

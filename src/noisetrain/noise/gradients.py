@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..registry import ConfigError
-from .base import NOISE, Generators, Injector, Number, check_range
+from ..checks import check_range, check_seed
+from .base import NOISE, Generators, Injector, Number
 
 
 def gradient_noise(
@@ -120,8 +120,7 @@ class SGLD(torch.optim.Optimizer):
         check_range("SGLD.lr", lr, 0, low_open=True)
         check_range("SGLD.temperature", temperature, 0)
         check_range("SGLD.weight_decay", weight_decay, 0)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ConfigError(f"SGLD.seed must be a non-negative int or None, got {seed!r}")
+        check_seed("SGLD.seed", seed)
         super().__init__(params, {"lr": lr, "temperature": temperature, "weight_decay": weight_decay})
         self.seed = seed
         self.generators_ = Generators(seed)

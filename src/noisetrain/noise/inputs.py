@@ -18,8 +18,9 @@ import math
 
 import torch
 
+from ..checks import check_choice, check_int, check_pair, check_range
 from ..registry import ConfigError
-from .base import NOISE, Injector, Number, check_choice, check_int, check_pair, check_range
+from .base import NOISE, Injector, Number
 
 GAUSSIAN_MODES = ("additive", "multiplicative")
 RELATIVE_TO = (None, "feature", "tensor")

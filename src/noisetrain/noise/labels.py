@@ -12,8 +12,9 @@ from typing import NoReturn
 
 import torch
 
+from ..checks import check_choice, check_int, check_range
 from ..registry import ConfigError
-from .base import NOISE, Injector, Number, check_choice, check_int, check_range
+from .base import NOISE, Injector, Number
 from .inputs import gaussian_noise
 
 LABEL_MODES = ("symmetric", "asymmetric")

@@ -19,7 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .base import NOISE, Injector, Number, check_int, check_range
+from ..checks import check_int, check_range
+from .base import NOISE, Injector, Number
 from .inputs import _image_shape, random_boxes
 
 GAMMA_TRIES = 16

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_int, check_pair, check_range
 from ..registry import ConfigError
-from .base import NOISE, Injector, Number, check_int, check_pair, check_range
+from .base import NOISE, Injector, Number
 
 Range = tuple[float, float]
 """A ``(low, high)`` range a value is drawn from uniformly, per sample."""

@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal
 
+from ..checks import check_int
 from ..registry import ConfigError
 from .activations import Dropout
-from .base import NOISE, Injector, Number, check_int
+from .base import NOISE, Injector, Number
 from .inject import NoiseHandle, inject
 from .inputs import GaussianNoise, gaussian_noise
 from .schedules import Schedule

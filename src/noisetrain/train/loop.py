@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..attacks import build_attack
-from ..config import TrainConfig, parse
+from ..config import DATA_FACTS, TrainConfig, parse
 from ..data import Dataset
 from ..noise.base import NOISE, derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject, recipe_items
@@ -33,7 +33,7 @@ from ..registry import ConfigError, parameter_names
 from .callbacks import Callback, Callbacks
 from .checkpoint import load_checkpoint, save_checkpoint
 from .early_stopping import EarlyStopping
-from .metrics import batch_sums, evaluate_split, resolve_loss, summarise, target_scale, training_loss
+from .metrics import Totals, evaluate_split, resolve_loss, target_scale, training_loss
 from .optim import build_lr_scheduler, build_optimizer
 
 Status = Literal["completed", "early_stopped", "diverged"]
@@ -105,10 +105,7 @@ class Loop:
         model, config, optimizer = self.model, self.config, self.optimizer
         assert optimizer is not None
         model.train()
-        loss_sum = torch.zeros((), device=self.device)
-        sums = torch.zeros(2, device=self.device)
-        grad_norm_sum = torch.zeros((), device=self.device)
-        count = 0
+        totals = Totals(self.loss_name, self.device)
         total_steps = config.epochs * self.steps_per_epoch
         batches = self.data.train.batches(config.batch_size, generator=self.data_order)
         for step, (x, y) in enumerate(batches):
@@ -123,22 +120,19 @@ class Loop:
             loss = training_loss(self.loss_name, self.handle, output, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm_sum += self._gradient_norm()
+            grad_norm = self._gradient_norm()
             optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
             # running sums stay on the device: one host sync per epoch
-            n = output.numel() if self.loss_name != "cross_entropy" else len(output)
-            loss_sum += loss.detach() * n
-            sums += batch_sums(self.loss_name, output.detach(), y)
-            count += n
+            totals.add(loss, output, y, grad_norm)
             self.callbacks.on_batch_end(self, step, loss.detach())
-        values = torch.cat([loss_sum.reshape(1), sums, grad_norm_sum.reshape(1)]).tolist()
-        record = {"epoch": self.epoch + 1}
-        record.update(summarise("train", self.loss_name, values[0], values[1:3], count, self.target_scale))
+        record: dict[str, Any] = {"epoch": self.epoch + 1}
+        record.update(totals.summary("train", self.target_scale))
+        grad_norm = record.pop("grad_norm", 0.0)
         record.update(self._validate())
         record["lr"] = optimizer.param_groups[0]["lr"]
-        record["grad_norm"] = values[3] / self.steps_per_epoch
+        record["grad_norm"] = grad_norm
         record.update(self._noise_strengths())
         return record
 
@@ -275,12 +269,14 @@ class Loop:
 
 
 def with_data_facts(recipe: Recipe, data: Dataset) -> list[Any]:
-    """The recipe with ``num_classes`` filled in from ``data`` for specs whose kind takes it (mixup, label noise)."""
+    """The recipe with the ``DATA_FACTS`` its specs take and leave out filled in from ``data``."""
+    facts = {"num_classes": data.num_classes, **{k: data.info[k] for k in DATA_FACTS if k in data.info}}
     items: list[Any] = []
     for selector, spec in recipe_items(recipe):
-        takes = isinstance(spec, Mapping) and spec.get("kind") in NOISE and "num_classes" not in spec
-        if takes and data.num_classes is not None and "num_classes" in parameter_names(NOISE.get(spec["kind"])):
-            spec = {**spec, "num_classes": data.num_classes}
+        if isinstance(spec, Mapping) and spec.get("kind") in NOISE:
+            takes = parameter_names(NOISE.get(spec["kind"]))
+            missing = {k: v for k, v in facts.items() if k in takes and k not in spec and v is not None}
+            spec = {**spec, **missing}
         items.append(spec if selector is None else (selector, spec))
     return items
 

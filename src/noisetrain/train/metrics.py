@@ -46,28 +46,49 @@ def hard_labels(target: torch.Tensor) -> torch.Tensor:
     return target.argmax(dim=1) if target.is_floating_point() else target
 
 
-def batch_sums(loss_name: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-batch sums ``[correct or squared error, absolute error]`` on the device (no sync)."""
-    if loss_name == "cross_entropy":
-        correct = (output.argmax(dim=1) == hard_labels(target)).sum()
-        return torch.stack([correct.to(output.dtype), torch.zeros((), dtype=output.dtype, device=output.device)])
-    error = (output.detach() - target.reshape(output.shape)).float()
-    return torch.stack([error.square().sum(), error.abs().sum()])
+class Totals:
+    """Running sums of one pass over a split, kept on the device: one host sync when summarised.
 
-
-def summarise(prefix: str, loss_name: str, loss_sum: float, sums: list[float], count: int, scale: float) -> dict:
-    """Turn summed batch statistics into ``{prefix_loss, prefix_accuracy}`` or ``{prefix_rmse, prefix_mae}``.
-
-    ``scale`` converts regression errors back to the targets' original units.
+    Sums ``[loss, correct or squared error, absolute error, gradient norm]``; the loss passed to
+    ``add`` is the batch mean (per sample for cross-entropy, per output for regression).
     """
-    record: dict[str, Any] = {f"{prefix}_loss": loss_sum / count}
-    if loss_name == "cross_entropy":
-        record[f"{prefix}_accuracy"] = sums[0] / count
-    else:
-        outputs = count  # errors are summed over every output of every sample
-        record[f"{prefix}_rmse"] = scale * (sums[0] / outputs) ** 0.5
-        record[f"{prefix}_mae"] = scale * sums[1] / outputs
-    return record
+
+    def __init__(self, loss_name: str, device: torch.device | str) -> None:
+        self.loss_name = loss_name
+        self.sums = torch.zeros(4, device=device)
+        self.count = 0
+        self.steps = 0
+
+    def add(self, loss: torch.Tensor, output: torch.Tensor, target: torch.Tensor, grad_norm: Any = None) -> None:
+        output = output.detach()
+        if self.loss_name == "cross_entropy":
+            n = len(output)
+            self.sums[1].add_((output.argmax(dim=1) == hard_labels(target)).sum())
+        else:
+            n = output.numel()
+            error = output.float() - target.reshape(output.shape).float()
+            self.sums[1].add_(error.square().sum())
+            self.sums[2].add_(error.abs().sum())
+        self.sums[0].add_(loss.detach(), alpha=n)
+        if grad_norm is not None:
+            self.sums[3].add_(grad_norm)
+        self.count += n
+        self.steps += 1
+
+    def summary(self, prefix: str, scale: float = 1.0) -> dict[str, float]:
+        """``{prefix_loss, prefix_accuracy}`` or ``{prefix_loss, prefix_rmse, prefix_mae}`` (RMSE/MAE times
+        ``scale``, back in the targets' original units), plus ``grad_norm`` (mean per step) if recorded."""
+        loss, first, second, grad_norm = self.sums.tolist()
+        count = max(self.count, 1)
+        record = {f"{prefix}_loss": loss / count}
+        if self.loss_name == "cross_entropy":
+            record[f"{prefix}_accuracy"] = first / count
+        else:
+            record[f"{prefix}_rmse"] = scale * (first / count) ** 0.5
+            record[f"{prefix}_mae"] = scale * second / count
+        if grad_norm:
+            record["grad_norm"] = grad_norm / self.steps
+        return record
 
 
 @torch.no_grad()
@@ -75,16 +96,9 @@ def evaluate_split(
     model: nn.Module, split: Split, *, prefix: str, loss_name: str, batch_size: int, scale: float = 1.0
 ) -> dict[str, float]:
     """Loss and accuracy (or RMSE/MAE) of ``model`` on ``split``, in the model's current mode."""
-    loss_sum = torch.zeros((), device=split.x.device)
-    sums = torch.zeros(2, device=split.x.device)
-    outputs = 0
+    totals = Totals(loss_name, split.x.device)
     for x, y in split.batches(batch_size, shuffle=False):
         output = model(x)
-        if loss_name == "cross_entropy":
-            loss_sum += F.cross_entropy(output, y, reduction="sum")
-        else:
-            loss_sum += regression_loss(loss_name, output, y) * output.numel()
-        sums += batch_sums(loss_name, output, y)
-        outputs += output.numel() if loss_name != "cross_entropy" else len(y)
-    values = torch.cat([loss_sum.reshape(1), sums]).tolist()
-    return summarise(prefix, loss_name, values[0], values[1:], outputs, scale)
+        loss = F.cross_entropy(output, y) if loss_name == "cross_entropy" else regression_loss(loss_name, output, y)
+        totals.add(loss, output, y)
+    return totals.summary(prefix, scale)

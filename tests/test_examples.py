@@ -1,0 +1,33 @@
+"""Every example run config validates and trains for one short epoch."""
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from noisetrain.config import validate
+from noisetrain.train import run
+
+CONFIGS = sorted((Path(__file__).parents[1] / "examples" / "configs").glob("*.yaml"))
+SHARED = Path(os.environ.get("NOISETRAIN_DATA") or Path(__file__).parents[2] / "shared" / "data")
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_example_config_runs(path, tmp_path, monkeypatch):
+    raw = yaml.safe_load(path.read_text())
+    data = raw["data"]
+    if data["kind"] in ("mnist", "cifar10"):
+        if not SHARED.is_dir():
+            pytest.skip(f"needs the shared data in {SHARED} (set NOISETRAIN_DATA)")
+        monkeypatch.setenv("NOISETRAIN_DATA", str(SHARED))
+    if data["kind"] == "function":
+        data["n_train"] = 200
+    elif data["kind"] in ("text", "timeseries"):
+        data["num_samples"] = 400
+    else:
+        data["train_size"] = 200
+    raw.setdefault("train", {})["epochs"] = 1
+    result = run(validate(raw), output=tmp_path)
+    assert result.train.status == "completed"
+    assert (tmp_path / "result.json").is_file()
