@@ -210,3 +210,14 @@ def test_recipe_specs_get_facts_from_the_data():
         {"kind": "token_mask", "p": 0.1, "vocab_size": 50, "mask_id": 1},
         {"kind": "gaussian", "std": 0.1},
     ]
+
+
+def test_grad_norm_is_the_global_l2_norm_of_the_gradients():
+    data = toy_data()
+    reference = mlp()
+    loss = torch.nn.functional.cross_entropy(reference(data.train.x), data.train.y)
+    grads = torch.autograd.grad(loss, list(reference.parameters()))
+    expected = torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads]))
+    config = {"epochs": 1, "batch_size": len(data.train), "optimizer": {"kind": "sgd", "lr": 0.1}}
+    record = fit(mlp(), data, config=config).history[0]
+    assert record["grad_norm"] == pytest.approx(float(expected), rel=1e-5)
