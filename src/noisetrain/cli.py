@@ -21,6 +21,8 @@ from .train import Callback, run
 
 app = typer.Typer(
     help="noisetrain: noise-injection training and robustness evaluation for PyTorch.",
+    epilog="Examples:\n\n  noisetrain train --config examples/configs/text_token_mask.yaml --output runs/text\n\n"
+    "  noisetrain train --help",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

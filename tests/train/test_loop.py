@@ -221,3 +221,14 @@ def test_grad_norm_is_the_global_l2_norm_of_the_gradients():
     config = {"epochs": 1, "batch_size": len(data.train), "optimizer": {"kind": "sgd", "lr": 0.1}}
     record = fit(mlp(), data, config=config).history[0]
     assert record["grad_norm"] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_closed_form_models_are_fitted_once():
+    from noisetrain.models import build_model
+
+    data = toy_data()
+    knn = build_model({"kind": "knn", "k": 3}, input_shape=data.input_shape, num_outputs=3)
+    result = fit(knn, data, config={"epochs": 5})
+    assert result.status == "completed" and len(result.history) == 1 and result.history[0]["val_accuracy"] > 0.6
+    with pytest.raises(ConfigError, match="fitted in closed form"):
+        fit(knn, data, noise=[{"kind": "gaussian", "std": 0.1}])
