@@ -65,3 +65,20 @@ def test_same_seed_same_metrics_in_new_processes(tmp_path):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
     assert metrics(str(tmp_path / "a")) == metrics(str(tmp_path / "b"))
+
+
+def test_evaluate_a_trained_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["train", *TINY, "--set", "data.images=true", "--output", str(out)]).exit_code == 0
+    args = ["evaluate", "-c", str(out / "checkpoint.pt"), "--measures",
+            "clean,noise_sweep:strengths=0,0.5,corruptions:corruptions=contrast,severities=1", "-q"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "records.json").read_text())
+    summary = json.loads((out / "result.json").read_text())
+    clean = next(r for r in rows if r["measure"] == "clean" and r["metric"] == "accuracy")
+    assert clean["value"] == summary["test_accuracy"]  # the checkpoint reloads the trained model exactly
+    assert {r["measure"] for r in rows} == {"clean", "noise_sweep", "corruptions"}
+    assert (out / "records.csv").read_text().startswith("measure,metric,setting,value,ci,n")
+    bad = runner.invoke(app, ["evaluate", "-c", str(out / "checkpoint.pt"), "--measures", "clean,robust"])
+    assert bad.exit_code == 2 and "unknown measure 'robust'" in bad.output

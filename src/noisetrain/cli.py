@@ -7,6 +7,8 @@ Examples:
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -102,6 +104,68 @@ def train(
         raise typer.Exit(1)
     files = "config.yaml, metrics.jsonl, metrics.csv, checkpoint.pt, result.json"
     console.print(f"wrote {files} to {output}", highlight=False)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  noisetrain evaluate --checkpoint runs/digits/checkpoint.pt\n\n"
+    "  noisetrain evaluate -c runs/mnist/checkpoint.pt --measures clean,noise_sweep,adversarial:eps=0,0.03,0.1\n\n"
+    "  noisetrain evaluate -c runs/noisy/checkpoint.pt --measures corruptions:severities=1,3,5 "
+    "--baseline runs/clean/checkpoint.pt"
+)
+def evaluate(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", "-c", help="checkpoint.pt of 'noisetrain train'.")],
+    measures: Annotated[
+        str, typer.Option("--measures", "-m", help="Comma-separated measures with options, name:key=v1,v2,key=v.")
+    ] = "clean",
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Checkpoint of a reference model (corruption errors, mCE).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder for records.json/.csv.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every random draw of the evaluation.")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Evaluation batch size.")] = 512,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Evaluate a trained model on robustness measures; print a table and write records (default: next to it)."""
+    from .evaluate import evaluate as run_measures
+    from .evaluate import parse_measures
+    from .train import load_run
+
+    folder = output or checkpoint.parent
+    try:
+        specs = parse_measures(measures)
+        _, data, model = load_run(checkpoint)
+        if baseline is not None:
+            reference = load_run(baseline)[2]
+            specs = [{**s, "baseline": reference} if s["kind"] == "corruptions" else s for s in specs]
+        with console.status("evaluating", spinner="dots") as status:
+            report = (lambda name: None) if quiet else (lambda name: status.update(f"evaluating {name}"))
+            records = run_measures(model, data, specs, progress=report, seed=seed, batch_size=batch_size)
+    except ConfigError as error:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    table = Table(title=f"{checkpoint}")
+    for column in ("measure", "metric", "setting", "value", "95% interval"):
+        table.add_column(column, justify="right" if column in ("value", "95% interval") else "left")
+    for r in records:
+        setting = ", ".join(f"{k}={v}" for k, v in r.setting.items())
+        interval = f"{r.ci[0]:.4g}..{r.ci[1]:.4g}" if r.ci is not None else ""
+        table.add_row(r.measure, r.metric, setting, f"{r.value:.4g}", interval)
+    Console().print(table)
+    write_records(records, folder)
+    console.print(f"wrote records.json and records.csv to {folder}", highlight=False)
+
+
+def write_records(records: list[Any], folder: Path) -> None:
+    """``records.json`` (a list of dicts) and ``records.csv`` (setting as JSON) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [r.to_dict() for r in records]
+    (folder / "records.json").write_text(json.dumps(rows, indent=2) + "\n")
+    with open(folder / "records.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=["measure", "metric", "setting", "value", "ci", "n"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "setting": json.dumps(row["setting"]), "ci": json.dumps(row["ci"])})
 
 
 def main() -> None:

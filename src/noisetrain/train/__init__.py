@@ -10,7 +10,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .early_stopping import EarlyStopping
 from .loop import Loop, TrainResult, fit
 from .metrics import evaluate_split
-from .run import RunResult, build, resolve_device, run
+from .run import RunResult, build, load_run, resolve_device, run
 
 __all__ = [
     "Callback",
@@ -24,6 +24,7 @@ __all__ = [
     "evaluate_split",
     "fit",
     "load_checkpoint",
+    "load_run",
     "resolve_device",
     "run",
     "save_checkpoint",

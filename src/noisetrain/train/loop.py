@@ -77,7 +77,7 @@ class Loop:
         if isinstance(noise, NoiseHandle):
             self.handle = noise
         else:
-            self.handle = inject(model, with_data_facts(noise or [], data), seed=derive_seed(seed, "noise"))
+            self.handle = attach_noise(model, noise or [], data, seed=seed)
         if self.closed_form and len(self.handle):
             raise ConfigError(f"noise: {type(model).__name__} is fitted in closed form: a noise recipe has no effect")
         self.steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
@@ -280,6 +280,11 @@ def with_data_facts(recipe: Recipe, data: Dataset) -> list[Any]:
             spec = {**spec, **missing}
         items.append(spec if selector is None else (selector, spec))
     return items
+
+
+def attach_noise(model: nn.Module, recipe: Recipe, data: Dataset, *, seed: int) -> NoiseHandle:
+    """Attach a run's recipe the way ``fit`` does: facts from the data filled in, seeds derived from ``seed``."""
+    return inject(model, with_data_facts(recipe, data), seed=derive_seed(seed, "noise"))
 
 
 def fit(

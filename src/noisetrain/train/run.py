@@ -23,7 +23,8 @@ from ..models import build_model
 from ..noise.base import derive_seed
 from ..registry import ConfigError
 from .callbacks import Callback, MetricsWriter
-from .loop import TrainResult, fit
+from .checkpoint import load_checkpoint
+from .loop import TrainResult, attach_noise, fit
 from .metrics import evaluate_split, resolve_loss, target_scale
 
 
@@ -69,6 +70,24 @@ def build(config: RunConfig) -> tuple[Dataset, nn.Module]:
             info={**data.info, "task": data.task},
         )  # fmt: skip
     return data, model
+
+
+def load_run(path: str | Path) -> tuple[RunConfig, Dataset, nn.Module]:
+    """The config, data and trained model (noise attached, eval mode) of a checkpoint written by ``run``.
+
+    Closed-form models (kNN) keep no tensors, so they are fitted again on the training split (exactly).
+    """
+    state = load_checkpoint(path)
+    if "run" not in state:
+        raise ConfigError(f"checkpoint {str(path)!r} holds no run config (written by fit, not run); load it in Python")
+    config = validate(state["run"])
+    data, model = build(config)
+    handle = attach_noise(model, config.noise, data, seed=config.seed)
+    model.load_state_dict(state["model"])
+    handle.load_state_dict(state["noise"])
+    if callable(getattr(model, "fit", None)):
+        model.fit(data.train.x, data.train.y)
+    return config, data, model.eval()
 
 
 def run(

@@ -1,0 +1,203 @@
+"""Robust accuracy under FGSM and PGD, with EOT for stochastic models and sanity checks of the evaluation.
+
+Stochastic models (noise or dropout active at test time) are attacked with Expectation over
+Transformation and scored over several stochastic passes, as Athalye, Carlini and Wagner 2018
+("Obfuscated Gradients Give a False Sense of Security", arXiv:1802.00420) require. Every
+evaluation also runs the checks that expose a broken evaluation (Carlini et al. 2019, "On
+Evaluating Adversarial Robustness", arXiv:1902.06705) and reports each as a record with metric
+``"check"`` (1.0 passed, 0.0 failed; a failure is also logged as a warning):
+
+- ``eps0_equals_clean``: PGD with ``eps=0`` scores the clean accuracy;
+- ``monotone_in_eps``: accuracy never rises with ``eps`` (for each attack);
+- ``more_steps_no_gain``: PGD with twice the steps at the largest ``eps`` scores no higher;
+- ``gradient``: the input gradient of the loss is finite and non-zero for most samples of a batch
+  (all-zero gradients flag gradient masking, e.g. a rounding or quantising layer).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..attacks import FGSM, PGD, Attack
+from ..attacks.base import NORMS
+from ..checks import check_bool, check_choice, check_int, check_number, check_pair
+from ..data import Dataset
+from ..noise.inject import mc_mode
+from ..registry import ConfigError
+from .records import Record, clopper_pearson, evaluation_mode, is_stochastic, measure
+
+log = logging.getLogger(__name__)
+
+ATTACK_NAMES = ("fgsm", "pgd")
+MASKED_FRACTION = 0.5
+"""The gradient check fails when at least this fraction of a batch has an all-zero input gradient."""
+
+
+@measure("adversarial")
+def adversarial(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    batch_size: int = 512,
+    seed: int = 0,
+    attacks: Sequence[str] = ("pgd",),
+    eps: Sequence[float] = (0.0, 2 / 255, 8 / 255),
+    norm: str = "linf",
+    steps: int = 10,
+    restarts: int = 1,
+    bounds: tuple[float, float] | str | None = "auto",
+    stochastic: bool | None = None,
+    eot_samples: int = 8,
+    passes: int = 8,
+    tolerance: float = 0.01,
+) -> list[Record]:
+    """Robust accuracy on ``data.test`` per (attack, eps), plus a clean record and the sanity checks.
+
+    Args:
+        model: a classifier, (N, *) inputs -> (N, classes) logits; evaluated in eval mode.
+        data: a classification data set; its test split is attacked.
+        batch_size: samples per attacked batch. seed: seed of the attacks' random starts.
+        attacks: names among ``"fgsm"``, ``"pgd"``.
+        eps: perturbation radii (>= 0) in input units.
+        norm: ``"linf"`` or ``"l2"``. steps, restarts: of PGD.
+        bounds: ``(low, high)`` valid input range, None for unbounded inputs, or ``"auto"``:
+            ``(0, 1)`` when the test inputs lie in it, else None.
+        stochastic: None: EOT when the model still draws noise in eval mode; True: Monte-Carlo mode
+            (``mc_mode``: injectors and dropout on) with EOT; False: a plain attack.
+        eot_samples: stochastic passes averaged per attack gradient (EOT).
+        passes: stochastic forward passes the accuracy of a stochastic model is averaged over.
+        tolerance: slack (in accuracy) of the checks for stochastic models and of the steps check.
+
+    Records: ``accuracy`` per ``{"attack", "eps"}`` (``attack="none"``: clean) with a Clopper-Pearson
+    interval (for stochastic models on the rounded mean count of correct samples), then ``check`` records.
+
+    Example: ``adversarial(model, data, attacks=("fgsm", "pgd"), eps=(0, 0.1))``.
+    """
+    if data.task != "classification":
+        raise ConfigError(f"adversarial: needs a classification data set, got task {data.task!r}")
+    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
+    if isinstance(attacks, str) or not isinstance(attacks, Sequence) or not attacks:
+        raise ConfigError(f"attacks must be a non-empty list of {', '.join(ATTACK_NAMES)}; got {attacks!r}")
+    for name in attacks:
+        check_choice("attacks", name, ATTACK_NAMES)
+    if isinstance(eps, (int, float)):
+        eps = (eps,)
+    if not isinstance(eps, Sequence) or not eps:
+        raise ConfigError(f"eps must be a non-empty list of numbers >= 0, got {eps!r}")
+    radii = sorted({check_number("eps", e, 0) for e in eps})
+    check_choice("norm", norm, NORMS)
+    check_int("steps", steps, 1)
+    check_int("restarts", restarts, 1)
+    if stochastic is not None:
+        check_bool("stochastic", stochastic)
+    check_int("eot_samples", eot_samples, 1)
+    check_int("passes", passes, 1)
+    check_number("tolerance", tolerance, 0, 1)
+    x, y = data.test.x, data.test.y
+    box = _bounds(bounds, x)
+
+    with evaluation_mode(model), mc_mode(model) if stochastic else nullcontext():
+        random = bool(stochastic) or (stochastic is None and is_stochastic(model, x))
+        eot, scored = (eot_samples, passes) if random else (1, 1)
+        setting = {"norm": norm, "stochastic": random, "eot": eot, "passes": scored}
+        options = {"norm": norm, "bounds": box, "eot": eot, "seed": seed}
+
+        def build(name: str, radius: float, n_steps: int = steps) -> Attack:
+            if name == "fgsm":
+                return FGSM(radius, **options)
+            return PGD(radius, steps=n_steps, restarts=restarts, **options)
+
+        def score(attack: Attack | None) -> float:
+            return robust_accuracy(model, x, y, attack, batch_size=batch_size, passes=scored)
+
+        clean = score(None)
+        curves = {name: {radius: score(build(name, radius)) for radius in radii} for name in attacks}
+        records = [_accuracy(clean, len(x), {**setting, "attack": "none", "eps": 0.0})]
+        records += [
+            _accuracy(value, len(x), {**setting, "attack": name, "eps": radius, "steps": steps if name == "pgd" else 1})
+            for name, curve in curves.items()
+            for radius, value in curve.items()
+        ]
+
+        slack = tolerance if random else 0.0
+        pgd = dict(curves.get("pgd", {}))
+        for radius in {0.0, radii[-1]} - set(pgd):
+            pgd[radius] = score(build("pgd", radius))
+        checks = [_check("eps0_equals_clean", abs(pgd[0.0] - clean) <= slack, clean=clean, pgd_eps0=pgd[0.0])]
+        for name, curve in curves.items():
+            rises = [(a, b) for a, b in itertools.pairwise(curve) if curve[b] > curve[a] + slack]
+            checks.append(_check("monotone_in_eps", not rises, attack=name, rises=rises))
+        if radii[-1] > 0:
+            longer = score(build("pgd", radii[-1], 2 * steps))
+            base = pgd[radii[-1]]
+            detail = {"eps": radii[-1], "steps": steps, "accuracy": base, "accuracy_2x_steps": longer}
+            checks.append(_check("more_steps_no_gain", longer <= base + tolerance, **detail))
+        checks.append(_gradient_check(build("pgd", radii[-1]), model, x[:batch_size], y[:batch_size]))
+    return records + checks
+
+
+def robust_accuracy(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    attack: Attack | None,
+    *,
+    batch_size: int = 512,
+    passes: int = 1,
+) -> float:
+    """Accuracy on ``attack.perturb(model, x, y)`` (``x`` itself when ``attack`` is None), in the model's
+    current mode, averaged over ``passes`` forward passes per adversarial batch.
+
+    Shapes: ``x`` (N, *), ``y`` (N,) class indices. The count stays on the device until the end.
+    """
+    correct = torch.zeros((), dtype=torch.long, device=x.device)
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        x_adv = xb if attack is None else attack.perturb(model, xb, yb)
+        with torch.no_grad():
+            for _ in range(passes):
+                correct += (model(x_adv).argmax(dim=-1) == yb).sum()
+    return correct.item() / (passes * len(x)) if len(x) else math.nan
+
+
+def _bounds(bounds: Any, x: torch.Tensor) -> tuple[float, float] | None:
+    """The attack's input range from the ``bounds`` option; explicit bounds must contain the data."""
+
+    def inside(low: float, high: float) -> bool:
+        return bool(((x >= low) & (x <= high)).all())
+
+    if bounds == "auto":
+        return (0.0, 1.0) if inside(0.0, 1.0) else None
+    if bounds is None:
+        return None
+    box = check_pair("bounds", bounds, strict=True)
+    if not inside(*box):
+        raise ConfigError(f"bounds {box} do not contain the test inputs; pass bounds=None for unbounded data")
+    return box
+
+
+def _accuracy(value: float, n: int, setting: dict[str, Any]) -> Record:
+    return Record("adversarial", "accuracy", value, setting, clopper_pearson(round(value * n), n), n)
+
+
+def _check(name: str, passed: bool, **detail: Any) -> Record:
+    if not passed:
+        log.warning("adversarial check %s failed: %s", name, detail)
+    return Record("adversarial", "check", 1.0 if passed else 0.0, {"check": name, **detail})
+
+
+def _gradient_check(attack: Attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Record:
+    """The input gradient of the loss (over the attack's EOT passes) on one batch: finite, rarely all zero."""
+    grad, _ = attack.gradient(model, x, y)
+    finite = bool(torch.isfinite(grad).all())
+    zero_fraction = (grad.flatten(1) == 0).all(dim=1).float().mean().item()
+    return _check("gradient", finite and zero_fraction < MASKED_FRACTION, finite=finite, zero_fraction=zero_fraction)

@@ -1,0 +1,57 @@
+"""Clean test performance: accuracy, error and NLL of a classifier; RMSE and absolute error of a regressor.
+
+Example:
+    >>> clean(model, data)  # [Record("clean", "accuracy", 0.97, ci=(0.96, 0.98), n=360), ...]
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checks import check_int
+from ..data.dataset import Dataset
+from ..registry import ConfigError
+from .records import Record, accuracy_record, evaluation_mode, measure, predictions
+
+
+@measure("clean")
+def clean(model: nn.Module, data: Dataset, *, batch_size: int = 512, seed: int = 0) -> list[Record]:
+    """The model's performance on the clean test split, in eval mode.
+
+    Args:
+        model: a classifier (logits (N, C)) or a regressor (outputs shaped like the targets, or (N, 1)).
+        data: its test split is used; for regression ``data.info["target_std"]`` (default 1) turns
+            errors on standardised targets back into the original units.
+        batch_size: inputs per forward pass.
+        seed: unused (the measure draws nothing); accepted like every measure's.
+
+    Returns:
+        classification: ``accuracy`` (with its 95% Clopper-Pearson interval), ``error`` (1 - accuracy, with
+        the matching interval) and ``nll`` (mean cross-entropy, nats);
+        regression: ``rmse``, ``mae`` (the mean absolute error) and ``abs_error_std`` (the standard deviation
+        of the absolute error), in the targets' original units.
+    """
+    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
+    test = data.test
+    if len(test) == 0:
+        raise ConfigError(f"clean needs test samples; the test split of {data.name!r} is empty")
+    with evaluation_mode(model):
+        outputs = predictions(model, test.x, batch_size=batch_size)
+    n = len(test)
+    if data.task == "classification":
+        correct = int((outputs.argmax(-1) == test.y).sum())
+        nll = float(F.cross_entropy(outputs.float(), test.y))
+        accuracy = accuracy_record("clean", correct, n)
+        assert accuracy.ci is not None
+        error = Record("clean", "error", 1 - accuracy.value, {}, (1 - accuracy.ci[1], 1 - accuracy.ci[0]), n)
+        return [accuracy, error, Record("clean", "nll", nll, {}, None, n)]
+    if outputs.numel() != test.y.numel():
+        raise ConfigError(f"clean: model outputs {tuple(outputs.shape)} do not match targets {tuple(test.y.shape)}")
+    scale = float(data.info.get("target_std", 1.0))
+    absolute = (outputs.reshape(test.y.shape).double() - test.y.double()).abs() * scale
+    rmse, mae, std = absolute.square().mean().sqrt(), absolute.mean(), absolute.std(correction=0)
+    values = dict(zip(("rmse", "mae", "abs_error_std"), torch.stack([rmse, mae, std]).tolist(), strict=True))
+    return [Record("clean", metric, value, {}, None, n) for metric, value in values.items()]

@@ -1,0 +1,136 @@
+"""Accuracy under common corruptions (Hendrycks & Dietterich 2019, arXiv:1903.12261).
+
+Per corruption and severity the accuracy (with its interval), the mean corruption accuracy of
+the 15 common and of the 4 held-out corruptions, and, given a baseline, the corruption error
+CE_c = sum_s E(c, s) / sum_s E_baseline(c, s) and its mean over the common corruptions (mCE).
+A model trained with a noise that is itself an evaluated corruption scores too well on it: that
+overlap is logged as a warning and reported as a record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..checks import check_int
+from ..corruptions import CORRUPTIONS, corrupt, names
+from ..data import Dataset
+from ..noise.base import derive_seed
+from ..noise.inject import injectors_in
+from ..registry import ConfigError
+from .records import Record, accuracy_record, evaluation_mode, measure
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, int]
+
+
+def corruptions_matching(model: nn.Module, trained_with: Sequence[str] = ()) -> dict[str, str]:
+    """``{corruption: noise}`` for noises attached to ``model`` (or named in ``trained_with``) that are
+    themselves evaluated corruptions: additive Gaussian -> gaussian_noise, multiplicative Gaussian ->
+    speckle_noise, salt-and-pepper -> impulse_noise."""
+    found: dict[str, str] = {}
+    kinds = [(i.kind, getattr(i, "mode", "additive")) for i in injectors_in(model)]
+    kinds += [(kind, "additive") for kind in trained_with]
+    for kind, mode in kinds:
+        if kind == "gaussian":
+            found["speckle_noise" if mode == "multiplicative" else "gaussian_noise"] = kind
+        elif kind == "salt_pepper":
+            found["impulse_noise"] = kind
+    return found
+
+
+@torch.no_grad()
+def corrupted_correct(
+    model: nn.Module, data: Dataset, chosen: Sequence[str], severities: Sequence[int], *, batch_size: int, seed: int
+) -> dict[Key, int]:
+    """Correct test predictions per (corruption, severity); each pair has its own seeded generator."""
+    x, y = data.test.x, data.test.y
+    counts: dict[Key, torch.Tensor] = {}
+    with evaluation_mode(model):
+        for name in chosen:
+            for severity in severities:
+                generator = torch.Generator(device=x.device).manual_seed(derive_seed(seed, f"{name}/{severity}"))
+                correct = torch.zeros((), dtype=torch.long, device=x.device)
+                for start in range(0, len(x), batch_size):
+                    batch = corrupt(x[start : start + batch_size], name, severity, generator=generator)
+                    correct += (model(batch).argmax(dim=1) == y[start : start + batch_size]).sum()
+                counts[(name, severity)] = correct
+    return {key: int(value) for key, value in counts.items()}  # one sync per pair, after all work
+
+
+def _check(data: Dataset, chosen: Sequence[str], severities: Sequence[int]) -> None:
+    for name in chosen:
+        if name not in CORRUPTIONS:
+            raise ConfigError(f"corruptions: unknown corruption {name!r}; known: {', '.join(names())}")
+    if not severities:
+        raise ConfigError("severities must list at least one severity in 1..5")
+    for severity in severities:
+        check_int("severities", severity, 1, 5)
+    x = data.test.x
+    if data.task != "classification" or x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ConfigError(f"corruptions need image classification data (N, C, H, W) with C = 1 or 3; "
+                          f"{data.name!r} has inputs {tuple(x.shape[1:])}")  # fmt: skip
+
+
+@measure("corruptions")
+def corruption_accuracy(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    corruptions: str | Sequence[str] | None = None,
+    severities: int | Sequence[int] = (1, 2, 3, 4, 5),
+    baseline: nn.Module | None = None,
+    trained_with: Sequence[str] = (),
+    batch_size: int = 512,
+    seed: int = 0,
+) -> list[Record]:
+    """Accuracy under each corruption and severity, mean corruption accuracy, and CE/mCE against ``baseline``.
+
+    Args:
+        corruptions: a name or names (default: all 19, the 15 common and the 4 held-out).
+        severities: one or more of 1..5.
+        baseline: a reference model (e.g. the clean-trained one) for CE and mCE.
+        trained_with: noise kinds the model was trained with, if not attached to it (for the overlap warning).
+    """
+    chosen = names() if corruptions is None else [corruptions] if isinstance(corruptions, str) else list(corruptions)
+    severities = [severities] if isinstance(severities, int) else list(severities)
+    _check(data, chosen, severities)
+    overlap = corruptions_matching(model, trained_with)
+    records: list[Record] = []
+    for name in (c for c in chosen if c in overlap):
+        log.warning("the model was trained with %r noise, which is the evaluated corruption %r", overlap[name], name)
+        setting = {"corruption": name, "noise": overlap[name]}
+        records.append(Record("corruptions", "trained_on_corruption", 1.0, setting))
+    n = len(data.test)
+    correct = corrupted_correct(model, data, chosen, severities, batch_size=batch_size, seed=seed)
+    for (name, severity), count in correct.items():
+        setting = {"corruption": name, "severity": severity, "held_out": CORRUPTIONS[name].held_out}
+        records.append(accuracy_record("corruptions", count, n, setting))
+    for held_out, label in ((False, "common"), (True, "held_out")):
+        values = [count / n for (name, _), count in correct.items() if CORRUPTIONS[name].held_out == held_out]
+        if values:
+            records.append(Record("corruptions", "mean_accuracy", sum(values) / len(values), {"set": label}, n=n))
+    if baseline is not None:
+        records += _corruption_errors(correct, corrupted_correct(baseline, data, chosen, severities,
+                                                                 batch_size=batch_size, seed=seed), n)  # fmt: skip
+    return records
+
+
+def _corruption_errors(model: dict[Key, int], baseline: dict[Key, int], n: int) -> list[Record]:
+    """CE per corruption (errors summed over severities, relative to the baseline's) and mCE over the common ones."""
+    records, common = [], []
+    for name in dict.fromkeys(name for name, _ in model):
+        errors = sum(n - c for (k, _), c in model.items() if k == name)
+        reference = sum(n - c for (k, _), c in baseline.items() if k == name)
+        value = errors / reference if reference else float("inf")
+        records.append(Record("corruptions", "ce", value, {"corruption": name}))
+        if not CORRUPTIONS[name].held_out:
+            common.append(value)
+    if common:
+        records.append(Record("corruptions", "mce", sum(common) / len(common), {"set": "common"}))
+    return records
+

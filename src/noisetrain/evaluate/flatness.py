@@ -1,0 +1,238 @@
+"""Flatness of the loss around the trained weights: sharpness, top Hessian eigenvalue, gradient norm.
+
+- ``random_sharpness``: mean loss increase under random relative weight noise, entrywise
+  ``delta ~ N(0, (rho * |w|)^2)`` (scale-invariant per weight; Keskar et al. 2017, "On Large-Batch
+  Training for Deep Learning: Generalization Gap and Sharp Minima", arXiv:1609.04836; Jiang et al.
+  2020, "Fantastic Generalization Measures and Where to Find Them", arXiv:1912.02178).
+- ``worst_case_sharpness``: loss increase after normalized gradient-ascent steps on the weights
+  within ``||delta_t|| <= rho * ||w_t||`` for each parameter tensor ``t`` (SAM's inner step, Foret et
+  al. 2021, "Sharpness-Aware Minimization for Efficiently Improving Generalization", arXiv:2010.01412,
+  with a per-tensor radius as in ASAM, Kwon et al. 2021, arXiv:2102.11600).
+- ``hessian_top_eigenvalue``: power iteration on Hessian-vector products (double backward).
+- ``gradient_norm``: l2 norm of the gradient of the mean loss.
+
+The loss is cross-entropy for integer targets and mean squared error (per sample, averaged over
+outputs) for float targets, averaged over the given samples. Every function leaves the weights
+bit-for-bit as it found them and the parameters' ``.grad`` untouched; the model runs in its current mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checks import check_choice, check_int, check_number
+from ..data import Dataset
+from ..registry import ConfigError
+from .records import Record, evaluation_mode, measure
+
+SPLITS = ("train", "val", "test")
+
+
+def per_sample_loss(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy for class indices ``y`` (N,), else squared error averaged over outputs; shape (N,)."""
+    if not y.is_floating_point():
+        return F.cross_entropy(outputs, y, reduction="none")
+    outputs = outputs.reshape(outputs.shape[0], -1)
+    return (outputs - y.reshape(outputs.shape).to(outputs.dtype)).square().mean(dim=1)
+
+
+def trainable(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters that require gradients, in ``model.parameters()`` order."""
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+@torch.no_grad()
+def mean_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
+    """The mean loss over ``x`` (N, *), ``y`` as a 0-dim tensor on the device (no host sync)."""
+    total = sum(per_sample_loss(model(x[i : i + batch_size]), y[i : i + batch_size]).sum()
+                for i in range(0, len(x), batch_size))  # fmt: skip
+    return total / len(x)
+
+
+def loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512) -> list[torch.Tensor]:
+    """The gradient of the mean loss over ``x``, ``y`` with respect to ``trainable(model)``, one tensor each."""
+    params = trainable(model)
+    grads = [torch.zeros_like(p) for p in params]
+    with torch.enable_grad():
+        for i in range(0, len(x), batch_size):
+            loss = per_sample_loss(model(x[i : i + batch_size]), y[i : i + batch_size]).sum() / len(x)
+            for total, g in zip(grads, torch.autograd.grad(loss, params, materialize_grads=True), strict=True):
+                total += g
+    return grads
+
+
+def gradient_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512) -> float:
+    """The l2 norm of the gradient of the mean loss over ``x`` (N, *), ``y`` with respect to all trainable weights."""
+    grads = loss_gradient(model, x, y, batch_size=batch_size)
+    return torch.stack([g.square().sum() for g in grads]).sum().sqrt().item()
+
+
+@contextmanager
+def restored(params: Sequence[nn.Parameter]) -> Iterator[list[torch.Tensor]]:
+    """Yield copies of ``params``; on exit write them back, so the weights are exactly as before."""
+    saved = [p.detach().clone() for p in params]
+    try:
+        yield saved
+    finally:
+        with torch.no_grad():
+            for p, w in zip(params, saved, strict=True):
+                p.copy_(w)
+
+
+def random_sharpness(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    rho: float,
+    *,
+    samples: int = 10,
+    generator: torch.Generator,
+    batch_size: int = 512,
+) -> float:
+    """Mean over ``samples`` draws of ``L(w + delta) - L(w)``, ``delta ~ N(0, (rho * |w|)^2)`` entrywise (``rho`` >= 0,
+    relative). 0 at ``rho = 0``. ``generator`` must live on the weights' device."""
+    params = trainable(model)
+    base = mean_loss(model, x, y, batch_size=batch_size)
+    losses = []
+    with restored(params) as saved, torch.no_grad():
+        for _ in range(samples):
+            for p, w in zip(params, saved, strict=True):
+                noise = torch.randn(w.shape, generator=generator, device=w.device, dtype=w.dtype)
+                p.copy_(w + rho * w.abs() * noise)
+            losses.append(mean_loss(model, x, y, batch_size=batch_size))
+    return (torch.stack(losses) - base).mean().item()
+
+
+def worst_case_sharpness(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    rho: float,
+    *,
+    steps: int = 1,
+    batch_size: int = 512,
+) -> float:
+    """``L(w + delta) - L(w)`` after ``steps`` ascent steps of size ``rho * ||w_t|| / steps`` along ``g_t / ||g_t||``
+    for each parameter tensor ``t``, each step projected onto ``||delta_t|| <= rho * ||w_t||``. With ``steps=1``:
+    SAM's perturbation with a per-tensor radius. 0 at ``rho = 0``."""
+    params = trainable(model)
+    base = mean_loss(model, x, y, batch_size=batch_size)
+    with restored(params) as saved:
+        radii = [rho * w.norm() for w in saved]
+        deltas = [torch.zeros_like(w) for w in saved]
+        for _ in range(steps):
+            grads = loss_gradient(model, x, y, batch_size=batch_size)
+            with torch.no_grad():
+                for p, w, delta, g, radius in zip(params, saved, deltas, grads, radii, strict=True):
+                    delta += radius / steps * g / g.norm().clamp_min(torch.finfo(g.dtype).tiny)
+                    delta *= (radius / delta.norm().clamp_min(torch.finfo(g.dtype).tiny)).clamp(max=1.0)
+                    p.copy_(w + delta)
+        perturbed = mean_loss(model, x, y, batch_size=batch_size)
+    return (perturbed - base).item()
+
+
+def hessian_top_eigenvalue(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    iterations: int = 20,
+    generator: torch.Generator,
+    batch_size: int = 512,
+) -> float:
+    """The Hessian eigenvalue of largest magnitude of the mean loss over ``x``, ``y`` with respect to all trainable
+    weights, by ``iterations`` steps of power iteration from a random start drawn from ``generator``
+    (Rayleigh quotient ``v^T H v`` of the last unit vector). Hessian-vector products by double backward."""
+    params = trainable(model)
+    v = [torch.randn(p.shape, generator=generator, device=p.device, dtype=p.dtype) for p in params]
+    eigenvalue = torch.zeros((), device=params[0].device)
+    for _ in range(iterations):
+        length = torch.stack([t.square().sum() for t in v]).sum().sqrt()
+        v = [t / length for t in v]
+        hv = [torch.zeros_like(p) for p in params]
+        with torch.enable_grad():
+            for i in range(0, len(x), batch_size):
+                loss = per_sample_loss(model(x[i : i + batch_size]), y[i : i + batch_size]).sum() / len(x)
+                grads = torch.autograd.grad(loss, params, create_graph=True, materialize_grads=True)
+                dot = sum((g * t).sum() for g, t in zip(grads, v, strict=True))
+                for total, h in zip(hv, torch.autograd.grad(dot, params, materialize_grads=True), strict=True):
+                    total += h
+        eigenvalue = sum((h * t).sum() for h, t in zip(hv, v, strict=True))
+        v = hv
+    return float(eigenvalue)
+
+
+@measure("flatness")
+def flatness(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    batch_size: int = 512,
+    seed: int = 0,
+    rho: float | Sequence[float] = 0.05,
+    samples: int = 10,
+    steps: int = 1,
+    iterations: int = 20,
+    num_samples: int = 512,
+    split: str = "train",
+) -> list[Record]:
+    """Flatness of the loss in eval mode on a seeded subset of ``num_samples`` points of ``data.<split>``.
+
+    Flatness describes the minimum training found, so the default split is ``train``.
+
+    Args:
+        rho: relative perturbation size(s) (>= 0) of the two sharpness measures.
+        samples: random draws per ``rho`` (>= 1). steps: ascent steps of the worst case (>= 1).
+        iterations: power-iteration steps for the top Hessian eigenvalue (>= 1).
+        num_samples: points in the subset (>= 1; all when the split is smaller). split: train, val or test.
+        batch_size: points per forward batch. seed: seed of the subset, the noise and the power-iteration start.
+
+    Records: ``loss``, ``gradient_norm``, ``hessian_top_eigenvalue`` and per ``rho`` ``sharpness_random`` and
+    ``sharpness_worst``; every setting holds the split and the subset size.
+
+    Example: ``flatness(model, data, rho=(0.01, 0.05))``.
+    """
+    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
+    rhos = (rho,) if isinstance(rho, (int, float)) else rho
+    if not isinstance(rhos, Sequence) or not rhos:
+        raise ConfigError(f"rho must be a number >= 0 or a non-empty list of them, got {rho!r}")
+    rhos = [check_number("rho", r, 0) for r in rhos]
+    check_int("samples", samples, 1)
+    check_int("steps", steps, 1)
+    check_int("iterations", iterations, 1)
+    check_int("num_samples", num_samples, 1)
+    check_choice("split", split, SPLITS)
+    part = getattr(data, split)
+    if not len(part):
+        raise ConfigError(f"split {split!r} of dataset {data.name!r} is empty; choose one of {', '.join(SPLITS)}")
+    if not trainable(model):
+        raise ConfigError("flatness: the model has no trainable parameters")
+
+    device = part.x.device
+    index = torch.randperm(len(part), generator=torch.Generator().manual_seed(seed))[:num_samples].to(device)
+    x, y = part.x[index], part.y[index]
+    generator = torch.Generator(device=device).manual_seed(seed)
+    setting = {"split": split, "num_samples": len(index)}
+    options = {"batch_size": batch_size}
+    with evaluation_mode(model):
+        records = [
+            Record("flatness", "loss", mean_loss(model, x, y, **options).item(), setting, n=len(index)),
+            Record("flatness", "gradient_norm", gradient_norm(model, x, y, **options), setting, n=len(index)),
+            Record("flatness", "hessian_top_eigenvalue",
+                   hessian_top_eigenvalue(model, x, y, iterations=iterations, generator=generator, **options),
+                   {**setting, "iterations": iterations}, n=len(index)),
+        ]  # fmt: skip
+        for r in rhos:
+            random = random_sharpness(model, x, y, r, samples=samples, generator=generator, **options)
+            worst = worst_case_sharpness(model, x, y, r, steps=steps, **options)
+            records.append(Record("flatness", "sharpness_random", random, {**setting, "rho": r, "samples": samples},
+                                  n=len(index)))  # fmt: skip
+            records.append(Record("flatness", "sharpness_worst", worst, {**setting, "rho": r, "steps": steps},
+                                  n=len(index)))  # fmt: skip
+    return records

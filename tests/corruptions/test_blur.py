@@ -1,0 +1,128 @@
+"""Blur corruptions of CIFAR-10-C: contract, seeding, severity order, kernels against references."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from noisetrain.corruptions import _ops, blur, corrupt
+
+NAMES = ["defocus_blur", "glass_blur", "motion_blur", "zoom_blur", "gaussian_blur"]
+RANDOM = {"glass_blur", "motion_blur"}
+SHAPES = [(2, 3, 32, 32), (2, 1, 28, 28), (1, 3, 40, 24)]
+
+
+def natural(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
+    """A smooth random image with a bright rectangle (sharp edges), values in [0.15, 0.85]."""
+    n, c, h, w = shape
+    low = torch.rand(n, c, 4, 4, generator=torch.Generator().manual_seed(seed))
+    image = F.interpolate(low, size=(h, w), mode="bicubic", align_corners=False)
+    image[..., h // 4 : h // 2, w // 4 : 3 * w // 4] += 0.3
+    return (0.15 + 0.7 * image).clamp(0, 1)
+
+
+def run(x: torch.Tensor, name: str, severity: int, seed: int = 0) -> torch.Tensor:
+    return corrupt(x, name, severity, generator=torch.Generator().manual_seed(seed))
+
+
+def distances(name: str, shape=(4, 3, 32, 32)) -> list[float]:
+    x = natural(shape)
+    return [(run(x, name, s) - x).abs().mean().item() for s in range(1, 6)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", NAMES)
+def test_shape_dtype_range_kept(name, shape):
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(1))
+    for severity in range(1, 6):
+        y = run(x, name, severity)
+        assert y.shape == x.shape and y.dtype == x.dtype
+        assert 0 <= y.min() and y.max() <= 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seeding(name):
+    x = natural((2, 3, 16, 16))
+    assert torch.equal(run(x, name, 5, seed=5), run(x, name, 5, seed=5))
+    assert torch.equal(run(x, name, 5, seed=5), run(x, name, 5, seed=6)) == (name not in RANDOM)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_other_float_dtypes_kept(dtype):
+    x = natural((1, 3, 8, 8))
+    for name in NAMES:
+        y = run(x.to(dtype), name, 5)
+        assert y.dtype == dtype and 0 <= y.min() and y.max() <= 1
+        if name not in RANDOM:  # random draws depend on the dtype
+            assert torch.allclose(y.float(), run(x, name, 5), atol=0.02 if dtype == torch.bfloat16 else 1e-5)
+
+
+@pytest.mark.parametrize("name", ["defocus_blur", "zoom_blur", "gaussian_blur"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_distance_grows_with_severity(name, shape):
+    distance = distances(name, shape)
+    assert distance == sorted(distance) and len(set(distance)) == 5
+
+
+def test_motion_blur_distance_grows_except_severity_4_equals_3():
+    # severity 4 only lengthens the kernel (radius 6 -> 8) past taps of weight < 1e-4 at sigma 2
+    distance = distances("motion_blur")
+    assert distance[0] < distance[1] < distance[2] < distance[4]
+    assert distance[3] == pytest.approx(distance[2], rel=0.01)
+
+
+def test_glass_blur_more_iterations_distort_more():
+    # the paper's (sigma, iterations) are not ordered: the second blur smooths part of the shuffle away,
+    # so (as with the original sequential swaps) only these orderings hold
+    distance = distances("glass_blur")
+    assert distance[3] > distance[1] and distance[4] > distance[2]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_constant_image_unchanged(name):
+    x = torch.full((2, 3, 20, 20), 0.3)
+    assert torch.allclose(run(x, name, 5), x, atol=1e-6)
+
+
+@pytest.mark.parametrize("severity", range(1, 6))
+def test_gaussian_blur_matches_scipy(severity):
+    x = torch.rand(2, 3, 32, 24, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    sigma = blur.GAUSSIAN_STD[severity - 1]
+    expected = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, sigma, sigma), mode="nearest", truncate=4.0)
+    np.testing.assert_allclose(run(x, "gaussian_blur", severity).numpy(), expected, atol=1e-12)
+
+
+def test_spatial_parameters_scale_with_larger_images():
+    x = torch.rand(1, 1, 64, 80, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expected = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, 2.0, 2.0), mode="nearest", truncate=4.0)
+    np.testing.assert_allclose(run(x, "gaussian_blur", 5).numpy(), expected, atol=1e-12)  # std 1 px at 32
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 8, 8), (1, 1, 64, 64)])
+@pytest.mark.parametrize("name", ["zoom_blur", "gaussian_blur"])
+def test_mismatched_range_still_clipped(name, shape):
+    x = torch.ones(shape) * 1.5
+    assert run(x, name, 1).max() == 1
+
+
+def test_defocus_kernels():
+    options = {"dtype": torch.float64, "device": torch.device("cpu")}
+    taps = torch.exp(-0.5 * (torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64) / 0.4) ** 2)
+    taps = taps / taps.sum()
+    small = _ops.disk_kernel(0.3, 0.4, **options)  # the disk of radius 0.3 is one pixel
+    assert torch.allclose(small[1:4, 1:4], taps[:, None] * taps[None, :]) and small.sum() == pytest.approx(1)
+    cross = _ops.disk_kernel(1.0, 1e-3, **options)  # radius 1: the centre and its 4 neighbours
+    assert torch.allclose(cross[1:4, 1:4], torch.tensor([[0, 1, 0], [1, 1, 1], [0, 1, 0]], **options) / 5)
+    large = _ops.disk_kernel(1.5, 0.1, **options)
+    assert torch.allclose(large, large.T) and torch.allclose(large, large.flip(0)) and large.sum() == pytest.approx(1)
+
+
+def test_motion_blur_is_one_sided_within_45_degrees():
+    x = torch.zeros(4, 1, 41, 41)
+    x[..., 20, 20] = 1.0
+    y = run(x, "motion_blur", 5)[:, 0]
+    assert torch.allclose(y.sum(dim=(-2, -1)), torch.ones(4))  # weights sum to 1, no mass lost
+    rows, cols = torch.nonzero(y > 0)[:, 1:].T
+    assert torch.all(cols <= 20) and torch.all((rows - 20).abs() <= 20 - cols + 1)
+    assert (20 - cols).max() >= 6  # reaches several sigma (2.5 px) along the motion

@@ -1,0 +1,138 @@
+import itertools
+import logging
+
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+
+from noisetrain.data import Dataset, Split
+from noisetrain.evaluate.adversarial import adversarial, robust_accuracy
+from noisetrain.registry import ConfigError
+
+from testkit import toy_data
+
+EPS = (0.0, 0.02, 0.05, 0.1)
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[nn.Module, Dataset]:
+    """A small MLP trained for about a second on sklearn's 8x8 digits in [0, 1]; 300 test images."""
+    images, labels = load_digits(return_X_y=True)
+    x = torch.tensor(images / 16.0, dtype=torch.float32)
+    y = torch.tensor(labels)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    train, test = Split(x[order[:-300]], y[order[:-300]]), Split(x[order[-300:]], y[order[-300:]])
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(100):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(train.x), train.y).backward()
+        optimizer.step()
+    model.eval()
+    return model, Dataset("digits", "classification", train, test, test, num_classes=10)
+
+
+def accuracies(records, attack):
+    return [r.value for r in records if r.metric == "accuracy" and r.setting["attack"] == attack]
+
+
+def checks(records):
+    return {(r.setting["check"], r.setting.get("attack")): r.value for r in records if r.metric == "check"}
+
+
+def test_curves_start_at_clean_accuracy_fall_with_eps_and_pass_every_check(digits):
+    model, data = digits
+    records = adversarial(model, data, attacks=("fgsm", "pgd"), eps=EPS, steps=5)
+    (clean,) = accuracies(records, "none")
+    assert clean > 0.9
+    for attack in ("fgsm", "pgd"):
+        curve = accuracies(records, attack)
+        assert curve[0] == clean
+        assert all(a > b for a, b in itertools.pairwise(curve))
+    assert accuracies(records, "pgd")[-1] < accuracies(records, "fgsm")[-1] < 0.7
+    assert checks(records) == {
+        ("eps0_equals_clean", None): 1.0,
+        ("monotone_in_eps", "fgsm"): 1.0,
+        ("monotone_in_eps", "pgd"): 1.0,
+        ("more_steps_no_gain", None): 1.0,
+        ("gradient", None): 1.0,
+    }
+    pgd = [r for r in records if r.metric == "accuracy" and r.setting["attack"] == "pgd"][-1]
+    assert pgd.n == 300 and pgd.ci[0] < pgd.value < pgd.ci[1]
+    assert pgd.setting == {"norm": "linf", "stochastic": False, "eot": 1, "passes": 1, "attack": "pgd", "eps": 0.1,
+                           "steps": 5}  # fmt: skip
+    assert not model.training and not model[2].training
+
+
+def test_same_seed_same_numbers(digits):
+    model, data = digits
+    first, second = (adversarial(model, data, eps=(0.05,), steps=3, seed=1) for _ in range(2))
+    assert [r.value for r in first] == [r.value for r in second]
+
+
+class Quantised(nn.Module):
+    """Rounds its input to 4 levels before the model: gradients are zero almost everywhere."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(torch.round(x * 3) / 3)
+
+
+def test_gradient_masking_is_flagged_and_logged(digits, caplog):
+    model, data = digits
+    with caplog.at_level(logging.WARNING, logger="noisetrain.evaluate.adversarial"):
+        records = adversarial(Quantised(model), data, eps=(0.0, 0.05), steps=3)
+    found = [r for r in records if r.metric == "check" and r.setting["check"] == "gradient"]
+    assert found[0].value == 0.0 and found[0].setting["zero_fraction"] == 1.0
+    assert "gradient" in caplog.text
+
+
+def test_dropout_model_is_attacked_with_eot_in_mc_mode(digits):
+    model, data = digits
+    auto = adversarial(model, data, eps=(0.05,), steps=2)
+    assert all(r.setting["stochastic"] is False for r in auto if r.metric == "accuracy")
+    records = adversarial(model, data, eps=(0.0, 0.05), steps=2, stochastic=True, eot_samples=3, passes=4)
+    for record in (r for r in records if r.metric == "accuracy"):
+        assert record.setting | {"stochastic": True, "eot": 3, "passes": 4} == record.setting
+    clean, zero, attacked = [r.value for r in records if r.metric == "accuracy"]
+    assert attacked < zero and abs(zero - clean) < 0.05
+    assert min(r.value for r in records if r.metric == "check") == 1.0
+    assert not model.training and not model[2].training
+
+
+def test_robust_accuracy_averages_stochastic_passes():
+    torch.manual_seed(0)
+    model = nn.Dropout(0.5).train()
+    x, y = torch.ones(100, 2), torch.zeros(100, dtype=torch.long)
+    # argmax of (0 or 2, 0 or 2) is class 0 unless only the second entry survives: accuracy 3/4
+    assert robust_accuracy(model, x, y, None, batch_size=32, passes=40) == pytest.approx(0.75, abs=0.02)
+
+
+def test_unbounded_data_gets_no_bounds_and_explicit_bounds_must_contain_it():
+    data = toy_data(100)
+    torch.manual_seed(0)
+    model = nn.Linear(8, 3)
+    records = adversarial(model, data, eps=(0.0, 0.5), norm="l2", steps=2)
+    assert [r.setting["eps"] for r in records if r.metric == "accuracy"] == [0.0, 0.0, 0.5]
+    with pytest.raises(ConfigError, match="bounds"):
+        adversarial(model, data, bounds=(0.0, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"attacks": ("cw",)}, "attacks"), ({"eps": (-0.1,)}, "eps"), ({"norm": "l1"}, "norm"), ({"steps": 0}, "steps"),
+     ({"stochastic": "yes"}, "stochastic"), ({"passes": 0}, "passes"), ({"tolerance": 2}, "tolerance")],
+)  # fmt: skip
+def test_bad_options_are_refused_by_name(options, field):
+    with pytest.raises(ConfigError, match=field):
+        adversarial(nn.Linear(8, 3), toy_data(50), **options)
+
+
+def test_regression_data_is_refused():
+    with pytest.raises(ConfigError, match="classification"):
+        adversarial(nn.Linear(8, 1), toy_data(50, task="regression"))
