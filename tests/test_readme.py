@@ -35,3 +35,11 @@ def test_readme_training_run_example():
 def test_readme_cli_examples_use_existing_configs():
     for path in re.findall(r"--config (examples/\S+\.yaml)", README.read_text()):
         assert (README.parent / path).is_file(), path
+
+
+def test_readme_evaluation_example():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    namespace: dict = {}
+    exec("import noisetrain as nt\n" + blocks[2] + blocks[3], namespace)
+    measures = {r.measure for r in namespace["records"]}
+    assert measures == {"clean", "noise_sweep", "adversarial", "calibration"}

@@ -1,9 +1,11 @@
 """noisetrain: noise-injection training and robustness evaluation for PyTorch."""
 
-from . import attacks, data, models, noise, train
+from . import attacks, data, evaluate, models, noise, train
 from .attacks import build_attack
 from .config import RunConfig, TrainConfig, load_config
 from .data import Dataset, Split, load_data
+from .evaluate import Record
+from .evaluate.label_noise import label_noise_robustness
 from .models import build_model
 from .noise import *  # noqa: F403
 from .noise import __all__ as _noise_all
@@ -14,6 +16,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "Dataset",
+    "Record",
     "Registry",
     "RunConfig",
     "Split",
@@ -23,7 +26,9 @@ __all__ = [
     "build_attack",
     "build_model",
     "data",
+    "evaluate",
     "fit",
+    "label_noise_robustness",
     "load_config",
     "load_data",
     "models",
