@@ -50,3 +50,12 @@ def test_duplicate_registration_is_refused():
     registry = make()
     with pytest.raises(ValueError, match="already registered"):
         registry.register("box")(Box)
+
+
+def test_complete_fills_only_accepted_missing_facts():
+    registry = make()
+    facts = {"size": 9, "color": "blue", "other": 1}
+    assert registry.complete({"kind": "box"}, facts) == {"kind": "box", "size": 9, "color": "blue"}
+    assert registry.complete({"kind": "box", "size": 2}, {**facts, "color": None}) == {"kind": "box", "size": 2}
+    assert registry.complete({"kind": "crate"}, facts) == {"kind": "crate"}
+    assert registry.complete({"kind": ["box"]}, facts) == {"kind": ["box"]}

@@ -60,6 +60,18 @@ class Registry(Generic[T]):
         except KeyError:
             raise ConfigError(f"unknown {self.family} kind {name!r}; known kinds: {', '.join(self.names())}") from None
 
+    def complete(self, spec: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, Any]:
+        """``spec`` with every fact its kind's constructor takes and the spec leaves out (None facts skipped).
+
+        Facts are what the caller knows from elsewhere, e.g. the data's ``vocab_size`` or ``num_classes``.
+        A spec of an unknown kind is returned unchanged, for ``build`` to report.
+        """
+        spec = dict(spec)
+        if isinstance(spec.get("kind"), str) and spec["kind"] in self:
+            accepted = parameter_names(self.get(spec["kind"]))
+            spec.update({k: v for k, v in facts.items() if k in accepted and k not in spec and v is not None})
+        return spec
+
     def check(
         self, spec: Mapping[str, Any], *, field: str | None = None, context: Iterable[str] = ()
     ) -> tuple[type[T], dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from ..registry import ConfigError, Registry, parameter_names
+from ..registry import ConfigError, Registry
 
 MODELS: Registry[nn.Module] = Registry("model")
 """Every registered model, by kind."""
@@ -53,10 +53,8 @@ def build_model(
     """
     if isinstance(spec, str):
         spec = {"kind": spec}
-    if info and isinstance(spec, Mapping) and isinstance(spec.get("kind"), str) and spec["kind"] in MODELS:
-        options = parameter_names(MODELS.get(spec["kind"]))
-        filled = {name: info[name] for name in options if name in info and name not in spec and name not in _CONTEXT}
-        spec = {**spec, **filled}
+    if info and isinstance(spec, Mapping):
+        spec = MODELS.complete(spec, {k: v for k, v in info.items() if k not in _CONTEXT})
     return MODELS.build(spec, field=field, input_shape=input_shape, num_outputs=num_outputs)
 
 

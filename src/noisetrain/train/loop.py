@@ -29,7 +29,7 @@ from ..config import DATA_FACTS, TrainConfig, parse
 from ..data import Dataset
 from ..noise.base import NOISE, derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject, recipe_items
-from ..registry import ConfigError, parameter_names
+from ..registry import ConfigError
 from .callbacks import Callback, Callbacks
 from .checkpoint import load_checkpoint, save_checkpoint
 from .early_stopping import EarlyStopping
@@ -274,10 +274,7 @@ def with_data_facts(recipe: Recipe, data: Dataset) -> list[Any]:
     facts = {"num_classes": data.num_classes, **{k: data.info[k] for k in DATA_FACTS if k in data.info}}
     items: list[Any] = []
     for selector, spec in recipe_items(recipe):
-        if isinstance(spec, Mapping) and spec.get("kind") in NOISE:
-            takes = parameter_names(NOISE.get(spec["kind"]))
-            missing = {k: v for k, v in facts.items() if k in takes and k not in spec and v is not None}
-            spec = {**spec, **missing}
+        spec = NOISE.complete(spec, facts) if isinstance(spec, Mapping) else spec
         items.append(spec if selector is None else (selector, spec))
     return items
 
