@@ -22,7 +22,7 @@ from torch import nn
 
 from ..checks import check_choice, check_int, check_number, check_pair, check_seed
 from ..noise.base import Generators
-from ..noise.inject import injectors_in, mc_mode
+from ..noise.inject import evaluation_mode, mc_mode
 from ..registry import Registry, parameter_names
 
 NORMS = ("linf", "l2")
@@ -127,15 +127,8 @@ class Attack:
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``perturb`` with the model in eval mode (Monte-Carlo mode when ``eot > 1``: injectors and dropout
         stochastic, BatchNorm on running statistics); every module's and injector's flags are restored."""
-        modules = list({id(m): m for m in [*model.modules(), *injectors_in(model)]}.values())
-        flags = [m.training for m in modules]
-        try:
-            model.eval()
-            with mc_mode(model) if self.eot > 1 else nullcontext():
-                return self.perturb(model, x, y)
-        finally:
-            for module, flag in zip(modules, flags, strict=True):
-                module.training = flag
+        with evaluation_mode(model), mc_mode(model) if self.eot > 1 else nullcontext():
+            return self.perturb(model, x, y)
 
     # -- building blocks ------------------------------------------------------------
     def losses(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

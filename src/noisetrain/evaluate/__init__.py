@@ -22,9 +22,10 @@ import yaml
 from torch import nn
 
 from ..data import Dataset
+from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
 from . import adversarial, calibration, certified, clean, corruptions, cost, flatness, noise_sweep, uncertainty  # noqa: F401
-from .records import MEASURES, Record, accuracy_record, clopper_pearson, evaluation_mode, get_measure, measure
+from .records import MEASURES, Record, accuracy_record, clopper_pearson, get_measure, measure
 
 log = logging.getLogger(__name__)
 MeasureSpec = str | Mapping[str, Any]

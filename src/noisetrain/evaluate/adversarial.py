@@ -30,9 +30,9 @@ from ..attacks import FGSM, PGD, Attack
 from ..attacks.base import NORMS
 from ..checks import check_bool, check_choice, check_int, check_number, check_pair
 from ..data import Dataset
-from ..noise.inject import mc_mode
+from ..noise.inject import evaluation_mode, mc_mode
 from ..registry import ConfigError
-from .records import Record, clopper_pearson, evaluation_mode, is_stochastic, measure
+from .records import Record, clopper_pearson, is_stochastic, measure
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,9 @@ from torch import nn
 
 from ..checks import check_int
 from ..data.dataset import Dataset
+from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
-from .records import Record, evaluation_mode, measure, predictions
+from .records import Record, measure, predictions
 
 TEMPERATURE_RANGE = (1e-2, 1e2)
 """Fitted temperatures are clamped to this range (a separable validation set drives T towards 0)."""

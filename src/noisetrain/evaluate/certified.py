@@ -21,8 +21,9 @@ from torch import nn
 
 from ..checks import check_int, check_number
 from ..data import Dataset
+from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
-from .records import Record, clopper_pearson, evaluation_mode, measure
+from .records import Record, clopper_pearson, measure
 
 ABSTAIN = -1
 """The prediction of a point on which the smoothed classifier abstains."""

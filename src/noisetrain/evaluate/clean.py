@@ -12,8 +12,9 @@ from torch import nn
 
 from ..checks import check_int
 from ..data.dataset import Dataset
+from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
-from .records import Record, accuracy_record, evaluation_mode, measure, predictions
+from .records import Record, accuracy_record, measure, predictions
 
 
 @measure("clean")

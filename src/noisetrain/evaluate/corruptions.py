@@ -19,9 +19,9 @@ from ..checks import check_int
 from ..corruptions import CORRUPTIONS, corrupt, names
 from ..data import Dataset
 from ..noise.base import derive_seed
-from ..noise.inject import injectors_in
+from ..noise.inject import evaluation_mode, injectors_in
 from ..registry import ConfigError
-from .records import Record, accuracy_record, evaluation_mode, measure
+from .records import Record, accuracy_record, measure
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..checks import check_int
 from ..data import Dataset
+from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
-from .records import Record, evaluation_mode, measure
+from .records import Record, measure
 
 History = Sequence[Mapping[str, Any]]
 """Per-epoch training records, each with ``"seconds"`` (wall-clock time of the epoch), as ``fit`` returns."""

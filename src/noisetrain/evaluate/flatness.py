@@ -27,8 +27,9 @@ from torch import nn
 
 from ..checks import check_choice, check_int, check_number
 from ..data import Dataset
+from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
-from .records import Record, evaluation_mode, measure
+from .records import Record, measure
 
 SPLITS = ("train", "val", "test")
 

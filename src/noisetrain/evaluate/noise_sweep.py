@@ -26,8 +26,9 @@ from ..checks import check_choice, check_int, check_pair, check_range
 from ..data.dataset import Dataset, Split
 from ..noise import functional as NF
 from ..noise.base import derive_seed
+from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
-from .records import Record, clopper_pearson, evaluation_mode, measure
+from .records import Record, clopper_pearson, measure
 
 KINDS = ("gaussian", "uniform", "salt_pepper", "mask")
 DEFAULT_STRENGTHS: dict[str, tuple[float, ...]] = {

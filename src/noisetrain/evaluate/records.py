@@ -2,14 +2,12 @@
 
 Measures register themselves with ``@measure("name")`` and share the helpers here:
 ``predictions`` (logits in eval mode, batched, no grad), ``accuracy_record`` (with an exact
-Clopper-Pearson interval), ``evaluation_mode`` (eval mode, every module's flag restored after)
-and ``is_stochastic`` (does the model still draw noise in eval mode?).
+Clopper-Pearson interval) and ``is_stochastic`` (does the model still draw noise in eval mode?).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -84,19 +82,6 @@ def accuracy_record(measure: str, correct: int, n: int, setting: dict[str, Any] 
     """An ``accuracy`` record with its Clopper-Pearson 95% interval."""
     return Record(measure, "accuracy", correct / n if n else float("nan"), dict(setting or {}),
                   clopper_pearson(correct, n), n)  # fmt: skip
-
-
-@contextmanager
-def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode (BatchNorm uses running statistics, noise is off unless in MC mode);
-    restore every module's ``training`` flag afterwards, even on errors."""
-    flags = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, training in flags:
-            module.training = training
 
 
 @torch.no_grad()

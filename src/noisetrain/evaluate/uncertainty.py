@@ -22,10 +22,10 @@ from torch import nn
 from ..checks import check_int
 from ..data.dataset import Dataset
 from ..noise.base import Generators, derive_seed
-from ..noise.inject import injectors_in, mc_mode
+from ..noise.inject import evaluation_mode, injectors_in, mc_mode
 from ..registry import ConfigError
 from .noise_sweep import AUTO, check_noise, corrupt, extremes_of, resolve_clip
-from .records import Record, accuracy_record, evaluation_mode, measure
+from .records import Record, accuracy_record, measure
 
 
 def entropy(probs: torch.Tensor, dim: int = -1) -> torch.Tensor:

@@ -8,7 +8,7 @@ from . import functional
 from .activations import AlphaDropout, Dropout, GaussianDropout
 from .base import NOISE, Generators, Injector, build_noise
 from .gradients import SGLD, GradientNoise
-from .inject import Attachment, NoiseHandle, inject, injectors_in, mc_mode, no_noise
+from .inject import Attachment, NoiseHandle, evaluation_mode, inject, injectors_in, mc_mode, no_noise
 from .inputs import Cutout, FeatureMask, GaussianNoise, RandomErasing, SaltPepperNoise, UniformNoise
 from .labels import LabelNoise, LabelSmoothing, TargetNoise
 from .mixing import CutMix, Mixup
@@ -59,6 +59,7 @@ __all__ = [
     "bayesian",
     "build_noise",
     "build_schedule",
+    "evaluation_mode",
     "functional",
     "inject",
     "injectors_in",

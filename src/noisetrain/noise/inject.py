@@ -408,6 +408,20 @@ def _switched(model: nn.Module, injector_flag: str, value: bool, dropout_trainin
             dropout.train(training)
 
 
+@contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode (BatchNorm on running statistics, noise off unless in MC mode); restore
+    the ``training`` flag of every module and attached injector afterwards, even on errors."""
+    modules = list({id(m): m for m in [*model.modules(), *injectors_in(model)]}.values())
+    flags = [m.training for m in modules]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, flag in zip(modules, flags, strict=True):
+            module.training = flag
+
+
 def no_noise(model: nn.Module) -> Any:
     """Context manager: every injector on ``model`` and every torch dropout layer off.
 
