@@ -15,6 +15,9 @@ import torch.nn.functional as F
 
 from .base import Fn
 
+LUMA = (0.299, 0.587, 0.114)
+"""ITU-R BT.601 luma weights of R, G, B (cv2.COLOR_RGB2GRAY; also JPEG's Y)."""
+
 REFERENCE_SIZE = 32
 """CIFAR-10 image side: spatial parameters of CIFAR-10-C are defined for 32 x 32 images."""
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ._ops import gaussian_blur, hsv_to_rgb, image_op, pixel_grid, rgb_to_hsv, sample
+from ._ops import LUMA, gaussian_blur, hsv_to_rgb, image_op, pixel_grid, rgb_to_hsv, sample
 from .base import corruption
 
 BRIGHTNESS_SHIFT = (0.05, 0.1, 0.15, 0.2, 0.3)
@@ -30,8 +30,6 @@ JPEG_QUALITY = (80, 65, 58, 50, 40)
 SATURATE = ((0.3, 0.0), (0.1, 0.0), (1.5, 0.0), (2.0, 0.1), (2.5, 0.2))
 """(saturation factor, saturation shift)."""
 
-LUMA = (0.299, 0.587, 0.114)
-"""ITU-R BT.601 luma weights of R, G, B (also JPEG's Y)."""
 
 # JPEG standard (ITU-T T.81, Annex K) quantisation tables, row-major 8 x 8.
 LUMINANCE_TABLE = (

@@ -29,10 +29,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ._ops import LUMA, gaussian_blur, image_op
 from .base import corruption
-
-# Luma weights of ITU-R BT.601 (cv2.COLOR_RGB2GRAY).
-_LUMA = (0.299, 0.587, 0.114)
 
 # Severity parameters of CIFAR-10-C (make_cifar_c.py).
 # snow: mean, std of the snow layer; zoom; threshold; motion-blur radius, sigma; weight of the clean image.
@@ -64,11 +62,6 @@ _EMBOSS = ((-2.0, -1.0, 0.0), (-1.0, 1.0, 1.0), (0.0, 1.0, 2.0))
 # ---------------------------------------------------------------- helpers
 
 
-def _work(x: torch.Tensor) -> torch.Tensor:
-    """``x`` in a dtype every op here supports (float32 for half types)."""
-    return x if x.dtype in (torch.float32, torch.float64) else x.float()
-
-
 def _scale(x: torch.Tensor) -> float:
     """Size of ``x``'s images relative to 32x32 CIFAR."""
     return math.sqrt(x.shape[-2] * x.shape[-1]) / 32.0
@@ -85,25 +78,13 @@ def _randn(x: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator) 
 def _color(x: torch.Tensor, rgb: tuple[float, float, float]) -> torch.Tensor:
     """``rgb`` as a (1, C, 1, 1) tensor; its luma for grayscale ``x``."""
     if x.shape[1] == 1:
-        rgb = (sum(w * c for w, c in zip(_LUMA, rgb, strict=True)),)
+        rgb = (sum(w * c for w, c in zip(LUMA, rgb, strict=True)),)
     return torch.tensor(rgb, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
 
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
     """Luma (N, 1, H, W) of ``x`` (N, C, H, W)."""
-    return x if x.shape[1] == 1 else (x * _color(x, _LUMA)).sum(1, keepdim=True)
-
-
-def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of each channel, truncated at 4 sigma, edges replicated (as skimage)."""
-    radius = max(1, math.ceil(4 * sigma))
-    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    kernel = torch.exp(-(t**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    n, c, h, w = x.shape
-    y = F.pad(x.reshape(n * c, 1, h, w), (radius, radius, radius, radius), mode="replicate")
-    y = F.conv2d(F.conv2d(y, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))
-    return y.reshape(n, c, h, w)
+    return x if x.shape[1] == 1 else (x * _color(x, LUMA)).sum(1, keepdim=True)
 
 
 def _box3(x: torch.Tensor) -> torch.Tensor:
@@ -222,7 +203,7 @@ def _frost_texture(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     offsets = torch.arange(-half, half + 1, dtype=x.dtype)
     weights = 1 - offsets.abs() / (half + 1)
     needles = torch.stack([_line_blur(seeds, offsets, weights, theta + 60 * k) for k in range(3)]).amax(0)
-    needles = _gaussian_blur(needles, 0.5)  # anti-alias the rasterised needles
+    needles = gaussian_blur(needles, 0.5)  # anti-alias the rasterised needles
     needles = needles / needles.amax((2, 3), keepdim=True).clamp_min(1e-12)
     return (0.15 + 0.3 * density + needles * (0.5 + 0.5 * density)).clamp(0, 1)
 
@@ -231,69 +212,68 @@ def _frost_texture(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 @corruption("snow")
+@image_op
 def snow(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Snow: a thresholded, zoomed Gaussian snow layer, motion-blurred at a random angle in [-135, -45]
     degrees, added twice (as drawn and rotated by 180 degrees) to the image brightened towards
     ``1.5 * luma + 0.5``. x: (N, C, H, W) in [0, 1]."""
     mean, std, zoom, threshold, radius, sigma, keep = _SNOW[severity - 1]
-    y = _work(x)
-    n, _, h, w = y.shape
-    layer = _clipped_zoom(mean + std * _randn(y, (n, 1, h, w), generator), zoom)
+    n, _, h, w = x.shape
+    layer = _clipped_zoom(mean + std * _randn(x, (n, 1, h, w), generator), zoom)
     layer = torch.where(layer < threshold, 0.0, layer).clamp(0, 1)
-    angle = -135 + 90 * _rand(y, (n,), generator)
-    radius, sigma = radius * _scale(y), sigma * _scale(y)
-    offsets = torch.arange(0, math.ceil(min(2 * radius, 3 * sigma)) + 1, dtype=y.dtype)
+    angle = -135 + 90 * _rand(x, (n,), generator)
+    radius, sigma = radius * _scale(x), sigma * _scale(x)
+    offsets = torch.arange(0, math.ceil(min(2 * radius, 3 * sigma)) + 1, dtype=x.dtype)
     weights = torch.exp(-(offsets**2) / (2 * sigma**2))
     layer = _line_blur(layer, offsets, weights / weights.sum(), angle)
-    y = keep * y + (1 - keep) * torch.maximum(y, 1.5 * _gray(y) + 0.5)
-    return (y + layer + layer.flip(-2, -1)).clamp(0, 1).to(x.dtype)
+    x = keep * x + (1 - keep) * torch.maximum(x, 1.5 * _gray(x) + 0.5)
+    return x + layer + layer.flip(-2, -1)
 
 
 @corruption("frost")
+@image_op
 def frost(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Frost: ``c0 * x + c1 * texture`` with a procedural, faintly blue frost texture (see
     ``_frost_texture``; the paper crops photographs of frost). x: (N, C, H, W) in [0, 1]."""
     keep, amount = _FROST[severity - 1]
-    y = _work(x)
-    texture = _frost_texture(y, generator) * _color(y, _ICE)
-    return (keep * y + amount * texture).clamp(0, 1).to(x.dtype)
+    texture = _frost_texture(x, generator) * _color(x, _ICE)
+    return keep * x + amount * texture
 
 
 @corruption("fog")
+@image_op
 def fog(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Fog: add ``c0`` times a diamond-square plasma fractal (one per image, gray), then rescale by
     ``max / (max + c0)`` with ``max`` the image's clean maximum. x: (N, C, H, W) in [0, 1]."""
     amount, decay = _FOG[severity - 1]
-    y = _work(x)
-    top = y.amax((1, 2, 3), keepdim=True)
-    y = (y + amount * _plasma_fractal(y, y.shape[0], decay, generator)) * top / (top + amount)
-    return y.clamp(0, 1).to(x.dtype)
+    top = x.amax((1, 2, 3), keepdim=True)
+    return (x + amount * _plasma_fractal(x, x.shape[0], decay, generator)) * top / (top + amount)
 
 
 @corruption("spatter", held_out=True)
+@image_op
 def spatter(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Spatter: blobs of a blurred, thresholded Gaussian layer; pale-turquoise embossed water added to
     the image at severities 1-3, opaque mud-brown splashes at 4-5. x: (N, C, H, W) in [0, 1]."""
     mean, std, sigma, threshold, strength, mode = _SPATTER[severity - 1]
-    y = _work(x)
-    n, _, h, w = y.shape
-    scale = _scale(y)
+    n, _, h, w = x.shape
+    scale = _scale(x)
     # drawn and blurred at CIFAR scale, then resized: blob sizes stay relative and the threshold keeps its meaning
     grid = (max(2, round(h / scale)), max(2, round(w / scale)))
-    liquid = _gaussian_blur(mean + std * _randn(y, (n, 1, *grid), generator), sigma)
+    liquid = gaussian_blur(mean + std * _randn(x, (n, 1, *grid), generator), sigma)
     if grid != (h, w):
         liquid = F.interpolate(liquid, size=(h, w), mode="bilinear", align_corners=False)
     liquid = torch.where(liquid < threshold, 0.0, liquid)
     if mode == 0:
-        dist = _edge_distance((liquid > 0).to(y.dtype), max(2, round(20 * scale)))
+        dist = _edge_distance((liquid > 0).to(x.dtype), max(2, round(20 * scale)))
         dist = _equalize(_box3(dist))
-        kernel = torch.tensor(_EMBOSS, device=y.device, dtype=y.dtype).view(1, 1, 3, 3)
+        kernel = torch.tensor(_EMBOSS, device=x.device, dtype=x.dtype).view(1, 1, 3, 3)
         dist = _box3(F.conv2d(F.pad(dist, (1, 1, 1, 1), mode="reflect"), kernel).clamp(0, 255))
         m = liquid.clamp(0, 1) * dist
         m = strength * m / m.amax((2, 3), keepdim=True).clamp_min(1e-12)
-        y = y + m * _color(y, _WATER)
+        x = x + m * _color(x, _WATER)
     else:
-        m = _gaussian_blur((liquid > threshold).to(y.dtype), strength * scale)
+        m = gaussian_blur((liquid > threshold).to(x.dtype), strength * scale)
         m = torch.where(m < 0.8, 0.0, m)
-        y = y * (1 - m) + m * _color(y, _MUD)
-    return y.clamp(0, 1).to(x.dtype)
+        x = x * (1 - m) + m * _color(x, _MUD)
+    return x
