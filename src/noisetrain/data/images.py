@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..checks import check_bool
-from ..registry import ConfigError
+from ..registry import ConfigError, parameter_names
 from .dataset import Dataset, Split, check_split_options, train_val
 from .download import Resource, fetch
 from .paths import Required, candidate_folders, check_root, data_root, find_folder, missing, not_found
@@ -80,7 +80,7 @@ class ImageSource:
         self.flatten = flatten
 
     def __repr__(self) -> str:
-        names = ("root", "download", "val_size", "train_size", "seed", "flatten")
+        names = parameter_names(type(self))
         return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in names)})"
 
     def locate(self) -> Path:

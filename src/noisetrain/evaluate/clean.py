@@ -14,6 +14,7 @@ from ..checks import check_int
 from ..data.dataset import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
+from ..train.metrics import target_scale
 from .records import Record, accuracy_record, measure, predictions
 
 
@@ -51,8 +52,7 @@ def clean(model: nn.Module, data: Dataset, *, batch_size: int = 512, seed: int =
         return [accuracy, error, Record("clean", "nll", nll, {}, None, n)]
     if outputs.numel() != test.y.numel():
         raise ConfigError(f"clean: model outputs {tuple(outputs.shape)} do not match targets {tuple(test.y.shape)}")
-    scale = float(data.info.get("target_std", 1.0))
-    absolute = (outputs.reshape(test.y.shape).double() - test.y.double()).abs() * scale
+    absolute = (outputs.reshape(test.y.shape).double() - test.y.double()).abs() * target_scale(data)
     rmse, mae, std = absolute.square().mean().sqrt(), absolute.mean(), absolute.std(correction=0)
     values = dict(zip(("rmse", "mae", "abs_error_std"), torch.stack([rmse, mae, std]).tolist(), strict=True))
     return [Record("clean", metric, value, {}, None, n) for metric, value in values.items()]
