@@ -3,49 +3,15 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from scipy import ndimage
 
-from noisetrain.corruptions import _ops, blur, corrupt
+from noisetrain.corruptions import _ops, blur
+
+from corruptkit import distances, natural, run
 
 NAMES = ["defocus_blur", "glass_blur", "motion_blur", "zoom_blur", "gaussian_blur"]
 RANDOM = {"glass_blur", "motion_blur"}
 SHAPES = [(2, 3, 32, 32), (2, 1, 28, 28), (1, 3, 40, 24)]
-
-
-def natural(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
-    """A smooth random image with a bright rectangle (sharp edges), values in [0.15, 0.85]."""
-    n, c, h, w = shape
-    low = torch.rand(n, c, 4, 4, generator=torch.Generator().manual_seed(seed))
-    image = F.interpolate(low, size=(h, w), mode="bicubic", align_corners=False)
-    image[..., h // 4 : h // 2, w // 4 : 3 * w // 4] += 0.3
-    return (0.15 + 0.7 * image).clamp(0, 1)
-
-
-def run(x: torch.Tensor, name: str, severity: int, seed: int = 0) -> torch.Tensor:
-    return corrupt(x, name, severity, generator=torch.Generator().manual_seed(seed))
-
-
-def distances(name: str, shape=(4, 3, 32, 32)) -> list[float]:
-    x = natural(shape)
-    return [(run(x, name, s) - x).abs().mean().item() for s in range(1, 6)]
-
-
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("name", NAMES)
-def test_shape_dtype_range_kept(name, shape):
-    x = torch.rand(shape, generator=torch.Generator().manual_seed(1))
-    for severity in range(1, 6):
-        y = run(x, name, severity)
-        assert y.shape == x.shape and y.dtype == x.dtype
-        assert 0 <= y.min() and y.max() <= 1
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_seeding(name):
-    x = natural((2, 3, 16, 16))
-    assert torch.equal(run(x, name, 5, seed=5), run(x, name, 5, seed=5))
-    assert torch.equal(run(x, name, 5, seed=5), run(x, name, 5, seed=6)) == (name not in RANDOM)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
