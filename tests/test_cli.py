@@ -82,3 +82,13 @@ def test_evaluate_a_trained_checkpoint(tmp_path):
     assert (out / "records.csv").read_text().startswith("measure,metric,setting,value,ci,n")
     bad = runner.invoke(app, ["evaluate", "-c", str(out / "checkpoint.pt"), "--measures", "clean,robust"])
     assert bad.exit_code == 2 and "unknown measure 'robust'" in bad.output
+    bad = runner.invoke(app, ["evaluate", "-c", str(out / "checkpoint.pt"), "--measures", "clean,adversarial:eps=-1"])
+    assert bad.exit_code == 2 and "measures[1] (adversarial): eps must be in [0, inf), got -1" in bad.output
+    args = [  # not quiet: the progress bars are drawn
+        "evaluate", "-c", str(out / "checkpoint.pt"), "--measures", "corruptions:corruptions=contrast,severities=1,2",
+        "-o", str(tmp_path / "bars"),
+    ]  # fmt: skip
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    rows = json.loads((tmp_path / "bars" / "records.json").read_text())
+    assert [r["setting"]["severity"] for r in rows if r["metric"] == "accuracy"] == [1, 2]

@@ -1,4 +1,4 @@
-"""Every example run config validates and trains for one short epoch."""
+"""Every example run config validates and trains for one short epoch; every example study validates."""
 
 import os
 from pathlib import Path
@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from noisetrain.config import validate
+from noisetrain.study import load_study, plan
 from noisetrain.train import run
 
 CONFIGS = sorted((Path(__file__).parents[1] / "examples" / "configs").glob("*.yaml"))
@@ -31,3 +32,12 @@ def test_example_config_runs(path, tmp_path, monkeypatch):
     result = run(validate(raw), output=tmp_path)
     assert result.train.status == "completed"
     assert (tmp_path / "result.json").is_file()
+
+
+STUDIES = sorted((Path(__file__).parents[1] / "examples" / "studies").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
+def test_example_study_validates(path):
+    study, runs = plan(load_study(path))
+    assert runs and study.name == path.stem

@@ -1,8 +1,10 @@
 """The ``noisetrain`` command line.
 
 Examples:
-    noisetrain train --config run.yaml
+    noisetrain demo
     noisetrain train --config run.yaml --set train.optimizer.lr=0.01 --set seed=3 --output runs/lr0.01
+    noisetrain evaluate --checkpoint runs/lr0.01/checkpoint.pt --measures clean,corruptions
+    noisetrain study run study.yaml --workers 2 && noisetrain report studies/NAME
 """
 
 from __future__ import annotations
@@ -14,24 +16,26 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from .config import load_config
 from .registry import ConfigError
+from .study.commands import app as study_app
+from .study.commands import demo, recommend, report
+from .terminal import bars, console, fail
 from .train import Callback, run
 
 app = typer.Typer(
     help="noisetrain: noise-injection training and robustness evaluation for PyTorch.",
-    epilog="Examples:\n\n  noisetrain train --config examples/configs/text_token_mask.yaml --output runs/text\n\n"
-    "  noisetrain train --help",
+    epilog="Examples:\n\n  noisetrain demo\n\n"
+    "  noisetrain train --config examples/configs/text_token_mask.yaml --output runs/text\n\n"
+    "  noisetrain study run examples/studies/digits_noise.yaml --workers 2\n\n"
+    "  noisetrain report studies/digits_noise",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-
-
 @app.callback()
 def _root() -> None:
     """noisetrain: noise-injection training and robustness evaluation for PyTorch."""
@@ -75,23 +79,19 @@ def train(
         list[str] | None,
         typer.Option("--set", "-s", help="Override one field, KEY.PATH=VALUE (VALUE is YAML); repeatable."),
     ] = None,
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Folder for config, metrics, checkpoint.")
-    ] = Path("runs/train"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for config, metrics, checkpoint.")] = Path(
+        "runs/train"
+    ),
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT/checkpoint.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train one model with a noise recipe; write the resolved config, metrics and checkpoint to OUTPUT."""
     try:
         run_config = load_config(config, overrides=overrides or ())
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, disable=quiet, transient=True,
-        ) as progress:  # fmt: skip
+        with bars(quiet=quiet) as progress:
             result = run(run_config, output=output, callbacks=[ProgressBar(progress)], resume=resume)
     except ConfigError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(error) from None
     summary = result.summary()
     table = Table(title=f"{run_config.data['kind']} / {run_config.model['kind']}: {summary['status']}")
     table.add_column("metric")
@@ -138,12 +138,17 @@ def evaluate(
         if baseline is not None:
             reference = load_run(baseline)[2]
             specs = [{**s, "baseline": reference} if s["kind"] == "corruptions" else s for s in specs]
-        with console.status("evaluating", spinner="dots") as status:
-            report = (lambda name: None) if quiet else (lambda name: status.update(f"evaluating {name}"))
+        with bars(quiet=quiet) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def report(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = progress.add_task(name, total=total)
+                progress.update(tasks[name], completed=done, total=total)
+
             records = run_measures(model, data, specs, progress=report, seed=seed, batch_size=batch_size)
     except ConfigError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(error) from None
     table = Table(title=f"{checkpoint}")
     for column in ("measure", "metric", "setting", "value", "95% interval"):
         table.add_column(column, justify="right" if column in ("value", "95% interval") else "left")
@@ -166,6 +171,12 @@ def write_records(records: list[Any], folder: Path) -> None:
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "setting": json.dumps(row["setting"]), "ci": json.dumps(row["ci"])})
+
+
+app.add_typer(study_app, name="study")
+app.command(epilog="Example:\n\n  noisetrain report studies/demo")(report)
+app.command(epilog="Example:\n\n  noisetrain recommend --data-type tabular --write study.yaml")(recommend)
+app.command(epilog="Example:\n\n  noisetrain demo --workers 2")(demo)
 
 
 def main() -> None:

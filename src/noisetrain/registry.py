@@ -8,6 +8,9 @@ error that lists what is known.
 from __future__ import annotations
 
 import inspect
+import types
+import typing
+from collections import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -126,3 +129,22 @@ def parameter_names(cls: type) -> list[str]:
         for name, p in signature.parameters.items()
         if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
+
+
+def sequence_parameters(cls: type) -> set[str]:
+    """Parameters of ``cls.__init__`` whose annotation admits a sequence or tensor (a list is a value there).
+
+    A study reads any other list as a grid axis; see ``noisetrain.study.expand``.
+    """
+    hints = typing.get_type_hints(cls.__init__)
+    return {name for name in parameter_names(cls) if name in hints and _admits_sequence(hints[name])}
+
+
+def _admits_sequence(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_admits_sequence(arg) for arg in typing.get_args(annotation))
+    target = origin or annotation
+    if not isinstance(target, type) or issubclass(target, (str, bytes)):
+        return False
+    return issubclass(target, (tuple, list, abc.Sequence)) or target.__name__ == "Tensor"

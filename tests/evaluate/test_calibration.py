@@ -89,6 +89,8 @@ def test_temperature_scaling_fixes_an_overconfident_model(tmp_path):
     path = tmp_path / "reliability.png"
     records = calibration(model, data, plot=path)
     assert model.training
+    bins = [r for r in records if r.metric == "bin_accuracy"]
+    records = [r for r in records if r.metric != "bin_accuracy"]
     values = records_of(records)
     assert values["temperature", None] > 1.5
     assert values["nll", True] < values["nll", False]
@@ -105,6 +107,13 @@ def test_temperature_scaling_fixes_an_overconfident_model(tmp_path):
     assert values["adaptive_ece", False] == pytest.approx(ece(probs, data.test.y, adaptive=True))
     assert values["nll", False] == pytest.approx(F.cross_entropy(logits, data.test.y).item())
     assert values["brier", False] == pytest.approx(brier(probs, data.test.y))
+    # the reliability diagram's bins, as records: they reproduce the equal-width ECE
+    for scaled in (False, True):
+        own = [r for r in bins if r.setting["scaled"] is scaled]
+        assert sum(r.n for r in own) == len(data.test) and all(0 <= r.value <= 1 for r in own)
+        assert all(r.setting["low"] < r.setting["confidence"] <= r.setting["high"] for r in own)
+        gap = sum(r.n * abs(r.value - r.setting["confidence"]) for r in own) / len(data.test)
+        assert gap == pytest.approx(values["ece", scaled])
 
     import matplotlib.image
 

@@ -108,7 +108,7 @@ def test_measure_reports_a_falling_curve_abstention_and_mean_radius(trained):
 @pytest.mark.parametrize(
     ("options", "field"),
     [({"sigma": 0}, "sigma"), ({"n0": 0}, "n0"), ({"n": 1.5}, "n"), ({"alpha": 1}, "alpha"),
-     ({"num_points": 0}, "num_points"), ({"radii": (-1,)}, "radii"), ({"radii": 0.5}, "radii")],
+     ({"num_points": 0}, "num_points"), ({"radii": (-1,)}, "radii"), ({"radii": ()}, "radii")],
 )  # fmt: skip
 def test_bad_options_are_refused_by_name(options, field):
     with pytest.raises(ConfigError, match=field):

@@ -73,7 +73,7 @@ def test_overlap_with_training_noise_is_warned_and_recorded(caplog):
 
 
 def test_bad_options():
-    with pytest.raises(ConfigError, match="unknown corruption 'rain'"):
+    with pytest.raises(ConfigError, match=r"corruptions must be one of 'defocus_blur', .*; got 'rain'"):
         evaluate(TopHalf(), images(), [{"kind": "corruptions", "corruptions": ["rain"]}])
     with pytest.raises(ConfigError, match=r"severities must be in \[1, 5\]"):
         evaluate(TopHalf(), images(), [{"kind": "corruptions", "severities": [0]}])

@@ -12,9 +12,9 @@ recipe on noisy labels (it needs a run config, not a trained model).
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -25,15 +25,21 @@ from ..data import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
 from . import adversarial, calibration, certified, clean, corruptions, cost, flatness, noise_sweep, uncertainty  # noqa: F401
-from .records import MEASURES, Record, accuracy_record, clopper_pearson, get_measure, measure
+from .progress import Progress, reporting
+from .records import MEASURES, Measure, Record, accuracy_record, check_outputs, clopper_pearson, get_measure, measure
 
 log = logging.getLogger(__name__)
 MeasureSpec = str | Mapping[str, Any]
+Planned = tuple[str, Measure, dict[str, Any]]
+"""A checked measure spec: ``(label, measure, options)``."""
 
 __all__ = [
     "MEASURES",
+    "Measure",
+    "Progress",
     "Record",
     "accuracy_record",
+    "check_measures",
     "clopper_pearson",
     "evaluate",
     "evaluation_mode",
@@ -73,30 +79,57 @@ def parse_measures(text: str) -> list[dict[str, Any]]:
     return specs
 
 
-def _plan(measures: Sequence[MeasureSpec], settings: Mapping[str, Any]) -> list[tuple[str, Callable, dict[str, Any]]]:
-    """Resolve names and check every option name against its measure before any work starts."""
-    plan, used = [], set()
+@contextmanager
+def _naming(index: int, name: str) -> Iterator[None]:
+    """Prefix a ``ConfigError`` raised inside with the spec it concerns: ``measures[1] (adversarial): ...``."""
+    try:
+        yield
+    except ConfigError as error:
+        raise ConfigError(f"measures[{index}] ({name}): {error}") from None
+
+
+def check_measures(measures: Sequence[MeasureSpec], settings: Mapping[str, Any]) -> list[Planned]:
+    """Resolve the measure names and check every option and option value (no data needed: a study checks its
+    measures before loading any). Returns ``(label, measure, checked options)`` per spec; the label is the
+    measure's name, numbered (``name#2``, ...) where a measure repeats. ``settings`` go to every measure that
+    accepts them; one that none accepts is an error.
+    """
+    plan: list[Planned] = []
+    used: set[str] = set()
     for index, spec in enumerate(measures):
         spec = {"kind": spec} if isinstance(spec, str) else dict(spec)
         if "kind" not in spec:
             raise ConfigError(f"measures[{index}]: a measure spec needs 'kind'; known: {', '.join(sorted(MEASURES))}")
         name = spec.pop("kind")
         try:
-            fn = get_measure(name)
+            chosen = get_measure(name)
         except ConfigError as error:
             raise ConfigError(f"measures[{index}]: {error}") from None
-        accepted = [p for p in inspect.signature(fn).parameters if p not in ("model", "data")]
-        unknown = sorted(set(spec) - set(accepted))
-        if unknown:
-            options = ", ".join(map(repr, unknown))
-            raise ConfigError(f"measures[{index}] ({name}): unknown option {options}; accepted: {', '.join(accepted)}")
-        common = {k: v for k, v in settings.items() if k in accepted and k not in spec}
+        common = {k: v for k, v in settings.items() if k in chosen.defaults and k not in spec}
         used |= set(common)
-        plan.append((name, fn, {**common, **spec}))
+        with _naming(index, name):
+            options = chosen.check_options({**common, **spec})
+        repeat = sum(m.name == name for _, m, _ in plan)
+        plan.append((f"{name}#{repeat + 1}" if repeat else name, chosen, options))
     unused = sorted(set(settings) - used)
     if unused:
         raise ConfigError(f"evaluate: setting {', '.join(map(repr, unused))} is accepted by none of the measures")
     return plan
+
+
+
+
+@torch.no_grad()
+def _probe(model: nn.Module, data: Dataset) -> None:
+    """One forward pass on 2 test samples in eval mode: the model must run on them and its outputs fit the task."""
+    x = data.test.x[:2]
+    try:
+        with evaluation_mode(model):
+            outputs = model(x)
+    except RuntimeError as error:
+        where = f"test inputs of shape {tuple(x.shape)} from {data.name!r}"
+        raise ConfigError(f"the model fails on {where}: {error}") from None
+    check_outputs(outputs, data, len(x))
 
 
 def evaluate(
@@ -104,28 +137,37 @@ def evaluate(
     data: Dataset,
     measures: Sequence[MeasureSpec] = ("clean",),
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     **settings: Any,
 ) -> list[Record]:
     """Run ``measures`` on ``model`` and return their records.
 
     Args:
-        model: any classifier or regressor (``nn.Module`` returning logits or predictions).
+        model: any classifier or regressor (``nn.Module`` returning logits (N, classes), or predictions shaped
+            like the targets or (N, 1)).
         data: a :class:`~noisetrain.data.Dataset`; moved to the model's device.
         measures: names or ``{"kind": name, **options}`` specs.
-        progress: called with each measure's name before it runs (the CLI's progress bar).
+        progress: called as ``progress(name, done, total)`` while each measure runs, with ``done`` of ``total``
+            units of its work finished (see ``evaluate.progress``); a repeated measure's name is numbered
+            (``adversarial#2``). The CLI draws a bar per measure from it.
         settings: options given to every measure that accepts them (e.g. ``batch_size``, ``seed``).
 
-    Every name and option name is checked before the first measure runs.
+    Before the first measure runs, every name, option and option value is checked, the data against what
+    each measure needs (task, non-empty splits, image shape), and one forward pass on 2 test samples checks
+    the model's output shape; a ``ConfigError`` names the measure and the field.
     """
-    plan = _plan(measures, settings)
+    plan = check_measures(measures, settings)
+    for index, (_, chosen, options) in enumerate(plan):
+        with _naming(index, chosen.name):
+            chosen.check_data(options, data, model)
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     data = data.to(device)
+    if len(data.test):
+        _probe(model, data)
     records: list[Record] = []
-    for name, fn, options in plan:
-        if progress is not None:
-            progress(name)
-        log.info("evaluating %s with %s", name, options)
-        records.extend(fn(model, data, **options))
+    for label, chosen, options in plan:
+        log.info("evaluating %s with %s", label, options)
+        with reporting(label, progress):
+            records.extend(chosen.fn(model, data, **options))
     return records

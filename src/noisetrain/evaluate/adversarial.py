@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -28,10 +28,11 @@ from torch import nn
 
 from ..attacks import FGSM, PGD, Attack
 from ..attacks.base import NORMS
-from ..checks import check_bool, check_choice, check_int, check_number, check_pair
 from ..data import Dataset
 from ..noise.inject import evaluation_mode, mc_mode
 from ..registry import ConfigError
+from .options import AUTO, auto_range, choice, flag, grid, integer, names, optional, real
+from .progress import expect, step
 from .records import Record, clopper_pearson, is_stochastic, measure
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,30 @@ MASKED_FRACTION = 0.5
 """The gradient check fails when at least this fraction of a batch has an all-zero input gradient."""
 
 
-@measure("adversarial")
+def _bounds_contain_data(options: Mapping[str, Any], data: Dataset, model: nn.Module) -> None:
+    """Explicit ``bounds`` must contain every test input."""
+    box = options["bounds"]
+    if isinstance(box, tuple) and not _inside(data.test.x, *box):
+        raise ConfigError(f"bounds {box} do not contain the test inputs; pass bounds=None for unbounded data")
+
+
+@measure(
+    "adversarial",
+    checks={
+        "attacks": names(ATTACK_NAMES),
+        "eps": grid(0),
+        "norm": choice(*NORMS),
+        "steps": integer(1),
+        "restarts": integer(1),
+        "bounds": auto_range,
+        "stochastic": optional(flag),
+        "eot_samples": integer(1),
+        "passes": integer(1),
+        "tolerance": real(0, 1),
+    },
+    tasks=("classification",),
+    needs=_bounds_contain_data,
+)
 def adversarial(
     model: nn.Module,
     data: Dataset,
@@ -49,7 +73,7 @@ def adversarial(
     batch_size: int = 512,
     seed: int = 0,
     attacks: Sequence[str] = ("pgd",),
-    eps: Sequence[float] = (0.0, 2 / 255, 8 / 255),
+    eps: float | Sequence[float] = (0.0, 2 / 255, 8 / 255),
     norm: str = "linf",
     steps: int = 10,
     restarts: int = 1,
@@ -66,10 +90,10 @@ def adversarial(
         data: a classification data set; its test split is attacked.
         batch_size: samples per attacked batch. seed: seed of the attacks' random starts.
         attacks: names among ``"fgsm"``, ``"pgd"``.
-        eps: perturbation radii (>= 0) in input units.
+        eps: perturbation radius or radii (>= 0) in input units.
         norm: ``"linf"`` or ``"l2"``. steps, restarts: of PGD.
-        bounds: ``(low, high)`` valid input range, None for unbounded inputs, or ``"auto"``:
-            ``(0, 1)`` when the test inputs lie in it, else None.
+        bounds: ``(low, high)`` valid input range (containing the test inputs), None for unbounded inputs,
+            or ``"auto"``: ``(0, 1)`` when the test inputs lie in it, else None.
         stochastic: None: EOT when the model still draws noise in eval mode; True: Monte-Carlo mode
             (``mc_mode``: injectors and dropout on) with EOT; False: a plain attack.
         eot_samples: stochastic passes averaged per attack gradient (EOT).
@@ -78,32 +102,17 @@ def adversarial(
 
     Records: ``accuracy`` per ``{"attack", "eps"}`` (``attack="none"``: clean) with a Clopper-Pearson
     interval (for stochastic models on the rounded mean count of correct samples), then ``check`` records.
+    Progress: one unit per scored (attack, eps), the clean score and the checks' extra attacks included.
 
     Example: ``adversarial(model, data, attacks=("fgsm", "pgd"), eps=(0, 0.1))``.
     """
-    if data.task != "classification":
-        raise ConfigError(f"adversarial: needs a classification data set, got task {data.task!r}")
-    check_int("batch_size", batch_size, 1)
-    check_int("seed", seed, 0)
-    if isinstance(attacks, str) or not isinstance(attacks, Sequence) or not attacks:
-        raise ConfigError(f"attacks must be a non-empty list of {', '.join(ATTACK_NAMES)}; got {attacks!r}")
-    for name in attacks:
-        check_choice("attacks", name, ATTACK_NAMES)
-    if isinstance(eps, (int, float)):
-        eps = (eps,)
-    if not isinstance(eps, Sequence) or not eps:
-        raise ConfigError(f"eps must be a non-empty list of numbers >= 0, got {eps!r}")
-    radii = sorted({check_number("eps", e, 0) for e in eps})
-    check_choice("norm", norm, NORMS)
-    check_int("steps", steps, 1)
-    check_int("restarts", restarts, 1)
-    if stochastic is not None:
-        check_bool("stochastic", stochastic)
-    check_int("eot_samples", eot_samples, 1)
-    check_int("passes", passes, 1)
-    check_number("tolerance", tolerance, 0, 1)
     x, y = data.test.x, data.test.y
-    box = _bounds(bounds, x)
+    box = bounds
+    if bounds == AUTO:
+        box = (0.0, 1.0) if _inside(x, 0.0, 1.0) else None
+    largest = eps[-1]
+    extra = {0.0, largest} - set(eps if "pgd" in attacks else ())  # PGD radii the checks need beyond the curves
+    expect(1 + len(attacks) * len(eps) + len(extra) + (largest > 0))
 
     with evaluation_mode(model), mc_mode(model) if stochastic else nullcontext():
         random = bool(stochastic) or (stochastic is None and is_stochastic(model, x))
@@ -117,10 +126,12 @@ def adversarial(
             return PGD(radius, steps=n_steps, restarts=restarts, **options)
 
         def score(attack: Attack | None) -> float:
-            return robust_accuracy(model, x, y, attack, batch_size=batch_size, passes=scored)
+            accuracy = robust_accuracy(model, x, y, attack, batch_size=batch_size, passes=scored)
+            step()
+            return accuracy
 
         clean = score(None)
-        curves = {name: {radius: score(build(name, radius)) for radius in radii} for name in attacks}
+        curves = {name: {radius: score(build(name, radius)) for radius in eps} for name in attacks}
         records = [_accuracy(clean, len(x), {**setting, "attack": "none", "eps": 0.0})]
         records += [
             _accuracy(value, len(x), {**setting, "attack": name, "eps": radius, "steps": steps if name == "pgd" else 1})
@@ -130,18 +141,18 @@ def adversarial(
 
         slack = tolerance if random else 0.0
         pgd = dict(curves.get("pgd", {}))
-        for radius in {0.0, radii[-1]} - set(pgd):
+        for radius in sorted(extra):
             pgd[radius] = score(build("pgd", radius))
         checks = [_check("eps0_equals_clean", abs(pgd[0.0] - clean) <= slack, clean=clean, pgd_eps0=pgd[0.0])]
         for name, curve in curves.items():
             rises = [(a, b) for a, b in itertools.pairwise(curve) if curve[b] > curve[a] + slack]
             checks.append(_check("monotone_in_eps", not rises, attack=name, rises=rises))
-        if radii[-1] > 0:
-            longer = score(build("pgd", radii[-1], 2 * steps))
-            base = pgd[radii[-1]]
-            detail = {"eps": radii[-1], "steps": steps, "accuracy": base, "accuracy_2x_steps": longer}
+        if largest > 0:
+            longer = score(build("pgd", largest, 2 * steps))
+            base = pgd[largest]
+            detail = {"eps": largest, "steps": steps, "accuracy": base, "accuracy_2x_steps": longer}
             checks.append(_check("more_steps_no_gain", longer <= base + tolerance, **detail))
-        checks.append(_gradient_check(build("pgd", radii[-1]), model, x[:batch_size], y[:batch_size]))
+        checks.append(_gradient_check(build("pgd", largest), model, x[:batch_size], y[:batch_size]))
     return records + checks
 
 
@@ -169,20 +180,9 @@ def robust_accuracy(
     return correct.item() / (passes * len(x)) if len(x) else math.nan
 
 
-def _bounds(bounds: Any, x: torch.Tensor) -> tuple[float, float] | None:
-    """The attack's input range from the ``bounds`` option; explicit bounds must contain the data."""
-
-    def inside(low: float, high: float) -> bool:
-        return bool(((x >= low) & (x <= high)).all())
-
-    if bounds == "auto":
-        return (0.0, 1.0) if inside(0.0, 1.0) else None
-    if bounds is None:
-        return None
-    box = check_pair("bounds", bounds, strict=True)
-    if not inside(*box):
-        raise ConfigError(f"bounds {box} do not contain the test inputs; pass bounds=None for unbounded data")
-    return box
+def _inside(x: torch.Tensor, low: float, high: float) -> bool:
+    """Whether every entry of ``x`` lies in ``[low, high]``."""
+    return bool(((x >= low) & (x <= high)).all())
 
 
 def _accuracy(value: float, n: int, setting: dict[str, Any]) -> Record:

@@ -25,10 +25,25 @@ from ..checks import check_int
 from ..data.dataset import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
+from .options import integer
+from .progress import expect, step
 from .records import Record, measure, predictions
 
 TEMPERATURE_RANGE = (1e-2, 1e2)
 """Fitted temperatures are clamped to this range (a separable validation set drives T towards 0)."""
+
+
+def bin_records(
+    confidence: torch.Tensor, accuracy: torch.Tensor, count: torch.Tensor, *, scaled: bool
+) -> list[Record]:
+    """One ``bin_accuracy`` record per non-empty equal-width bin of a reliability diagram."""
+    bins, records = len(count), []
+    for i in range(bins):
+        if count[i] > 0:
+            edges = {"bin": i, "low": i / bins, "high": (i + 1) / bins}
+            setting = {**edges, "confidence": float(confidence[i]), "scaled": scaled}
+            records.append(Record("calibration", "bin_accuracy", float(accuracy[i]), setting, None, int(count[i])))
+    return records
 
 
 def reliability(
@@ -123,19 +138,24 @@ def plot_reliability(path: str | os.PathLike[str], curves: dict[str, tuple[torch
     figure.savefig(path, format="png")
 
 
-def check_plot(plot: Any) -> Path | None:
-    """``plot`` as a path whose folder exists, or None."""
+def check_plot(what: str, plot: Any) -> Path | None:
+    """``plot`` as a path whose folder exists, or None; ``what`` names it in errors."""
     if plot is None:
         return None
     if not isinstance(plot, str | os.PathLike):
-        raise ConfigError(f"plot must be a file path or None, got {plot!r}")
+        raise ConfigError(f"{what} must be a file path or None, got {plot!r}")
     path = Path(plot)
     if not path.parent.is_dir():
-        raise ConfigError(f"plot: folder {str(path.parent)!r} does not exist")
+        raise ConfigError(f"{what}: folder {str(path.parent)!r} does not exist")
     return path
 
 
-@measure("calibration")
+@measure(
+    "calibration",
+    checks={"num_bins": integer(1), "plot": check_plot},
+    tasks=("classification",),
+    splits=("val", "test"),
+)
 def calibration(
     model: nn.Module,
     data: Dataset,
@@ -158,22 +178,19 @@ def calibration(
 
     Returns:
         ``temperature`` (fitted on validation), and ``ece``, ``adaptive_ece``, ``nll``, ``brier`` with setting
-        ``{"temperature_scaled": False/True}`` (the ECEs also with ``num_bins``).
+        ``{"temperature_scaled": False/True}`` (the ECEs also with ``num_bins``); and the reliability diagram's
+        equal-width bins as ``bin_accuracy`` records (value: the bin's accuracy; ``n``: its count; setting:
+        ``bin``, its edges ``low``/``high``, its mean ``confidence`` and ``scaled``), for reports to draw.
+        Progress: three units, the validation and test predictions and the temperature fit.
     """
-    check_int("batch_size", batch_size, 1)
-    check_int("seed", seed, 0)
-    check_int("num_bins", num_bins, 1)
-    path = check_plot(plot)
-    if data.task != "classification":
-        raise ConfigError(f"calibration needs a classification data set; {data.name!r} is {data.task}")
-    for name in ("val", "test"):
-        if len(getattr(data, name)) == 0:
-            raise ConfigError(f"calibration needs {name} samples; the {name} split of {data.name!r} is empty")
-
+    expect(3)
     with evaluation_mode(model):
         val_logits = predictions(model, data.val.x, batch_size=batch_size).double()
+        step()
         test_logits = predictions(model, data.test.x, batch_size=batch_size).double()
+        step()
     temperature = fit_temperature(val_logits, data.val.y)
+    step()
     labels, n = data.test.y, len(data.test)
 
     records = [Record("calibration", "temperature", temperature, {"fit_on": "val"}, None, len(data.val))]
@@ -192,6 +209,7 @@ def calibration(
         records += [Record("calibration", metric, value, where, None, n) for metric, (value, where) in values.items()]
         title = f"temperature scaled (T = {temperature:.2f})" if scaled else "before scaling"
         curves[title] = reliability(probs, labels, num_bins=num_bins)
-    if path is not None:
-        plot_reliability(path, curves)
+        records += bin_records(*curves[title], scaled=scaled)
+    if plot is not None:
+        plot_reliability(plot, curves)
     return records

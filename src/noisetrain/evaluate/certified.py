@@ -12,6 +12,7 @@ Noise copies of many test points share each forward batch; class counts are one-
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,10 +20,10 @@ import torch
 from scipy.stats import beta, binom, norm
 from torch import nn
 
-from ..checks import check_int, check_number
 from ..data import Dataset
 from ..noise.inject import evaluation_mode
-from ..registry import ConfigError
+from .options import grid, integer, real
+from .progress import expect, step
 from .records import Record, clopper_pearson, measure
 
 ABSTAIN = -1
@@ -41,7 +42,8 @@ def class_counts(
     """How often the model predicts each class on ``num`` Gaussian copies ``x + N(0, sigma^2)`` of each point.
 
     Shapes: ``x`` (N, *) -> counts (N, classes), int64, on ``x``'s device. The model runs in its current
-    mode on forward batches of ``batch_size`` copies, drawn point after point from ``generator``.
+    mode on forward batches of ``batch_size`` copies, drawn point after point from ``generator``; each batch is
+    one unit of progress.
     """
     total = len(x) * num
     counts: torch.Tensor | None = None
@@ -54,6 +56,7 @@ def class_counts(
         if counts is None:
             counts = torch.zeros(len(x), logits.shape[-1], dtype=torch.long, device=x.device)
         counts.index_put_((point, votes), torch.ones_like(votes), accumulate=True)
+        step()
     assert counts is not None, "class_counts needs at least one point and one copy"
     return counts
 
@@ -114,7 +117,18 @@ def predict(
     return torch.where(torch.from_numpy(p_value <= alpha), top2.indices[:, 0].cpu(), ABSTAIN)
 
 
-@measure("certified")
+@measure(
+    "certified",
+    checks={
+        "sigma": real(0, low_open=True),
+        "n0": integer(1),
+        "n": integer(1),
+        "alpha": real(0, 1, low_open=True, high_open=True),
+        "num_points": integer(1),
+        "radii": grid(0),
+    },
+    tasks=("classification",),
+)
 def certified(
     model: nn.Module,
     data: Dataset,
@@ -126,7 +140,7 @@ def certified(
     n: int = 1000,
     alpha: float = 0.001,
     num_points: int = 200,
-    radii: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+    radii: float | Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
 ) -> list[Record]:
     """Certified accuracy of the Gaussian-smoothed model on a random subset of ``data.test``.
 
@@ -134,7 +148,7 @@ def certified(
         sigma: noise standard deviation (> 0), in input units. n0: selection copies per point (>= 1).
         n: estimation copies per point (>= 1). alpha: failure probability of each certificate, in (0, 1).
         num_points: test points certified (a seeded random subset; all when the split is smaller).
-        radii: l2 radii (>= 0) of the certified-accuracy curve.
+        radii: l2 radius or radii (>= 0) of the certified-accuracy curve.
         batch_size: noisy copies per forward batch. seed: seed of the subset and of the noise.
 
     Records: ``certified_accuracy`` per ``{"radius"}`` (correct and certified at least that radius, with a
@@ -143,22 +157,10 @@ def certified(
 
     Example: ``certified(model, data, sigma=0.5, n=10_000)``.
     """
-    if data.task != "classification":
-        raise ConfigError(f"certified: needs a classification data set, got task {data.task!r}")
-    check_int("batch_size", batch_size, 1)
-    check_int("seed", seed, 0)
-    sigma = check_number("sigma", sigma, 0, low_open=True)
-    check_int("n0", n0, 1)
-    check_int("n", n, 1)
-    alpha = check_number("alpha", alpha, 0, 1, low_open=True, high_open=True)
-    check_int("num_points", num_points, 1)
-    if isinstance(radii, (int, float)) or not isinstance(radii, Sequence) or not radii:
-        raise ConfigError(f"radii must be a non-empty list of numbers >= 0, got {radii!r}")
-    grid = sorted({check_number("radii", r, 0) for r in radii})
-
     x, y = data.test.x, data.test.y
     cpu = torch.Generator().manual_seed(seed)
     index = torch.randperm(len(x), generator=cpu)[:num_points].sort().values.to(x.device)
+    expect(sum(math.ceil(len(index) * copies / batch_size) for copies in (n0, n)))  # class_counts' forward batches
     generator = torch.Generator(device=x.device).manual_seed(seed)
     with evaluation_mode(model):
         prediction, radius = certify(model, x[index], sigma, n0, n, alpha, generator, batch_size)
@@ -166,7 +168,7 @@ def certified(
     setting = {"sigma": sigma, "n0": n0, "n": n, "alpha": alpha}
     points = len(index)
     records = [_fraction("certified_accuracy", int((correct & (radius >= r)).sum()), points, {**setting, "radius": r})
-               for r in grid]  # fmt: skip
+               for r in radii]  # fmt: skip
     records.append(_fraction("abstention", int((prediction == ABSTAIN).sum()), points, setting))
     mean_radius = float(radius[correct].mean()) if bool(correct.any()) else float("nan")
     records.append(Record("certified", "mean_radius", mean_radius, setting, None, int(correct.sum())))

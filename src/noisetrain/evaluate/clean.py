@@ -10,12 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_int
 from ..data.dataset import Dataset
 from ..noise.inject import evaluation_mode
-from ..registry import ConfigError
 from ..train.metrics import target_scale
-from .records import Record, accuracy_record, measure, predictions
+from .records import Record, accuracy_record, check_outputs, measure, predictions
 
 
 @measure("clean")
@@ -35,14 +33,11 @@ def clean(model: nn.Module, data: Dataset, *, batch_size: int = 512, seed: int =
         regression: ``rmse``, ``mae`` (the mean absolute error) and ``abs_error_std`` (the standard deviation
         of the absolute error), in the targets' original units.
     """
-    check_int("batch_size", batch_size, 1)
-    check_int("seed", seed, 0)
     test = data.test
-    if len(test) == 0:
-        raise ConfigError(f"clean needs test samples; the test split of {data.name!r} is empty")
     with evaluation_mode(model):
         outputs = predictions(model, test.x, batch_size=batch_size)
     n = len(test)
+    check_outputs(outputs, data, n)
     if data.task == "classification":
         correct = int((outputs.argmax(-1) == test.y).sum())
         nll = float(F.cross_entropy(outputs.float(), test.y))
@@ -50,8 +45,6 @@ def clean(model: nn.Module, data: Dataset, *, batch_size: int = 512, seed: int =
         assert accuracy.ci is not None
         error = Record("clean", "error", 1 - accuracy.value, {}, (1 - accuracy.ci[1], 1 - accuracy.ci[0]), n)
         return [accuracy, error, Record("clean", "nll", nll, {}, None, n)]
-    if outputs.numel() != test.y.numel():
-        raise ConfigError(f"clean: model outputs {tuple(outputs.shape)} do not match targets {tuple(test.y.shape)}")
     absolute = (outputs.reshape(test.y.shape).double() - test.y.double()).abs() * target_scale(data)
     rmse, mae, std = absolute.square().mean().sqrt(), absolute.mean(), absolute.std(correction=0)
     values = dict(zip(("rmse", "mae", "abs_error_std"), torch.stack([rmse, mae, std]).tolist(), strict=True))

@@ -10,17 +10,20 @@ overlap is logged as a warning and reported as a record.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..checks import check_int
 from ..corruptions import CORRUPTIONS, corrupt, names
 from ..data import Dataset
 from ..noise.base import derive_seed
 from ..noise.inject import evaluation_mode, injectors_in
 from ..registry import ConfigError
+from .options import grid, instance, optional
+from .options import names as option_names
+from .progress import expect, step
 from .records import Record, accuracy_record, measure
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,8 @@ def corruptions_matching(model: nn.Module, trained_with: Sequence[str] = ()) -> 
 def corrupted_correct(
     model: nn.Module, data: Dataset, chosen: Sequence[str], severities: Sequence[int], *, batch_size: int, seed: int
 ) -> dict[Key, int]:
-    """Correct test predictions per (corruption, severity); each pair has its own seeded generator."""
+    """Correct test predictions per (corruption, severity); each pair has its own seeded generator and is one
+    unit of progress."""
     x, y = data.test.x, data.test.y
     counts: dict[Key, torch.Tensor] = {}
     with evaluation_mode(model):
@@ -59,24 +63,34 @@ def corrupted_correct(
                     batch = corrupt(x[start : start + batch_size], name, severity, generator=generator)
                     correct += (model(batch).argmax(dim=1) == y[start : start + batch_size]).sum()
                 counts[(name, severity)] = correct
+                step()
     return {key: int(value) for key, value in counts.items()}  # one sync per pair, after all work
 
 
-def _check(data: Dataset, chosen: Sequence[str], severities: Sequence[int]) -> None:
-    for name in chosen:
-        if name not in CORRUPTIONS:
-            raise ConfigError(f"corruptions: unknown corruption {name!r}; known: {', '.join(names())}")
-    if not severities:
-        raise ConfigError("severities must list at least one severity in 1..5")
-    for severity in severities:
-        check_int("severities", severity, 1, 5)
+def _all_or_names(what: str, value: Any) -> list[str]:
+    """None (every registered corruption) or one or more corruption names, as a list."""
+    return names() if value is None else option_names(names())(what, value)
+
+
+def _image_data(options: Mapping[str, Any], data: Dataset, model: nn.Module) -> None:
+    """The corruptions take float images (N, C, H, W) with 1 or 3 channels."""
     x = data.test.x
-    if data.task != "classification" or x.dim() != 4 or x.shape[1] not in (1, 3):
-        raise ConfigError(f"corruptions need image classification data (N, C, H, W) with C = 1 or 3; "
-                          f"{data.name!r} has inputs {tuple(x.shape[1:])}")  # fmt: skip
+    if x.dim() != 4 or x.shape[1] not in (1, 3) or not x.is_floating_point():
+        raise ConfigError(f"corruptions need image classification data, float (N, C, H, W) with C = 1 or 3; "
+                          f"{data.name!r} has {x.dtype} inputs {tuple(x.shape[1:])}")  # fmt: skip
 
 
-@measure("corruptions")
+@measure(
+    "corruptions",
+    checks={
+        "corruptions": _all_or_names,
+        "severities": grid(1, 5, integers=True),
+        "baseline": optional(instance(nn.Module)),
+        "trained_with": option_names(empty=True),
+    },
+    tasks=("classification",),
+    needs=_image_data,
+)
 def corruption_accuracy(
     model: nn.Module,
     data: Dataset,
@@ -95,18 +109,18 @@ def corruption_accuracy(
         severities: one or more of 1..5.
         baseline: a reference model (e.g. the clean-trained one) for CE and mCE.
         trained_with: noise kinds the model was trained with, if not attached to it (for the overlap warning).
+
+    Progress: one unit per (corruption, severity) pair, of the model and of the baseline.
     """
-    chosen = names() if corruptions is None else [corruptions] if isinstance(corruptions, str) else list(corruptions)
-    severities = [severities] if isinstance(severities, int) else list(severities)
-    _check(data, chosen, severities)
     overlap = corruptions_matching(model, trained_with)
     records: list[Record] = []
-    for name in (c for c in chosen if c in overlap):
+    for name in (c for c in corruptions if c in overlap):
         log.warning("the model was trained with %r noise, which is the evaluated corruption %r", overlap[name], name)
         setting = {"corruption": name, "noise": overlap[name]}
         records.append(Record("corruptions", "trained_on_corruption", 1.0, setting))
     n = len(data.test)
-    correct = corrupted_correct(model, data, chosen, severities, batch_size=batch_size, seed=seed)
+    expect(len(corruptions) * len(severities) * (1 if baseline is None else 2))
+    correct = corrupted_correct(model, data, corruptions, severities, batch_size=batch_size, seed=seed)
     for (name, severity), count in correct.items():
         setting = {"corruption": name, "severity": severity, "held_out": CORRUPTIONS[name].held_out}
         records.append(accuracy_record("corruptions", count, n, setting))
@@ -115,7 +129,7 @@ def corruption_accuracy(
         if values:
             records.append(Record("corruptions", "mean_accuracy", sum(values) / len(values), {"set": label}, n=n))
     if baseline is not None:
-        records += _corruption_errors(correct, corrupted_correct(baseline, data, chosen, severities,
+        records += _corruption_errors(correct, corrupted_correct(baseline, data, corruptions, severities,
                                                                  batch_size=batch_size, seed=seed), n)  # fmt: skip
     return records
 
@@ -133,4 +147,3 @@ def _corruption_errors(model: dict[Key, int], baseline: dict[Key, int], n: int) 
     if common:
         records.append(Record("corruptions", "mce", sum(common) / len(common), {"set": "common"}))
     return records
-

@@ -15,10 +15,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..checks import check_int
 from ..data import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
+from .options import optional
 from .records import Record, measure
 
 History = Sequence[Mapping[str, Any]]
@@ -39,21 +39,44 @@ def flops_per_sample(model: nn.Module, x: torch.Tensor) -> float:
     return counter.get_total_flops() / len(x)
 
 
-def training_time(history: History, *, field: str = "history") -> tuple[float, float]:
-    """``(seconds per epoch, total seconds)`` of a training history; ``field`` names it in errors."""
+def check_history(what: str, history: Any) -> History:
+    """``history`` itself, or ``ConfigError`` naming ``what`` unless it is a non-empty list of epoch records,
+    each a mapping with ``"seconds"`` >= 0."""
     if isinstance(history, (str, Mapping)) or not isinstance(history, Sequence) or not history:
-        raise ConfigError(f"{field} must be a non-empty list of epoch records with 'seconds', got {history!r}")
-    seconds = []
+        raise ConfigError(f"{what} must be a non-empty list of epoch records with 'seconds', got {history!r}")
     for epoch, record in enumerate(history):
         value = record.get("seconds") if isinstance(record, Mapping) else None
         if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
-            raise ConfigError(f"{field}[{epoch}] must be a mapping with 'seconds' >= 0, got {record!r}")
-        seconds.append(float(value))
+            raise ConfigError(f"{what}[{epoch}] must be a mapping with 'seconds' >= 0, got {record!r}")
+    return history
+
+
+def training_time(history: History, *, field: str = "history") -> tuple[float, float]:
+    """``(seconds per epoch, total seconds)`` of a training history; ``field`` names it in errors."""
+    seconds = [float(record["seconds"]) for record in check_history(field, history)]
     total = sum(seconds)
     return total / len(seconds), total
 
 
-@measure("cost")
+def _check_baseline(what: str, history: Any) -> History:
+    """A history (``check_history``) with a positive total, for the ratios to it."""
+    if training_time(history, field=what)[1] == 0:
+        raise ConfigError(f"{what} must have a positive total of 'seconds'")
+    return history
+
+
+def _baseline_needs_history(options: dict[str, Any]) -> dict[str, Any]:
+    """A baseline history is only compared with the model's own history."""
+    if options["baseline"] is not None and options["history"] is None:
+        raise ConfigError("baseline needs a history to compare with; pass history too")
+    return options
+
+
+@measure(
+    "cost",
+    checks={"history": optional(check_history), "baseline": optional(_check_baseline)},
+    joint=_baseline_needs_history,
+)
 def cost(
     model: nn.Module,
     data: Dataset,
@@ -74,17 +97,6 @@ def cost(
 
     Example: ``cost(model, data, history=result.history)``.
     """
-    check_int("batch_size", batch_size, 1)
-    check_int("seed", seed, 0)
-    timing = None if history is None else training_time(history)
-    if baseline is not None and history is None:
-        raise ConfigError("baseline needs a history to compare with; pass history too")
-    reference = None if baseline is None else training_time(baseline, field="baseline")
-    if reference is not None and reference[1] == 0:
-        raise ConfigError("baseline must have a positive total of 'seconds'")
-
-    if not len(data.test):
-        raise ConfigError(f"cost: the test split of dataset {data.name!r} is empty; FLOPs are counted on it")
     trainable_count, total_count = parameter_counts(model)
     with evaluation_mode(model):
         flops = flops_per_sample(model, data.test.x[:batch_size])
@@ -93,16 +105,18 @@ def cost(
         Record("cost", "trainable_parameters", float(trainable_count)),
         Record("cost", "flops_per_sample", flops, n=min(batch_size, len(data.test))),
     ]
-    if timing is not None:
-        setting = {"epochs": len(history)}  # type: ignore[arg-type]
+    if history is not None:
+        timing = training_time(history)
+        setting = {"epochs": len(history)}
         records += [
             Record("cost", "seconds_per_epoch", timing[0], setting),
             Record("cost", "seconds_total", timing[1], setting),
         ]
-    if timing is not None and reference is not None:
-        setting = {"epochs": len(history), "baseline_epochs": len(baseline)}  # type: ignore[arg-type]
-        records += [
-            Record("cost", "relative_seconds_per_epoch", timing[0] / reference[0], setting),
-            Record("cost", "relative_seconds_total", timing[1] / reference[1], setting),
-        ]
+        if baseline is not None:
+            reference = training_time(baseline, field="baseline")
+            setting = {"epochs": len(history), "baseline_epochs": len(baseline)}
+            records += [
+                Record("cost", "relative_seconds_per_epoch", timing[0] / reference[0], setting),
+                Record("cost", "relative_seconds_total", timing[1] / reference[1], setting),
+            ]
     return records

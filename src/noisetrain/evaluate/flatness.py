@@ -14,21 +14,24 @@
 The loss is cross-entropy for integer targets and mean squared error (per sample, averaged over
 outputs) for float targets, averaged over the given samples. Every function leaves the weights
 bit-for-bit as it found them and the parameters' ``.grad`` untouched; the model runs in its current mode.
+Each random draw, ascent step and power iteration is one unit of progress (``evaluate.progress``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_choice, check_int, check_number
 from ..data import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
+from .options import choice, grid, integer
+from .progress import expect, step
 from .records import Record, measure
 
 SPLITS = ("train", "val", "test")
@@ -106,6 +109,7 @@ def random_sharpness(
                 noise = torch.randn(w.shape, generator=generator, device=w.device, dtype=w.dtype)
                 p.copy_(w + rho * w.abs() * noise)
             losses.append(mean_loss(model, x, y, batch_size=batch_size))
+            step()
     return (torch.stack(losses) - base).mean().item()
 
 
@@ -133,6 +137,7 @@ def worst_case_sharpness(
                     delta += radius / steps * g / g.norm().clamp_min(torch.finfo(g.dtype).tiny)
                     delta *= (radius / delta.norm().clamp_min(torch.finfo(g.dtype).tiny)).clamp(max=1.0)
                     p.copy_(w + delta)
+            step()
         perturbed = mean_loss(model, x, y, batch_size=batch_size)
     return (perturbed - base).item()
 
@@ -165,10 +170,32 @@ def hessian_top_eigenvalue(
                     total += h
         eigenvalue = sum((h * t).sum() for h, t in zip(hv, v, strict=True))
         v = hv
+        step()
     return float(eigenvalue)
 
 
-@measure("flatness")
+def _split_and_weights(options: Mapping[str, Any], data: Dataset, model: nn.Module) -> None:
+    """The chosen split must have samples and the model trainable weights."""
+    if not len(getattr(data, options["split"])):
+        raise ConfigError(f"split {options['split']!r} of dataset {data.name!r} is empty; "
+                          f"choose one of {', '.join(SPLITS)}")  # fmt: skip
+    if not trainable(model):
+        raise ConfigError("flatness: the model has no trainable parameters")
+
+
+@measure(
+    "flatness",
+    checks={
+        "rho": grid(0),
+        "samples": integer(1),
+        "steps": integer(1),
+        "iterations": integer(1),
+        "num_samples": integer(1),
+        "split": choice(*SPLITS),
+    },
+    splits=(),
+    needs=_split_and_weights,
+)
 def flatness(
     model: nn.Module,
     data: Dataset,
@@ -195,45 +222,36 @@ def flatness(
 
     Records: ``loss``, ``gradient_norm``, ``hessian_top_eigenvalue`` and per ``rho`` ``sharpness_random`` and
     ``sharpness_worst``; every setting holds the split and the subset size.
+    Progress: one unit each for the loss and the gradient norm, per power iteration, per random draw and per
+    ascent step.
 
     Example: ``flatness(model, data, rho=(0.01, 0.05))``.
     """
-    check_int("batch_size", batch_size, 1)
-    check_int("seed", seed, 0)
-    rhos = (rho,) if isinstance(rho, (int, float)) else rho
-    if not isinstance(rhos, Sequence) or not rhos:
-        raise ConfigError(f"rho must be a number >= 0 or a non-empty list of them, got {rho!r}")
-    rhos = [check_number("rho", r, 0) for r in rhos]
-    check_int("samples", samples, 1)
-    check_int("steps", steps, 1)
-    check_int("iterations", iterations, 1)
-    check_int("num_samples", num_samples, 1)
-    check_choice("split", split, SPLITS)
     part = getattr(data, split)
-    if not len(part):
-        raise ConfigError(f"split {split!r} of dataset {data.name!r} is empty; choose one of {', '.join(SPLITS)}")
-    if not trainable(model):
-        raise ConfigError("flatness: the model has no trainable parameters")
-
+    expect(2 + iterations + len(rho) * (samples + steps))
     device = part.x.device
     index = torch.randperm(len(part), generator=torch.Generator().manual_seed(seed))[:num_samples].to(device)
     x, y = part.x[index], part.y[index]
     generator = torch.Generator(device=device).manual_seed(seed)
     setting = {"split": split, "num_samples": len(index)}
     options = {"batch_size": batch_size}
+    n = len(index)
     with evaluation_mode(model):
+        loss = mean_loss(model, x, y, **options).item()
+        step()
+        norm = gradient_norm(model, x, y, **options)
+        step()
+        top = hessian_top_eigenvalue(model, x, y, iterations=iterations, generator=generator, **options)
         records = [
-            Record("flatness", "loss", mean_loss(model, x, y, **options).item(), setting, n=len(index)),
-            Record("flatness", "gradient_norm", gradient_norm(model, x, y, **options), setting, n=len(index)),
-            Record("flatness", "hessian_top_eigenvalue",
-                   hessian_top_eigenvalue(model, x, y, iterations=iterations, generator=generator, **options),
-                   {**setting, "iterations": iterations}, n=len(index)),
-        ]  # fmt: skip
-        for r in rhos:
+            Record("flatness", "loss", loss, setting, n=n),
+            Record("flatness", "gradient_norm", norm, setting, n=n),
+            Record("flatness", "hessian_top_eigenvalue", top, {**setting, "iterations": iterations}, n=n),
+        ]
+        for r in rho:
             random = random_sharpness(model, x, y, r, samples=samples, generator=generator, **options)
             worst = worst_case_sharpness(model, x, y, r, steps=steps, **options)
-            records.append(Record("flatness", "sharpness_random", random, {**setting, "rho": r, "samples": samples},
-                                  n=len(index)))  # fmt: skip
-            records.append(Record("flatness", "sharpness_worst", worst, {**setting, "rho": r, "steps": steps},
-                                  n=len(index)))  # fmt: skip
+            records += [
+                Record("flatness", "sharpness_random", random, {**setting, "rho": r, "samples": samples}, n=n),
+                Record("flatness", "sharpness_worst", worst, {**setting, "rho": r, "steps": steps}, n=n),
+            ]
     return records

@@ -22,12 +22,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checks import check_choice, check_int, check_pair, check_range
+from ..checks import check_choice, check_range
 from ..data.dataset import Dataset, Split
 from ..noise import functional as NF
 from ..noise.base import derive_seed
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
+from .options import AUTO, auto_range, integer, names
+from .progress import expect, step
 from .records import Record, clopper_pearson, measure
 
 KINDS = ("gaussian", "uniform", "salt_pepper", "mask")
@@ -39,7 +41,6 @@ DEFAULT_STRENGTHS: dict[str, tuple[float, ...]] = {
 }
 HIGHEST = {"gaussian": math.inf, "uniform": math.inf, "salt_pepper": 1.0, "mask": 1.0}
 """The largest strength each kind allows (probabilities and fractions stop at 1)."""
-AUTO = "auto"
 
 
 def check_noise(what: str, kind: Any, strength: Any) -> None:
@@ -49,13 +50,14 @@ def check_noise(what: str, kind: Any, strength: Any) -> None:
 
 
 def resolve_clip(clip: Any, data: Dataset) -> tuple[float, float] | None:
-    """``clip`` validated: ``"auto"`` is ``(0, 1)`` when every feature of the data lies in [0, 1], else None."""
-    if isinstance(clip, str):
-        check_choice("clip", clip, (AUTO,))
+    """``clip`` validated (``auto_range``): ``"auto"`` is ``(0, 1)`` when every feature of the data lies in [0, 1],
+    else None."""
+    clip = auto_range("clip", clip)
+    if clip == AUTO:
         splits = (data.train, data.val, data.test)
         inside = all(len(s) == 0 or (float(s.x.min()) >= 0.0 and float(s.x.max()) <= 1.0) for s in splits)
         return (0.0, 1.0) if inside else None
-    return None if clip is None else check_pair("clip", clip, strict=True)
+    return clip
 
 
 def corrupt(
@@ -144,14 +146,24 @@ def check_strengths(
     return grids
 
 
-@measure("noise_sweep")
+def _strength_grids(options: dict[str, Any]) -> dict[str, Any]:
+    """``strengths`` checked against ``kinds`` and made the full grid of every kind."""
+    return {**options, "strengths": check_strengths(options["kinds"], options["strengths"])}
+
+
+@measure(
+    "noise_sweep",
+    checks={"kinds": names(KINDS), "clip": auto_range, "repeats": integer(1)},
+    tasks=("classification",),
+    joint=_strength_grids,
+)
 def noise_sweep(
     model: nn.Module,
     data: Dataset,
     *,
     batch_size: int = 512,
     seed: int = 0,
-    kinds: Sequence[str] = ("gaussian",),
+    kinds: str | Sequence[str] = ("gaussian",),
     strengths: Mapping[str, Sequence[float]] | Sequence[float] | None = None,
     clip: tuple[float, float] | str | None = AUTO,
     repeats: int = 1,
@@ -167,7 +179,7 @@ def noise_sweep(
         data: a classification data set; its test split is used.
         batch_size: inputs per forward pass.
         seed: seed of the noise draws.
-        kinds: noises from ``KINDS``. Default ``("gaussian",)``.
+        kinds: one or more noises from ``KINDS``. Default ``("gaussian",)``.
         strengths: per kind, the grid of strengths (each >= 0, <= 1 for probabilities), or one list for
             every kind; defaults in ``DEFAULT_STRENGTHS``.
         clip: ``(low, high)`` range the noisy inputs are clamped to, None for none (standardised data),
@@ -177,32 +189,18 @@ def noise_sweep(
     Returns:
         ``accuracy`` per ``{"kind", "strength"}`` (the mean over draws; its 95% Clopper-Pearson interval rests
         on the test set's ``n`` with the mean number correct), and ``auc`` per ``{"kind"}``.
+        Progress: one unit per (kind, strength).
     """
-    if isinstance(kinds, str):
-        kinds = (kinds,)
-    if not isinstance(kinds, Sequence) or len(kinds) == 0:
-        raise ConfigError(f"kinds must be a non-empty list from {', '.join(KINDS)}; got {kinds!r}")
-    for kind in kinds:
-        check_choice("kinds", kind, KINDS)
-    if len(set(kinds)) != len(kinds):
-        raise ConfigError(f"kinds has repeated values: {list(kinds)}")
-    grids = check_strengths(kinds, strengths)
-    check_int("repeats", repeats, 1)
-    check_int("batch_size", batch_size, 1)
-    check_int("seed", seed, 0)
-    if data.task != "classification":
-        raise ConfigError(f"noise_sweep needs a classification data set; {data.name!r} is {data.task}")
     test = data.test
-    if len(test) == 0:
-        raise ConfigError(f"noise_sweep needs test samples; the test split of {data.name!r} is empty")
     limits = resolve_clip(clip, data)
     extremes = extremes_of(limits, test)
+    expect(sum(len(grid) for grid in strengths.values()))
 
     records = []
     with evaluation_mode(model):
         for kind in kinds:
             counts = []
-            for strength in grids[kind]:
+            for strength in strengths[kind]:
                 total = torch.zeros((), dtype=torch.int64, device=test.y.device)
                 for repeat in range(repeats if strength else 1):  # strength 0 is the clean input: one pass
                     generator = torch.Generator(device=test.x.device).manual_seed(derive_seed(seed, f"{kind}/{repeat}"))
@@ -211,13 +209,14 @@ def noise_sweep(
                         clip=limits, extremes=extremes, generator=generator,
                     )  # fmt: skip
                 counts.append(total / (repeats if strength else 1))
+                step()
             accuracies = []
-            for strength, mean_correct in zip(grids[kind], torch.stack(counts).tolist(), strict=True):
+            for strength, mean_correct in zip(strengths[kind], torch.stack(counts).tolist(), strict=True):
                 setting = {"kind": kind, "strength": strength}
                 accuracy = mean_correct / len(test)
                 ci = clopper_pearson(round(mean_correct), len(test))
                 records.append(Record("noise_sweep", "accuracy", accuracy, setting, ci, len(test)))
                 accuracies.append(accuracy)
-            auc = trapezoid_auc(grids[kind], accuracies)
+            auc = trapezoid_auc(strengths[kind], accuracies)
             records.append(Record("noise_sweep", "auc", auc, {"kind": kind}, None, len(test)))
     return records

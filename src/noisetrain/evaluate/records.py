@@ -1,13 +1,18 @@
 """What every robustness measure returns: records of (measure, metric, setting, value, interval).
 
-Measures register themselves with ``@measure("name")`` and share the helpers here:
-``predictions`` (logits in eval mode, batched, no grad), ``accuracy_record`` (with an exact
-Clopper-Pearson interval) and ``is_stochastic`` (does the model still draw noise in eval mode?).
+Measures register themselves with ``@measure("name", checks=..., tasks=...)``, which declares how each
+option is checked, so that ``evaluate`` checks every measure's options and data before the first one
+runs and a direct call checks its own the same way. The helpers here are shared: ``predictions``
+(logits in eval mode, batched, no grad), ``accuracy_record`` (with an exact Clopper-Pearson interval),
+``check_outputs`` (does the model's output fit the task?) and ``is_stochastic`` (does the model still
+draw noise in eval mode?).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,9 +20,16 @@ import torch
 from scipy.stats import beta
 from torch import nn
 
+from ..data.dataset import Dataset, Task
 from ..registry import ConfigError
+from .options import Check, integer
 
-Measure = Callable[..., list["Record"]]
+Joint = Callable[[dict[str, Any]], dict[str, Any]]
+"""``joint(options) -> options``: the checks that relate options to each other (normalising them, as checkers do)."""
+Needs = Callable[[Mapping[str, Any], Dataset, nn.Module], None]
+"""``needs(options, data, model)``: the checks of the data and the model against the checked options."""
+COMMON_CHECKS: dict[str, Check] = {"batch_size": integer(1), "seed": integer(0)}
+"""Checks of the options most measures share, applied wherever a measure accepts them."""
 MEASURES: dict[str, Measure] = {}
 """Every registered measure, by name: ``measure(model, data, **options) -> list[Record]``."""
 
@@ -49,14 +61,104 @@ class Record:
         return record
 
 
-def measure(name: str) -> Callable[[Measure], Measure]:
-    """Register ``fn`` as measure ``name`` for ``evaluate`` and the CLI."""
+class Measure:
+    """A registered measure ``fn(model, data, **options) -> list[Record]`` with the declaration of its options.
 
-    def decorate(fn: Measure) -> Measure:
+    Calling it checks the options and the data (``check``) and runs ``fn`` on the checked, normalised options.
+
+    Args:
+        fn: the measure; ``model`` and ``data`` positional, every option keyword-only with a default.
+        name: its registered name.
+        checks: option -> checker ``(what, value) -> value`` (see ``evaluate.options``); ``batch_size`` and
+            ``seed`` get ``COMMON_CHECKS`` unless given.
+        joint: ``joint(options) -> options``, the checks across options, after each option's own.
+        tasks: the data tasks it supports.
+        splits: the splits of the data it reads, which must not be empty.
+        needs: ``needs(options, data, model)``, the checks of the data and the model against the options.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., list[Record]],
+        name: str,
+        checks: Mapping[str, Check],
+        joint: Joint | None,
+        tasks: Sequence[Task],
+        splits: Sequence[str],
+        needs: Needs | None,
+    ) -> None:
+        parameters = inspect.signature(fn).parameters.values()
+        self.defaults = {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        unknown = sorted(set(checks) - set(self.defaults))
+        if unknown:
+            raise ValueError(f"measure {name!r}: checks for {unknown}, which are not options of {fn.__name__}")
+        self.fn = fn
+        self.name = name
+        self.checks = {**{k: c for k, c in COMMON_CHECKS.items() if k in self.defaults}, **checks}
+        self.joint = joint
+        self.tasks = tuple(tasks)
+        self.splits = tuple(splits)
+        self.needs = needs
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, model: nn.Module, data: Dataset, **options: Any) -> list[Record]:
+        return self.fn(model, data, **self.check(options, data, model))
+
+    def __repr__(self) -> str:
+        return f"<measure {self.name!r}>"
+
+    def __reduce__(self) -> tuple[Callable[[str], Measure], tuple[str]]:
+        return get_measure, (self.name,)
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Every option, defaults filled in, checked and normalised; ``ConfigError`` names the first bad one."""
+        unknown = sorted(set(options) - set(self.defaults))
+        if unknown:
+            accepted = ", ".join(self.defaults)
+            raise ConfigError(f"unknown option {', '.join(map(repr, unknown))}; accepted: {accepted}")
+        checked = {**self.defaults, **options}
+        for option, check in self.checks.items():
+            checked[option] = check(option, checked[option])
+        return checked if self.joint is None else self.joint(checked)
+
+    def check_data(self, options: Mapping[str, Any], data: Dataset, model: nn.Module) -> None:
+        """``ConfigError`` unless ``data`` (its task and splits) and ``model`` fit the measure with ``options``
+        (as ``check_options`` returns them). Cheap: runs no forward pass."""
+        if data.task not in self.tasks:
+            raise ConfigError(f"{self.name} needs a {' or '.join(self.tasks)} data set; {data.name!r} is {data.task}")
+        for split in self.splits:
+            if not len(getattr(data, split)):
+                raise ConfigError(f"{self.name} needs {split} samples; the {split} split of {data.name!r} is empty")
+        if self.needs is not None:
+            self.needs(options, data, model)
+
+    def check(self, options: Mapping[str, Any], data: Dataset, model: nn.Module) -> dict[str, Any]:
+        """``check_options`` then ``check_data``: the options checked and normalised."""
+        checked = self.check_options(options)
+        self.check_data(checked, data, model)
+        return checked
+
+
+def measure(
+    name: str,
+    *,
+    checks: Mapping[str, Check] | None = None,
+    joint: Joint | None = None,
+    tasks: Sequence[Task] = ("classification", "regression"),
+    splits: Sequence[str] = ("test",),
+    needs: Needs | None = None,
+) -> Callable[[Callable[..., list[Record]]], Measure]:
+    """Register ``fn`` as measure ``name`` for ``evaluate`` and the CLI, with the checks of its options and
+    of the data and model it needs (see ``Measure``).
+
+    Example: ``@measure("certified", checks={"sigma": real(0, low_open=True)}, tasks=("classification",))``.
+    """
+
+    def decorate(fn: Callable[..., list[Record]]) -> Measure:
         if name in MEASURES:
             raise ValueError(f"measure {name!r} is already registered")
-        MEASURES[name] = fn
-        return fn
+        MEASURES[name] = Measure(fn, name, checks or {}, joint, tasks, splits, needs)
+        return MEASURES[name]
 
     return decorate
 
@@ -95,3 +197,21 @@ def is_stochastic(model: nn.Module, x: torch.Tensor) -> bool:
     """True when two passes of the model on the same inputs differ in its current mode (e.g. MC mode)."""
     probe = x[:8]
     return not torch.equal(model(probe), model(probe))
+
+
+def check_outputs(outputs: Any, data: Dataset, n: int) -> None:
+    """Raise ``ConfigError`` unless ``outputs`` of the model on ``n`` inputs fit ``data``'s task: classification
+    -> logits (n, num_classes); regression -> the shape of the targets, or (n, 1) for targets (n,)."""
+    if not isinstance(outputs, torch.Tensor):
+        raise ConfigError(f"the model must return a tensor, got {type(outputs).__name__}")
+    if data.task == "classification":
+        expected = [(n, data.num_classes)]
+        what = "logits"
+    else:
+        target = tuple(data.test.y.shape[1:])
+        expected = [(n, *target), (n, 1)] if not target else [(n, *target)]
+        what = "predictions"
+    if tuple(outputs.shape) not in expected:
+        shapes = " or ".join(str(shape) for shape in expected)
+        raise ConfigError(f"model outputs of shape {tuple(outputs.shape)} do not match {data.name!r}: its "
+                          f"{data.task} task expects {what} of shape {shapes}")  # fmt: skip

@@ -19,12 +19,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checks import check_int
 from ..data.dataset import Dataset
 from ..noise.base import Generators, derive_seed
 from ..noise.inject import evaluation_mode, injectors_in, mc_mode
 from ..registry import ConfigError
-from .noise_sweep import AUTO, check_noise, corrupt, extremes_of, resolve_clip
+from .noise_sweep import check_noise, corrupt, extremes_of, resolve_clip
+from .options import AUTO, auto_range, integer
+from .progress import expect, step
 from .records import Record, accuracy_record, measure
 
 
@@ -80,7 +81,7 @@ def mc_predict(
     model: nn.Module, x: torch.Tensor, *, samples: int, batch_size: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Mean probabilities (N, C), predictive entropy (N,) and mutual information (N,) of ``samples``
-    passes of ``model`` in its current mode."""
+    passes of ``model`` in its current mode; each batch is one unit of progress."""
     means, entropies, informations = [], [], []
     for start in range(0, len(x), batch_size):
         batch = x[start : start + batch_size]
@@ -89,23 +90,25 @@ def mc_predict(
         means.append(mean)
         entropies.append(entropy(mean))
         informations.append(mutual_information(probs))
+        step()
     return torch.cat(means), torch.cat(entropies), torch.cat(informations)
 
 
-def check_corrupted(corrupted: Any) -> dict[str, Any] | None:
-    """``corrupted`` as ``{"kind", "strength", "clip"}`` (clip defaulting to ``"auto"``), or None."""
+def check_corrupted(what: str, corrupted: Any) -> dict[str, Any] | None:
+    """``corrupted`` as ``{"kind", "strength", "clip"}`` (clip defaulting to ``"auto"``, see ``auto_range``),
+    or None; ``what`` names it in errors."""
     if corrupted is None:
         return None
     if not isinstance(corrupted, Mapping) or not {"kind", "strength"} <= set(corrupted):
-        raise ConfigError(f"corrupted must be a mapping with kind and strength (and optional clip), got {corrupted!r}")
+        raise ConfigError(f"{what} must be a mapping with kind and strength (and optional clip), got {corrupted!r}")
     extra = sorted(set(corrupted) - {"kind", "strength", "clip"})
     if extra:
-        raise ConfigError(f"corrupted has unknown keys {extra}; allowed: kind, strength, clip")
-    check_noise("corrupted", corrupted["kind"], corrupted["strength"])
-    return {"clip": AUTO, **corrupted}
+        raise ConfigError(f"{what} has unknown keys {extra}; allowed: kind, strength, clip")
+    check_noise(what, corrupted["kind"], corrupted["strength"])
+    return {**corrupted, "clip": auto_range(f"{what} clip", corrupted.get("clip", AUTO))}
 
 
-@measure("uncertainty")
+@measure("uncertainty", checks={"samples": integer(1), "corrupted": check_corrupted}, tasks=("classification",))
 def uncertainty(
     model: nn.Module,
     data: Dataset,
@@ -132,24 +135,18 @@ def uncertainty(
         ``entropy`` and ``mutual_information`` (nats), and ``auroc`` of each score (``"entropy"``,
         ``"mutual_information"``) for detecting misclassified test inputs (``"target": "misclassified"``) and,
         with ``corrupted``, for telling noised from clean test inputs (``"target": "corrupted"``).
+        Progress: one unit per batch of MC passes.
     """
-    check_int("batch_size", batch_size, 1)
-    check_int("seed", seed, 0)
-    check_int("samples", samples, 1)
-    noise = check_corrupted(corrupted)
-    if data.task != "classification":
-        raise ConfigError(f"uncertainty needs a classification data set; {data.name!r} is {data.task}")
     test = data.test
-    if len(test) == 0:
-        raise ConfigError(f"uncertainty needs test samples; the test split of {data.name!r} is empty")
-    clip = None if noise is None else resolve_clip(noise["clip"], data)
+    clip = None if corrupted is None else resolve_clip(corrupted["clip"], data)
+    expect(math.ceil(len(test) / batch_size) * (1 if corrupted is None else 2))
 
     device = test.x.device
     with evaluation_mode(model), mc_mode(model), seeded_noise(model, seed, device):
         mean, entropies, informations = mc_predict(model, test.x, samples=samples, batch_size=batch_size)
-        if noise is not None:
+        if corrupted is not None:
             generator = torch.Generator(device=device).manual_seed(seed)
-            noisy_x = corrupt(test.x, noise["kind"], noise["strength"], clip=clip,
+            noisy_x = corrupt(test.x, corrupted["kind"], corrupted["strength"], clip=clip,
                               extremes=extremes_of(clip, test), generator=generator)  # fmt: skip
             _, noisy_entropies, noisy_informations = mc_predict(model, noisy_x, samples=samples, batch_size=batch_size)
 
@@ -165,11 +162,11 @@ def uncertainty(
     for name, score in scores.items():
         setting = {**base, "score": name, "target": "misclassified"}
         records.append(Record("uncertainty", "auroc", auroc(score, wrong), setting, None, n))
-    if noise is not None:
+    if corrupted is not None:
         is_noisy = torch.cat([torch.zeros(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool)]).to(device)
         noisy_scores = {"entropy": noisy_entropies, "mutual_information": noisy_informations}
         for name, score in scores.items():
-            setting = {**base, "score": name, "target": "corrupted", "corruption": dict(noise, clip=clip)}
+            setting = {**base, "score": name, "target": "corrupted", "corruption": dict(corrupted, clip=clip)}
             value = auroc(torch.cat([score, noisy_scores[name]]), is_noisy)
             records.append(Record("uncertainty", "auroc", value, setting, None, 2 * n))
     return records

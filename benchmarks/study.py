@@ -1,0 +1,120 @@
+"""Study execution: speed-up of parallel workers and the driver's bookkeeping cost per run.
+
+A grid of 8 small runs (an MLP 64-128-10 on scikit-learn's digits, 15 epochs, clean and
+noise sweep measures) runs three times into fresh folders: 1 local worker (2 torch threads),
+2 local workers (1 thread each) and Ray with 2 CPUs (1 per run). The speed-up is the wall time of
+1 worker over that of 2 (target >= 1.6 on 2 cores), worker start-up included. The bookkeeping
+overhead per run is the driver's own time per run: registering the grid, marking the run
+started and writing its outcome (summary, per-epoch metrics, records) to SQLite in one
+transaction, timed over the real outcomes of the first study (target < 50 ms).
+
+Run: ``python benchmarks/study.py [--quick]`` -> ``benchmarks/results/study.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from noisetrain.config import parse
+from noisetrain.study import StudyConfig, expand, run_study
+from noisetrain.study.runner import DB, Executor
+from noisetrain.study.store import Store
+
+from _common import row, write
+
+SPEEDUP_TARGET = 1.6
+OVERHEAD_TARGET_MS = 50.0
+
+
+def study(epochs: int) -> StudyConfig:
+    """Baseline + Gaussian noise at three strengths, 2 seeds: 8 runs."""
+    return parse(
+        StudyConfig,
+        {
+            "name": "bench",
+            "data": {"kind": "digits"},
+            "model": {"kind": "mlp", "widths": [128]},
+            "train": {"epochs": epochs, "batch_size": 32},
+            "seeds": 2,
+            "noise": {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.2, 0.3]}]},
+            "evaluate": {"measures": ["clean", "noise_sweep"]},
+        },
+    )
+
+
+def wall_time(config: StudyConfig, folder: Path, **execution: object) -> float:
+    start = time.perf_counter()
+    result = run_study(config, folder, **execution)
+    seconds = time.perf_counter() - start
+    assert result.statuses == {"completed": 8}, result.statuses
+    return seconds
+
+
+def bookkeeping_ms(config: StudyConfig, source: Path, folder: Path, repeats: int) -> float:
+    """Median driver time per run (register + start + save) replaying the real outcomes of ``source``."""
+    from noisetrain.study.execute import Outcome
+
+    with Store(source / DB) as store:
+        runs = store.runs()
+        records = store.records()
+        metrics = store.metrics()
+    outcomes = []
+    for key in runs.key:
+        history = [
+            {"epoch": epoch, **dict(zip(rows.name, rows.value, strict=True))}
+            for epoch, rows in metrics[metrics.key == key].groupby("epoch")
+        ]
+        own = records[records.key == key]
+        items = [
+            {"measure": r.measure, "metric": r.metric, "value": r.value, "setting": {"raw": r.setting},
+             "ci": None if r.ci_low != r.ci_low else [r.ci_low, r.ci_high], "n": r.n}
+            for r in own.itertuples()
+        ]  # fmt: skip
+        outcomes.append(Outcome(key, "completed", "ok", 1.0, {"best_epoch": len(history)}, history, items, {}))
+    specs = expand(config)
+    times = []
+    for attempt in range(repeats):
+        with Store(folder / f"replay{attempt}" / DB) as store:
+            executor = Executor(config, store, folder, len(specs), None)
+            start = time.perf_counter()
+            store.register(config, specs)
+            for outcome in outcomes:
+                store.start(outcome.key)
+                store.save(outcome)
+            times.append((time.perf_counter() - start) / len(outcomes) * 1000)
+            executor.close()
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs (a rougher figure)")
+    args = parser.parse_args()
+    config = study(epochs=5 if args.quick else 15)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        one = wall_time(config, root / "one", workers=1)
+        two = wall_time(config, root / "two", workers=2)
+        results.append(row("local/1_worker", "wall_seconds", one, None, "lower"))
+        results.append(row("local/2_workers", "wall_seconds", two, None, "lower"))
+        results.append(row("local/2_workers", "speedup_over_1", one / two, SPEEDUP_TARGET, "higher"))
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            print("ray is not installed: Ray rows skipped")
+        else:
+            on_ray = wall_time(config, root / "ray", workers=2, backend="ray")
+            results.append(row("ray/2_cpus", "wall_seconds", on_ray, None, "lower"))
+            results.append(row("ray/2_cpus", "speedup_over_local_1", one / on_ray, None, "higher"))
+        overhead = bookkeeping_ms(config, root / "one", root, repeats=3 if args.quick else 7)
+        results.append(row("store", "bookkeeping_ms_per_run", overhead, OVERHEAD_TARGET_MS, "lower"))
+    write("study", results)
+
+
+if __name__ == "__main__":
+    main()

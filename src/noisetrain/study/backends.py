@@ -1,0 +1,141 @@
+"""Where runs execute: local worker processes, or Ray tasks on a local instance or a cluster.
+
+A backend takes tasks (``submit``) and hands back outcomes as they finish (``wait``); it never
+touches the store. A worker that dies (killed, out of memory) gives an outcome with status
+``"failed"``, which the runner may retry.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+from ..registry import ConfigError
+from .execute import Outcome, Task, execute
+
+BACKENDS = ("local", "ray")
+
+
+class Backend(Protocol):
+    """Runs tasks; ``wait`` blocks until one of the given handles is done and returns its outcome."""
+
+    def submit(self, task: Task) -> Any: ...
+
+    def wait(self, handles: list[Any]) -> tuple[Any, Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+def lost(task: Task, error: BaseException) -> Outcome:
+    """The outcome of a run whose worker was lost."""
+    return Outcome(task.key, "failed", f"worker lost: {type(error).__name__}: {error}", 0.0)
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+class LocalBackend:
+    """A pool of ``workers`` processes (``spawn``: a fresh interpreter, safe with torch's threads)."""
+
+    def __init__(self, workers: int, threads: int) -> None:
+        self.workers = workers
+        self.threads = threads
+        self.pool_: ProcessPoolExecutor | None = None
+        self.tasks_: dict[Future[Outcome], Task] = {}
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self.pool_ is None:
+            self.pool_ = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_set_threads, initargs=(self.threads,),
+            )  # fmt: skip
+        return self.pool_
+
+    def submit(self, task: Task) -> Future[Outcome]:
+        try:
+            future = self._pool().submit(execute, task)
+        except BrokenProcessPool:  # a worker died since the last submit: start a fresh pool
+            self.close()
+            future = self._pool().submit(execute, task)
+        self.tasks_[future] = task
+        return future
+
+    def wait(self, handles: list[Future[Outcome]]) -> tuple[Future[Outcome], Outcome]:
+        done, _ = wait_futures(handles, return_when=FIRST_COMPLETED)
+        future = next(iter(done))
+        task = self.tasks_.pop(future)
+        try:
+            return future, future.result()
+        except BrokenProcessPool as error:  # the pool is unusable: the next submit starts a new one
+            self.pool_ = None
+            return future, lost(task, error)
+
+    def close(self) -> None:
+        if self.pool_ is not None:
+            self.pool_.shutdown(wait=True, cancel_futures=True)
+            self.pool_ = None
+
+
+class RayBackend:
+    """Ray tasks of ``cpus``/``gpus`` each, on an existing cluster (``address``) or a new local instance.
+
+    The runs need noisetrain (and the data) on every node. A local instance is started on the
+    loopback interface with ``workers * cpus`` CPUs and shut down by ``close``.
+    """
+
+    def __init__(self, workers: int, cpus: int, gpus: float, address: str | None = None) -> None:
+        self.workers = workers
+        self.cpus = cpus
+        self.gpus = gpus
+        self.address = address
+        self.remote_: Any = None
+        self.tasks_: dict[Any, Task] = {}
+        self.started_ = False
+
+    def _remote(self) -> Any:
+        if self.remote_ is None:
+            try:
+                import ray
+            except ImportError:
+                raise ConfigError("backend 'ray' needs Ray: pip install 'noisetrain[ray]'") from None
+            if not ray.is_initialized():
+                if self.address is None:
+                    ray.init(
+                        num_cpus=self.workers * self.cpus, num_gpus=None if self.gpus else 0,
+                        _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
+                        configure_logging=False,
+                    )  # fmt: skip
+                else:
+                    ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+                self.started_ = True
+            self.remote_ = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)(execute)
+        return self.remote_
+
+    def submit(self, task: Task) -> Any:
+        ref = self._remote().remote(task)
+        self.tasks_[ref] = task
+        return ref
+
+    def wait(self, handles: list[Any]) -> tuple[Any, Outcome]:
+        import ray
+
+        (ref,), _ = ray.wait(handles, num_returns=1)
+        task = self.tasks_.pop(ref)
+        try:
+            return ref, ray.get(ref)
+        except (ray.exceptions.RayError, OSError) as error:  # a lost worker or node
+            return ref, lost(task, error)
+
+    def close(self) -> None:
+        if self.started_:
+            import ray
+
+            ray.shutdown()
+            self.started_ = False
+        self.remote_ = None

@@ -1,0 +1,176 @@
+"""The study commands of the CLI: ``noisetrain study validate | run | export``, ``report``, ``recommend``, ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..registry import ConfigError
+from ..terminal import bars, console, fail
+from .config import StudyConfig, load_study
+from .recommend import DATA_TYPES, recommended_study
+from .recommend import recommend as techniques
+from .runner import DB, Event, StudyResult, default_folder, plan, run_study
+from .store import Store
+
+app = typer.Typer(help="Grid studies: validate, run (locally or on Ray), export.", no_args_is_help=True)
+DEMO = Path(__file__).with_name("demo.yaml")
+
+StudyFile = Annotated[Path, typer.Argument(help="The study file (YAML).")]
+Overrides = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a field: key.path=value.")]
+
+
+@app.command(epilog="Example:\n\n  noisetrain study validate examples/studies/digits.yaml")
+def validate(study: StudyFile, overrides: Overrides = None) -> None:
+    """Validate a study file and print its expanded runs, without running anything."""
+    try:
+        config, runs = plan(load_study(study, overrides=overrides or ()))
+    except ConfigError as error:
+        raise fail(error) from None
+    table = Table(title=f"study {config.name}: {len(runs)} runs")
+    for column in ("key", "arm", "label", "seed", "context"):
+        table.add_column(column)
+    for run in runs:
+        context = ", ".join(f"{k}={v}" for k, v in run.factors.items() if not k.startswith("noise."))
+        table.add_row(run.key, run.arm, run.label, str(run.seed), context)
+    Console().print(table)
+    search = config.search
+    if search is not None and search.method == "optuna":
+        console.print(
+            f"and {search.trials} Optuna trials of arm {search.arm!r} ({search.parameter} in [{search.low}, "
+            f"{search.high}]), asked while the study runs",
+            highlight=False,
+        )
+
+
+@app.command(
+    epilog="Examples:\n\n  noisetrain study run study.yaml --workers 2\n\n"
+    "  noisetrain study run study.yaml --backend ray --address auto"
+)
+def run(
+    study: StudyFile,
+    overrides: Overrides = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Study folder (default studies/NAME).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", help="Runs in parallel.", min=1)] = None,
+    backend: Annotated[str | None, typer.Option("--backend", "-b", help="local (processes) or ray.")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: local).")] = None,
+    retries: Annotated[int | None, typer.Option("--retries", help="Reruns of a failed run.", min=0)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Run every unfinished run of a study and store the results (rerun to resume)."""
+    try:
+        config = load_study(study, overrides=overrides or ())
+        plan(config, workers=workers, backend=backend, address=address, retries=retries)
+    except ConfigError as error:
+        raise fail(error) from None
+    result = execute(config, output, quiet, workers=workers, backend=backend, address=address, retries=retries)
+    if result.statuses["failed"]:
+        raise typer.Exit(1)
+
+
+def execute(config: StudyConfig, output: Path | None, quiet: bool, **execution: object) -> StudyResult:
+    """Run a study under a progress display (runs done/total, running, failed, ETA) and print the tally."""
+    folder = output or default_folder(config)
+    with bars(TextColumn("{task.fields[state]}"), TextColumn("eta"), TimeRemainingColumn(), quiet=quiet) as progress:
+        bar = progress.add_task(f"study {config.name}", total=None, state="")
+
+        def show(event: Event) -> None:
+            state = f"running {event.running}, failed {event.failed}"
+            progress.update(bar, total=event.total, completed=event.done, state=state)
+            if event.kind == "retry":
+                progress.console.print(f"retrying {event.run.label} seed {event.run.seed}", highlight=False)
+
+        try:
+            result = run_study(config, folder, on_event=show, **execution)  # type: ignore[arg-type]
+        except ConfigError as error:
+            raise fail(error) from None
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items())) or "nothing new"
+    console.print(
+        f"{result.total} runs: {result.skipped} already finished; this time {counts}. Store: {folder / DB}",
+        highlight=False,
+    )
+    return result
+
+
+@app.command(epilog="Example:\n\n  noisetrain study export studies/digits --format parquet")
+def export(
+    folder: Annotated[Path, typer.Argument(help="The study folder (holding study.db).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where (default FOLDER/export).")] = None,
+) -> None:
+    """Export a study's runs, per-epoch metrics and evaluation records as CSV or Parquet."""
+    path = folder / DB
+    try:
+        if not path.is_file():
+            raise ConfigError(f"no study store at {str(path)!r}; run 'noisetrain study run' first")
+        with Store(path) as store:
+            paths = store.export(output or folder / "export", fmt)
+    except ConfigError as error:
+        raise fail(error) from None
+    console.print("wrote " + ", ".join(map(str, paths)), highlight=False)
+
+
+def report(
+    folder: Annotated[Path, typer.Argument(help="The study folder (holding study.db).")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where (default FOLDER/report).")] = None,
+    formats: Annotated[str, typer.Option("--formats", "-f", help="Comma-separated: md, latex, csv, html.")] = (
+        "md,latex,csv,html"
+    ),
+) -> None:
+    """Tables (Markdown, LaTeX, CSV), figures and a self-contained HTML page of a study's results."""
+    from ..report import build_report
+
+    try:
+        paths = build_report(folder, output, [f.strip() for f in formats.split(",") if f.strip()])
+    except ConfigError as error:
+        raise fail(error) from None
+    page = next((p for p in paths if p.suffix == ".html"), None)
+    console.print(
+        f"wrote {len(paths)} files to {paths[0].parent}" + (f"; open {page}" if page else ""), highlight=False
+    )
+
+
+def recommend(
+    data_type: Annotated[str, typer.Option("--data-type", "-t", help=f"One of {', '.join(DATA_TYPES)}.")],
+    write: Annotated[Path | None, typer.Option("--write", "-w", help="Write a ready study file here.")] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds of the study file.", min=1)] = 3,
+) -> None:
+    """The recommended noise techniques and combinations for a data type, with starting strengths."""
+    try:
+        found = techniques(data_type)
+    except ConfigError as error:
+        raise fail(error) from None
+    table = Table(title=f"recommended for {data_type} data")
+    for column in ("arm", "start with", "sweep", "why"):
+        table.add_column(column)
+    for t in found:
+        sweep = f"{t.sweep[1]} in {', '.join(f'{v:.3g}' for v in t.sweep[2])}" if t.sweep else ""
+        table.add_row(t.arm, t.starting(), sweep, t.why)
+    Console().print(table)
+    if write is not None:
+        study = recommended_study(data_type, seeds=seeds)
+        write.write_text(yaml.safe_dump(study, sort_keys=False))
+        console.print(f"wrote {write}; run it with: noisetrain study run {write}", highlight=False)
+
+
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Study folder.")] = Path("studies/demo"),
+    workers: Annotated[int | None, typer.Option("--workers", "-w", help="Runs in parallel.", min=1)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """The demo study on bundled digits data (21 small runs), then its report: a few minutes on 2 cores."""
+    from ..report import build_report
+
+    console.print(f"demo study: {DEMO}", highlight=False)
+    result = execute(load_study(DEMO), output, quiet, workers=workers)
+    paths = build_report(output)
+    page = next(p for p in paths if p.suffix == ".html")
+    console.print(f"report: {page}", highlight=False)
+    if result.statuses["failed"]:
+        raise typer.Exit(1)

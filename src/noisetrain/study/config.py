@@ -1,0 +1,203 @@
+"""The typed study file: what to train, which noise arms, seeds, measures, execution and report settings.
+
+A study file lists only what differs from the run defaults (``noisetrain.config.RunConfig``);
+any list in ``data``, ``model``, ``train`` or a noise spec is a grid axis (a parameter that itself
+takes a list, such as ``mlp.widths`` or ``gaussian.clip``, takes a list of lists for a grid).
+
+Example (``study.yaml``)::
+
+    name: digits-noise
+    data: {kind: digits, images: true}
+    model: {kind: lenet}
+    train: {epochs: 10, optimizer: {kind: adam, lr: [0.001, 0.003]}}
+    seeds: 3
+    noise:
+      gaussian: [{kind: gaussian, std: [0.1, 0.2, 0.3]}]
+      dropout: [{kind: dropout, p: 0.2, at: "output:ReLU"}]
+      mixup+smoothing: [{kind: mixup, alpha: 0.2}, {kind: label_smoothing, eps: 0.1}]
+    evaluate: {measures: [clean, noise_sweep]}
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, field_validator
+
+from ..config import Spec, Strict, apply_override, parse
+from ..registry import ConfigError
+
+BASELINE = "baseline"
+"""The arm without noise that every other arm is compared with."""
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
+
+
+class EvaluationConfig(Strict):
+    """The measures (``noisetrain.evaluate``) run on every trained model, and settings shared by all."""
+
+    measures: list[str | dict[str, Any]] = Field(default_factory=lambda: ["clean"])
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecutionConfig(Strict):
+    """Where and how the runs execute; the CLI's ``--workers/--backend/--address`` override these.
+
+    ``retries``: how often a failed run (an exception or a lost worker) is run again before it is
+    recorded as failed. ``cpus``/``gpus``: resources of one run: its torch threads, and its Ray
+    resources on the ray backend; ``cpus`` defaults to the machine's cores shared evenly among the
+    workers (1 per run on Ray).
+    """
+
+    backend: Literal["local", "ray"] = "local"
+    workers: int = Field(1, ge=1)
+    address: str | None = None
+    retries: int = Field(0, ge=0)
+    cpus: int | None = Field(None, ge=1)
+    gpus: float = Field(0.0, ge=0)
+
+
+class ReportConfig(Strict):
+    """What the report compares: the record ``measure``/``metric`` (on its ``setting``) that decides."""
+
+    measure: str = "clean"
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+class ArmConfig(Strict):
+    """One noise arm: its recipe (injector specs) and what it changes in the training settings.
+
+    ``train`` is merged into the study's ``train`` for this arm's runs only, e.g. adversarial
+    training: ``{adversarial: {attack: {kind: fgsm, eps: 0.031, random_start: true}}}``.
+    """
+
+    noise: list[Spec] = Field(default_factory=list)
+    train: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchConfig(Strict):
+    """Search one strength of one arm over ``[low, high]`` and select it by validation.
+
+    ``parameter`` names it as in the grid factors, ``kind.param`` (``gaussian.std``; ``kind[i].param``
+    when the arm has two specs of that kind). ``method="random"`` draws ``trials`` values (seeded,
+    uniform or log-uniform) before the study runs; ``"optuna"`` (extra ``optuna``) asks a TPE sampler
+    for each next value given the finished trials. A trial's score is ``metric`` at each run's best
+    epoch, averaged over its seeds (and the other grid axes); the report marks the best trial.
+    """
+
+    arm: str
+    parameter: str
+    low: float
+    high: float
+    log: bool = False
+    trials: int = Field(8, ge=1)
+    method: Literal["random", "optuna"] = "random"
+    metric: Literal["val_accuracy", "val_loss", "val_rmse", "val_mae"] = "val_accuracy"
+    seed: int = Field(0, ge=0)
+
+    @property
+    def maximize(self) -> bool:
+        return self.metric == "val_accuracy"
+
+
+class StudyConfig(Strict):
+    """A study: a grid of runs (data x model x train x noise arm x seed), their measures and execution.
+
+    ``noise`` maps an arm name to its recipe: a list of injector specs, or ``{noise: [...], train:
+    {...}}`` for an arm that also changes training (adversarial training). ``baseline: true`` adds the
+    arm ``"baseline"`` without noise. ``seeds`` is a list or a count (``3`` means ``[0, 1, 2]``).
+    """
+
+    name: str
+    data: Spec
+    model: Spec
+    train: dict[str, Any] = Field(default_factory=dict)
+    noise: dict[str, ArmConfig] = Field(default_factory=dict)
+    baseline: bool = True
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    device: str = "cpu"
+    evaluate: EvaluationConfig = EvaluationConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    report: ReportConfig = ReportConfig()
+    search: SearchConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not NAME.match(name):
+            raise ConfigError(f"name must be letters, digits and _.+- (no spaces or slashes), got {name!r}")
+        return name
+
+    @field_validator("data", "model", mode="before")
+    @classmethod
+    def _spec(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @field_validator("noise", mode="before")
+    @classmethod
+    def _arms(cls, arms: Any) -> Any:
+        if not isinstance(arms, dict):
+            raise ConfigError("noise must map arm names to recipes (lists of noise specs), e.g. {gaussian: [...]}")
+        for arm in arms:
+            if not isinstance(arm, str) or not NAME.match(arm) or arm == BASELINE:
+                raise ConfigError(
+                    f"noise: arm name {arm!r} must be letters, digits and _.+- and not {BASELINE!r} (reserved)"
+                )
+        return {arm: _arm(arm, recipe) for arm, recipe in arms.items()}
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, seeds: Any) -> Any:
+        if isinstance(seeds, int) and not isinstance(seeds, bool):
+            if seeds < 1:
+                raise ConfigError(f"seeds: a count must be >= 1, got {seeds}")
+            return list(range(seeds))
+        if not isinstance(seeds, list) or not seeds:
+            raise ConfigError(f"seeds must be a count or a non-empty list of seeds >= 0, got {seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"seeds must not repeat, got {seeds}")
+        return seeds
+
+    @field_validator("seeds")
+    @classmethod
+    def _non_negative(cls, seeds: list[int]) -> list[int]:
+        if any(seed < 0 for seed in seeds):
+            raise ConfigError(f"seeds must be >= 0, got {seeds}")
+        return seeds
+
+
+def _arm(name: str, recipe: Any) -> dict[str, Any]:
+    """An arm as ``{noise, train}`` from a spec, a list of specs, or that mapping; an arm must change something."""
+    if isinstance(recipe, dict) and "kind" in recipe:
+        recipe = [recipe]
+    arm = {"noise": recipe} if isinstance(recipe, list) else recipe
+    if not isinstance(arm, dict) or not (arm.get("noise") or arm.get("train")):
+        raise ConfigError(
+            f"noise.{name}: an arm needs at least one noise spec or a train change, as a list of specs or "
+            f"{{noise: [...], train: {{...}}}}; got {recipe!r} (the baseline is the arm without noise)"
+        )
+    return arm
+
+
+def load_study(path: str | Path, *, overrides: list[str] | tuple[str, ...] = ()) -> StudyConfig:
+    """Read a study file (``safe_load``), apply ``key.path=value`` overrides and validate the study.
+
+    The study's ``name`` defaults to the file's stem. Expanding it (``expand``) validates every run.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"study file {str(path)!r} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"study file {str(path)!r} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"study file {str(path)!r} must hold a mapping at the top level")
+    raw.setdefault("name", path.stem)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return parse(StudyConfig, raw)

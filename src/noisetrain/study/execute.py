@@ -1,0 +1,119 @@
+"""One run of a study, in a worker: train, evaluate, and return the outcome as plain data.
+
+``execute`` never raises for a run's own failure: an exception becomes an outcome with status
+``"failed"`` and the traceback's last lines, so one bad run never stops a study. It writes only the
+run's folder (checkpoint, metrics); the driver writes the store.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+TRACEBACK_LINES = 12
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs for one run: its key, resolved config, measures and output folder.
+
+    ``threads``: torch threads of the run, so parallel runs do not oversubscribe the cores.
+    """
+
+    key: str
+    config: dict[str, Any]
+    measures: list[Any]
+    settings: dict[str, Any]
+    folder: str | None
+    threads: int = 1
+
+
+@dataclass
+class Outcome:
+    """What a run produced: status (``completed``, ``early_stopped``, ``diverged`` or ``failed``),
+    message, wall time, summary (test metrics, best epoch), per-epoch history, evaluation records
+    (``Record.to_dict()``) and the environment it ran in."""
+
+    key: str
+    status: str
+    message: str
+    seconds: float
+    summary: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+def execute(task: Task) -> Outcome:
+    """Train ``task.config`` (``noisetrain.train.run``), then run its measures; failures become outcomes."""
+    from ..evaluate import evaluate
+    from ..train import run
+
+    torch.set_num_threads(task.threads)
+    start = time.perf_counter()
+    try:
+        result = run(task.config, output=task.folder)
+        records = []
+        if result.train.status != "diverged":
+            records = [r.to_dict() for r in evaluate(result.model, result.data, task.measures, **task.settings)]
+        status, message, summary = result.train.status, result.train.message, result.summary()
+        history = result.train.history
+    except Exception as error:  # a run's failure is its outcome, never the study's
+        lines = traceback.format_exception(error)
+        status, message, summary, history, records = "failed", "".join(lines[-TRACEBACK_LINES:]), {}, [], []
+    device = task.config.get("device", "cpu")
+    return Outcome(
+        task.key, status, message, time.perf_counter() - start, summary, history, records, environment(device)
+    )
+
+
+@functools.cache
+def environment(device: str = "cpu") -> dict[str, Any]:
+    """Versions, host, device and the git commit of the code that ran (None outside a git checkout)."""
+    from .. import __version__
+
+    found = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "noisetrain": __version__,
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "device": device,
+        "threads": torch.get_num_threads(),
+        **git_commit(Path(__file__).resolve().parent),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        found["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return found
+
+
+def git_commit(folder: Path) -> dict[str, Any]:
+    """``{"git_commit": sha, "git_dirty": bool}`` of the checkout holding ``folder``, or Nones."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"git_commit": commit, "git_dirty": bool(dirty) if commit else None}
+
+
+def worker_threads(cpus: int | None, workers: int) -> int:
+    """Torch threads of one of ``workers`` parallel runs: ``cpus``, or by default this machine's cores shared evenly."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cpus if cpus is not None else max(1, cores // workers)

@@ -1,0 +1,202 @@
+"""Expand a study into runs: every list is a grid axis; each run is named by the hash of its config.
+
+Lists in ``data``, ``model``, ``train`` and the noise specs are axes, except at a parameter whose
+type is itself a list (``mlp.widths``, ``gaussian.clip``, ``token_mask.protected``): there a list
+is the value, and a grid over it is a list of lists. Runs are the product of the context axes
+(data, model, train), each arm with the product of its own axes, and the seeds. A run's ``key`` is
+the SHA-256 of its resolved config (defaults filled in), so the same run in two grids, or an arm
+that expands to the baseline's config, is one run; ``group`` is the same hash without the seed,
+the unit that statistics average over seeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..attacks.base import ATTACKS
+from ..config import RunConfig, validate
+from ..data import DATASETS
+from ..models import MODELS
+from ..noise.base import NOISE
+from ..noise.schedules import SCHEDULES
+from ..registry import ConfigError, Registry, sequence_parameters
+from .config import BASELINE, ArmConfig, StudyConfig
+
+Path = tuple[str | int, ...]
+NESTED: dict[str, Registry[Any]] = {"lr_schedule": SCHEDULES, "attack": ATTACKS}
+"""The registry of a spec nested under these keys; any other nested spec is a schedule (a strength)."""
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One grid axis: the values at ``path`` of the study, shown as ``name``."""
+
+    name: str
+    path: Path
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a study: its resolved config, the grid values that made it, and its identities.
+
+    Args:
+        key: hash of the resolved config (16 hex digits), the run's identity in the store.
+        group: hash of the config without the seed: runs that differ only by seed.
+        arm: the noise arm (``"baseline"`` for no noise).
+        seed: the run's seed.
+        factors: ``{axis name: value}`` of every grid axis, e.g. ``{"gaussian.std": 0.1}``.
+        config: the validated run config.
+    """
+
+    key: str
+    group: str
+    arm: str
+    seed: int
+    factors: dict[str, Any] = field(hash=False)
+    config: RunConfig = field(hash=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        """The arm and its noise factors, e.g. ``"gaussian(std=0.1)"``: what the report names a group by."""
+        own = [f"{name.split('.', 1)[1]}={_show(value)}" for name, value in self.factors.items() if _in_arm(name)]
+        return f"{self.arm}({', '.join(own)})" if own else self.arm
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """SHA-256 (first 16 hex digits) of the canonical JSON of a resolved config."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def expand(study: StudyConfig) -> list[RunSpec]:
+    """Every run of ``study`` (context x arm x arm axes x seed), validated; duplicates (same key) once.
+
+    Raises ``ConfigError`` naming the study field (``noise.gaussian[0].std``, ``train.epochs``) and the
+    grid point of the first run that does not validate, before anything runs.
+    """
+    context = {"data": study.data, "model": study.model, "train": study.train}
+    context_axes = [
+        *axes(study.data, ("data",), DATASETS),
+        *axes(study.model, ("model",), MODELS),
+        *axes(study.train, ("train",), None),
+    ]
+    arms = ([(BASELINE, ArmConfig())] if study.baseline else []) + list(study.noise.items())
+    runs: dict[str, RunSpec] = {}
+    for context_point in _points(context_axes):
+        base = assign(context, context_point)
+        for arm, recipe in arms:
+            spec = {"noise": recipe.noise, "train": recipe.train}
+            names = spec_names(recipe.noise)
+            arm_axes = [
+                *(
+                    axis
+                    for index, item in enumerate(recipe.noise)
+                    for axis in axes(item, ("noise", index), NOISE, prefix=f"noise.{names[index]}")
+                ),
+                *axes(recipe.train, ("train",), None, prefix=f"noise.{arm}.train"),
+            ]
+            for arm_point in _points(arm_axes):
+                chosen = assign(spec, arm_point)
+                raw = {**base, "train": merge(base["train"], chosen["train"]), "noise": chosen["noise"]}
+                factors = {axis.name: value for axis, value in [*context_point, *arm_point]}
+                config = _validate({**raw, "seed": study.seeds[0], "device": study.device}, arm, factors)
+                for seed in study.seeds:
+                    seeded = config.model_copy(update={"seed": seed})
+                    resolved = seeded.model_dump(mode="json")
+                    key = config_hash(resolved)
+                    group = config_hash({k: v for k, v in resolved.items() if k != "seed"})
+                    runs.setdefault(key, RunSpec(key, group, arm, seed, factors, seeded))
+    return list(runs.values())
+
+
+def axes(value: Any, path: Path, registry: Registry[Any] | None, *, prefix: str | None = None) -> list[Axis]:
+    """The grid axes inside ``value`` (a spec or section at ``path``), in order of appearance."""
+    if not isinstance(value, Mapping):
+        return []
+    literal: set[str] = set()
+    if registry is not None and "kind" in value:
+        kinds = value["kind"] if isinstance(value["kind"], list) else [value["kind"]]
+        for kind in kinds:
+            if isinstance(kind, str) and kind in registry:
+                literal |= sequence_parameters(registry.get(kind))
+    found: list[Axis] = []
+    for key, item in value.items():
+        where = (*path, key)
+        name = f"{prefix}.{key}" if prefix else ".".join(str(part) for part in where)
+        if isinstance(item, list) and (key not in literal or (item and all(isinstance(v, list) for v in item))):
+            if not item:
+                raise ConfigError(f"{_field(where)}: an empty list gives no runs; give values or remove the key")
+            found.append(Axis(name, where, tuple(item)))
+        elif isinstance(item, Mapping):
+            nested = NESTED.get(key, SCHEDULES) if "kind" in item else None
+            found += axes(item, where, nested, prefix=name if prefix else None)
+    return found
+
+
+def assign(tree: Any, point: Sequence[tuple[Axis, Any]]) -> Any:
+    """A deep copy of ``tree`` with each axis's path set to its value at ``point``."""
+    tree = copy.deepcopy(tree)
+    for axis, value in point:
+        node = tree
+        for part in axis.path[:-1]:
+            node = node[part]
+        node[axis.path[-1]] = copy.deepcopy(value)
+    return tree
+
+
+def merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` merged in, nested mappings key by key."""
+    merged = dict(base)
+    for key, value in changes.items():
+        both = isinstance(value, Mapping) and isinstance(merged.get(key), Mapping)
+        merged[key] = merge(merged[key], value) if both else value
+    return merged
+
+
+def _points(found: list[Axis]) -> list[list[tuple[Axis, Any]]]:
+    """Every combination of the axes' values (one empty point when there are no axes)."""
+    return [list(zip(found, values, strict=True)) for values in itertools.product(*(a.values for a in found))]
+
+
+def _validate(raw: dict[str, Any], arm: str, factors: dict[str, Any]) -> RunConfig:
+    """Validate one run; errors name the study's field (``noise.<arm>[i]`` for ``noise[i]``) and the grid point."""
+    try:
+        return validate(raw)
+    except ConfigError as error:
+        message = re.sub(r"\bnoise\[(\d+)\]", lambda m: f"noise.{arm}[{m.group(1)}]", str(error))
+        point = ", ".join(f"{name}={_show(value)}" for name, value in factors.items())
+        where = f"arm {arm!r}" + (f" at {point}" if point else "")
+        raise ConfigError(f"{where}: {message}") from None
+
+
+def spec_names(recipe: Sequence[Any]) -> list[str]:
+    """Each spec's name in factor names: its kind, or ``kind[i]`` when the recipe has two of that kind."""
+    kinds = [
+        str(spec.get("kind", index)) if isinstance(spec, Mapping) else str(index) for index, spec in enumerate(recipe)
+    ]
+    return [
+        kind + (f"[{kinds[:index].count(kind)}]" if kinds.count(kind) > 1 else "") for index, kind in enumerate(kinds)
+    ]
+
+
+def _in_arm(name: str) -> bool:
+    return name.startswith("noise.")
+
+
+def _field(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else str(value)

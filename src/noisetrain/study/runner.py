@@ -1,0 +1,215 @@
+"""Run a study: expand and validate it, skip what the store has finished, execute the rest, store each outcome.
+
+The study folder holds ``study.db`` (the store), ``study.yaml`` (the validated study) and
+``runs/<key>/`` (each run's checkpoint and metric files). The driver alone writes the store, one
+transaction per outcome; a study killed at any point (SIGKILL included) and run again skips its
+finished runs and reruns the unfinished ones (and the failed ones). A failed run is retried up to
+``execution.retries`` times, then recorded with its error; a diverged run is a result. Neither
+stops the study.
+
+Example:
+    >>> result = run_study(load_study("study.yaml"), workers=2)
+    >>> result.statuses   # Counter({'completed': 22, 'diverged': 1})
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..registry import ConfigError
+from .backends import Backend, LocalBackend, RayBackend
+from .config import ExecutionConfig, StudyConfig
+from .execute import Outcome, Task, worker_threads
+from .expand import RunSpec, expand
+from .search import check_search, optuna_search, random_values, with_values
+from .store import Store
+
+DB = "study.db"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change the progress display shows: ``kind`` is ``"start"``, ``"retry"`` or ``"finish"``."""
+
+    kind: str
+    run: RunSpec
+    outcome: Outcome | None
+    done: int
+    total: int
+    running: int
+    failed: int
+
+
+@dataclass
+class StudyResult:
+    """Where the study lives and what this invocation did: runs skipped (already finished) and run."""
+
+    folder: Path
+    total: int
+    skipped: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+
+
+def default_folder(study: StudyConfig) -> Path:
+    """``studies/<name>`` under the working directory."""
+    return Path("studies") / study.name
+
+
+def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpec]]:
+    """The study with execution overrides (``workers``, ``backend``, ``address``, ``retries``; None keeps
+    the file's) and its validated runs; every error is raised here, before anything runs.
+
+    A random search's values are drawn here and become the searched arm's grid. An Optuna search's
+    arm is left out of the runs (its trials are asked for while the study runs) and validated at
+    both ends of its range.
+    """
+    from ..evaluate import check_measures
+
+    overrides = {k: v for k, v in execution.items() if v is not None}
+    if overrides:
+        merged = {**study.execution.model_dump(), **overrides}
+        study = study.model_copy(update={"execution": ExecutionConfig.model_validate(merged)})
+    check_measures(study.evaluate.measures, study.evaluate.settings)
+    kinds = [m if isinstance(m, str) else m.get("kind") for m in study.evaluate.measures]
+    if study.report.measure not in kinds:
+        raise ConfigError(
+            f"report.measure: {study.report.measure!r} is not among evaluate.measures ({', '.join(map(str, kinds))})"
+        )
+    check_search(study)
+    search = study.search
+    if search is None:
+        return study, expand(study)
+    if search.method == "random":
+        study = with_values(study, random_values(search))
+        return study, expand(study)
+    runs = expand(with_values(study, [search.low, search.high]))
+    return study, [r for r in runs if r.arm != search.arm]
+
+
+class Executor:
+    """Executes runs on a backend and stores their outcomes: the driver's loop, shared by grids and searches."""
+
+    def __init__(
+        self, study: StudyConfig, store: Store, folder: Path, total: int, on_event: Callable[[Event], None] | None
+    ) -> None:
+        self.study = study
+        self.store = store
+        self.folder = folder
+        self.on_event = on_event
+        self.result = StudyResult(folder, total)
+        execution = study.execution
+        self.threads = worker_threads(execution.cpus, execution.workers)
+        self.backend: Backend = (
+            LocalBackend(execution.workers, self.threads)
+            if execution.backend == "local"
+            else RayBackend(execution.workers, execution.cpus or 1, execution.gpus, execution.address)
+        )
+        self.in_flight: dict[Any, RunSpec] = {}
+        self.tries: Counter[str] = Counter()
+
+    def run(self, runs: Iterable[RunSpec]) -> None:
+        """Register ``runs``, skip the finished ones, execute the others (``workers`` at a time) and store them."""
+        runs = list(runs)
+        self.store.register(self.study, runs)
+        finished = self.store.finished()
+        todo = deque(r for r in runs if r.key not in finished)
+        self.result.skipped += len(runs) - len(todo)
+        execution = self.study.execution
+        while todo or self.in_flight:
+            while todo and len(self.in_flight) < execution.workers:
+                spec = todo.popleft()
+                self.store.start(spec.key)
+                self.tries[spec.key] += 1
+                self.in_flight[self.backend.submit(self.task(spec))] = spec
+                self.emit("start", spec)
+            handle, outcome = self.backend.wait(list(self.in_flight))
+            spec = self.in_flight.pop(handle)
+            if outcome.status == "failed" and self.tries[spec.key] <= execution.retries:
+                todo.appendleft(spec)
+                self.emit("retry", spec, outcome)
+                continue
+            self.store.save(outcome)
+            self.result.statuses[outcome.status] += 1
+            self.emit("finish", spec, outcome)
+
+    def task(self, spec: RunSpec) -> Task:
+        config = spec.config.model_dump(mode="json")
+        measures, settings = self.study.evaluate.measures, self.study.evaluate.settings
+        return Task(spec.key, config, measures, settings, str(self.folder / "runs" / spec.key), self.threads)
+
+    def emit(self, kind: str, spec: RunSpec, outcome: Outcome | None = None) -> None:
+        if self.on_event is not None:
+            result = self.result
+            done = result.skipped + sum(result.statuses.values())
+            failed = result.statuses["failed"]
+            self.on_event(Event(kind, spec, outcome, done, result.total, len(self.in_flight), failed))
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def run_study(
+    study: StudyConfig,
+    folder: str | Path | None = None,
+    *,
+    workers: int | None = None,
+    backend: str | None = None,
+    address: str | None = None,
+    retries: int | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> StudyResult:
+    """Execute every unfinished run of ``study`` and store the outcomes in ``folder`` (default ``studies/<name>``)."""
+    study, runs = plan(study, workers=workers, backend=backend, address=address, retries=retries)
+    folder = Path(folder) if folder is not None else default_folder(study)
+    search = study.search
+    trial_runs = 0
+    if search is not None and search.method == "optuna":
+        trial_runs = search.trials * len([r for r in expand(with_values(study, [search.low])) if r.arm == search.arm])
+    with Store(folder / DB) as store:
+        (folder / "study.yaml").write_text(yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
+        executor = Executor(study, store, folder, len(runs) + trial_runs, on_event)
+        try:
+            executor.run(runs)
+            if trial_runs:
+                _optuna(study, executor)
+        finally:
+            executor.close()
+    return executor.result
+
+
+def _optuna(study: StudyConfig, executor: Executor) -> None:
+    """Ask Optuna for values of the searched parameter, ``workers`` trials a round; each trial runs its
+    arm at that value (every seed and context) and scores the mean validation metric of those runs."""
+    search = study.search
+    assert search is not None
+    store = executor.store
+    factor = f"noise.{search.parameter}"
+
+    def trial(values: list[float]) -> list[list[RunSpec]]:
+        runs = [r for r in expand(with_values(study, values)) if r.arm == search.arm]
+        return [[r for r in runs if r.factors[factor] == value] for value in values]
+
+    def score(values: list[float]) -> list[float | None]:
+        groups = trial(values)
+        executor.run(run for group in groups for run in group)
+        best = store.best_metrics(search.metric)
+        return [_mean([best.get(r.key) for r in group]) for group in groups]
+
+    tried = store.runs()
+    tried = tried[(tried.arm == search.arm) & tried.status.isin(["completed", "early_stopped", "diverged"])]
+    earlier = list(dict.fromkeys(tried[factor])) if factor in tried else []
+    replay = list(zip(earlier, score(earlier), strict=True)) if earlier else []
+    optuna_search(search, score, batch=study.execution.workers, replay=replay)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    """The mean, or None when any run has no score (failed or diverged)."""
+    if not values or any(v is None for v in values):
+        return None
+    return sum(values) / len(values)  # type: ignore[arg-type]

@@ -1,0 +1,239 @@
+"""The results store: one SQLite file per study folder (WAL mode), written by the study's driver alone.
+
+Tables: ``studies`` (name, config), ``runs`` (key, group, arm, seed, grid factors, resolved config,
+status, message, attempts, timings, summary, environment), ``metrics`` (one row per run, epoch and
+metric) and ``records`` (the evaluation records). The schema version is SQLite's ``user_version``;
+a store of another version is refused with a clear error, never changed. Each outcome is written in
+one transaction, so a killed driver leaves no half-written run: a run is either finished with all
+its rows or still unfinished.
+
+Example:
+    >>> with Store("studies/digits/study.db") as store:
+    ...     store.records()          # a pandas DataFrame, one row per record, with the run's columns
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..registry import ConfigError
+from .config import StudyConfig
+from .execute import Outcome
+from .expand import RunSpec
+
+SCHEMA_VERSION = 1
+FINISHED = ("completed", "early_stopped", "diverged")
+"""Statuses of runs a resumed study skips; ``pending``, ``running`` and ``failed`` runs run again."""
+STATUSES = ("pending", "running", *FINISHED, "failed")
+SCHEMA = """
+CREATE TABLE studies (
+    name TEXT PRIMARY KEY, config TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE runs (
+    key TEXT PRIMARY KEY, study TEXT NOT NULL REFERENCES studies(name), grp TEXT NOT NULL,
+    arm TEXT NOT NULL, label TEXT NOT NULL, seed INTEGER NOT NULL, factors TEXT NOT NULL,
+    config TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, started TEXT, finished TEXT, seconds REAL,
+    summary TEXT, environment TEXT);
+CREATE TABLE metrics (
+    run TEXT NOT NULL REFERENCES runs(key), epoch INTEGER NOT NULL, name TEXT NOT NULL, value REAL,
+    PRIMARY KEY (run, epoch, name));
+CREATE TABLE records (
+    run TEXT NOT NULL REFERENCES runs(key), measure TEXT NOT NULL, metric TEXT NOT NULL,
+    setting TEXT NOT NULL, value REAL, ci_low REAL, ci_high REAL, n INTEGER);
+CREATE INDEX records_run ON records(run);
+"""
+RUN_COLUMNS = ("key", "grp", "arm", "label", "seed", "status", "message", "attempts", "started", "finished", "seconds")
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """A study's SQLite store (created with the current schema when the file does not exist)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA foreign_keys=ON")
+        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0 and not self._tables():
+            self.connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        elif version != SCHEMA_VERSION:
+            self.connection.close()
+            raise ConfigError(
+                f"store {str(self.path)!r} has schema version {version}; this noisetrain reads version "
+                f"{SCHEMA_VERSION}; use a new study folder or the noisetrain version that wrote it"
+            )
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any error."""
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def _tables(self) -> list[str]:
+        return [row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+
+    # ---- writing (the driver only) ----
+
+    def register(self, study: StudyConfig, runs: Iterable[RunSpec]) -> None:
+        """Record the study and add its runs that the store does not hold yet, as ``pending``."""
+        config, stamp = json.dumps(study.model_dump(mode="json")), now()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO studies VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET config=?, updated=?",
+                (study.name, config, stamp, stamp, config, stamp),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO runs (key, study, grp, arm, label, seed, factors, config) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r.key, study.name, r.group, r.arm, r.label, r.seed, json.dumps(r.factors),
+                     json.dumps(r.config.model_dump(mode="json")))
+                    for r in runs
+                ],
+            )  # fmt: skip
+
+    def finished(self) -> set[str]:
+        """Keys of the runs that are done (completed, early stopped or diverged)."""
+        marks = ",".join("?" * len(FINISHED))
+        return {row[0] for row in self.connection.execute(f"SELECT key FROM runs WHERE status IN ({marks})", FINISHED)}
+
+    def start(self, key: str) -> None:
+        """Mark a run as running (one more attempt)."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status='running', attempts=attempts+1, started=? WHERE key=?", (now(), key))
+
+    def save(self, outcome: Outcome) -> None:
+        """Write a run's outcome (status, summary, per-epoch metrics, records) in one transaction."""
+        metrics = [
+            (outcome.key, int(row["epoch"]), name, _number(value))
+            for row in outcome.history
+            for name, value in row.items()
+            if name != "epoch"
+        ]
+        records = [
+            (outcome.key, r["measure"], r["metric"], json.dumps(r["setting"], sort_keys=True), _number(r["value"]),
+             *(r["ci"] if r.get("ci") is not None else (None, None)), r.get("n"))
+            for r in outcome.records
+        ]  # fmt: skip
+        with self.transaction() as db:
+            updated = db.execute(
+                "UPDATE runs SET status=?, message=?, finished=?, seconds=?, summary=?, environment=? WHERE key=?",
+                (outcome.status, outcome.message, now(), outcome.seconds, json.dumps(outcome.summary),
+                 json.dumps(outcome.environment), outcome.key),
+            )  # fmt: skip
+            if updated.rowcount != 1:
+                raise ConfigError(f"store: run {outcome.key!r} is not registered in {str(self.path)!r}")
+            db.execute("DELETE FROM metrics WHERE run=?", (outcome.key,))
+            db.execute("DELETE FROM records WHERE run=?", (outcome.key,))
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", metrics)
+            db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", records)
+
+    # ---- reading ----
+
+    def study(self) -> StudyConfig:
+        """The study config stored last (a store holds one study)."""
+        row = self.connection.execute("SELECT config FROM studies ORDER BY updated DESC LIMIT 1").fetchone()
+        if row is None:
+            raise ConfigError(f"store {str(self.path)!r} holds no study yet")
+        return StudyConfig.model_validate(json.loads(row[0]))
+
+    def runs(self) -> pd.DataFrame:
+        """One row per run, in the order registered: key, group, arm, label, seed, status, timings, best
+        epoch, and one column per grid factor (``factors()`` names them)."""
+        rows = self.connection.execute(
+            f"SELECT {', '.join(RUN_COLUMNS)}, factors, summary FROM runs ORDER BY rowid"
+        ).fetchall()
+        frame = pd.DataFrame([row[: len(RUN_COLUMNS)] for row in rows], columns=list(RUN_COLUMNS))
+        frame = frame.rename(columns={"grp": "group"})
+        factors = pd.DataFrame([json.loads(row[-2]) for row in rows], index=frame.index)
+        summaries = [json.loads(row[-1]) if row[-1] else {} for row in rows]
+        frame["best_epoch"] = [s.get("best_epoch") for s in summaries]
+        return pd.concat([frame, factors.map(_cell) if not factors.empty else factors], axis=1)
+
+    def factors(self) -> list[str]:
+        """The grid factor columns of ``runs()``: context factors, then the arms' (``noise.``) factors."""
+        names: dict[str, None] = {}
+        for (factors,) in self.connection.execute("SELECT factors FROM runs ORDER BY rowid"):
+            names.update(dict.fromkeys(json.loads(factors)))
+        return sorted(names, key=lambda name: name.startswith("noise."))
+
+    def records(self) -> pd.DataFrame:
+        """One row per evaluation record, with its run's key, group, arm, label, seed and grid factors."""
+        frame = pd.read_sql_query(
+            "SELECT run AS key, measure, metric, setting, value, ci_low, ci_high, n FROM records ORDER BY rowid",
+            self.connection,
+        )
+        return frame.merge(self.runs().drop(columns=["message", "started", "finished"]), on="key", how="left")
+
+    def metrics(self) -> pd.DataFrame:
+        """One row per (run, epoch, metric) with the run's group, arm, label and seed."""
+        frame = pd.read_sql_query(
+            "SELECT run AS key, epoch, name, value FROM metrics ORDER BY run, epoch, name", self.connection
+        )
+        runs = self.runs()[["key", "group", "arm", "label", "seed"]]
+        return frame.merge(runs, on="key", how="left")
+
+    def best_metrics(self, name: str) -> dict[str, float]:
+        """``{run key: value of metric name at the run's best epoch}`` of completed and early-stopped runs."""
+        rows = self.connection.execute(
+            "SELECT r.key, m.value FROM runs r JOIN metrics m ON m.run = r.key AND m.name = ? "
+            "AND m.epoch = json_extract(r.summary, '$.best_epoch') WHERE r.status IN ('completed', 'early_stopped')",
+            (name,),
+        ).fetchall()
+        return {key: value for key, value in rows if value is not None}
+
+    def export(self, folder: str | Path, fmt: str = "csv") -> list[Path]:
+        """Write runs, metrics and records as ``csv`` or ``parquet`` files into ``folder``; return the paths."""
+        if fmt not in ("csv", "parquet"):
+            raise ConfigError(f"export format must be 'csv' or 'parquet', got {fmt!r}")
+        if fmt == "parquet":
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise ConfigError("parquet export needs pyarrow: pip install 'noisetrain[parquet]'") from None
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, frame in (("runs", self.runs()), ("metrics", self.metrics()), ("records", self.records())):
+            path = folder / f"{name}.{fmt}"
+            frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path, index=False)
+            paths.append(path)
+        return paths
+
+
+def _number(value: Any) -> float | None:
+    """A float for SQLite (NaN stays NaN, which SQLite stores as NULL), None for a missing value."""
+    return None if value is None else float(value)
+
+
+def _cell(value: Any) -> Any:
+    """A factor value as a table cell: lists and dicts as compact JSON, scalars as they are."""
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else value

@@ -1,0 +1,130 @@
+"""``build_report``: the files it writes, the self-contained HTML page (parsed), determinism and bad input."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from noisetrain.registry import ConfigError
+from noisetrain.report import FIGURES, build_report, headline, load
+
+PNG = b"\x89PNG\r\n\x1a\n"
+DATA_URI = "data:image/png;base64,"
+
+
+class Page(HTMLParser):
+    """Every start tag with its attributes, the ids, and the page's text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def all(self, tag: str) -> list[dict[str, str | None]]:
+        return [attrs for name, attrs in self.tags if name == tag]
+
+    @property
+    def ids(self) -> set[str | None]:
+        return {attrs["id"] for _, attrs in self.tags if "id" in attrs}
+
+
+@pytest.fixture(scope="module")
+def report(full_study: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    output = tmp_path_factory.mktemp("report")
+    return output, build_report(full_study, output)
+
+
+def test_writes_every_table_figure_and_the_page(report: tuple[Path, list[Path]], full_study: Path) -> None:
+    output, paths = report
+    tables = ["headline", "status", "problems", "mce"]
+    expected = [output / f"{t}{s}" for t in tables for s in (".md", ".tex", ".csv")] + [output / "records.csv"]
+    expected += [output / f"{name}.png" for name in FIGURES] + [output / "report.html"]
+    assert paths == expected
+    assert sorted(output.iterdir()) == sorted(expected)
+    data = load(full_study)
+    written = pd.read_csv(output / "headline.csv")
+    pd.testing.assert_series_equal(written["mean"], headline(data)["mean"])
+    assert written.columns[0] == "label" and "train.optimizer.lr" in written.columns
+
+
+def test_html_parses_and_every_figure_is_embedded_and_exists(report: tuple[Path, list[Path]]) -> None:
+    output, _ = report
+    page = Page((output / "report.html").read_text(encoding="utf-8"))
+    images = page.all("img")
+    assert len(images) == len(FIGURES)
+    for image in images:
+        assert image["src"].startswith(DATA_URI)
+        png = base64.b64decode(image["src"].removeprefix(DATA_URI), validate=True)
+        assert png.startswith(PNG) and imread(io.BytesIO(png)).ndim == 3
+        assert image["alt"]
+        assert (output / image["data-file"]).read_bytes() == png  # the figure it names lies next to the page
+    assert {image["data-file"] for image in images} == {p.name for p in output.glob("*.png")}
+    text = "".join(page.text)
+    assert "Study synthetic" in text and "gaussian(gaussian.std=0.1)" in text
+    assert "RuntimeError: boom" in text  # the failed run's message
+    assert "optimizer:" in text  # the study config
+
+
+def test_html_is_self_contained(report: tuple[Path, list[Path]]) -> None:
+    output, _ = report
+    page = Page((output / "report.html").read_text(encoding="utf-8"))
+    assert not page.all("script") and not page.all("link") and not page.all("iframe")
+    assert len(page.all("table")) == 4  # headline, status, problems, mce; records is CSV only
+    references = [a["href"] for a in page.all("a")] + [i["src"] for i in page.all("img")]
+    for reference in references:
+        assert reference.startswith(("#", DATA_URI)), reference
+    assert {a["href"][1:] for a in page.all("a")} <= page.ids
+    assert "url(" not in (output / "report.html").read_text()
+
+
+def test_report_is_deterministic(full_study: Path, report: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    _, paths = report
+    again = build_report(full_study, tmp_path)
+    assert [p.name for p in again] == [p.name for p in paths]
+    for first, second in zip(paths, again, strict=True):
+        assert first.read_bytes() == second.read_bytes(), first.name
+
+
+def test_figures_and_tables_without_records_are_left_out_and_old_ones_removed(
+    study_factory, report: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    old, _ = report
+    output = tmp_path / "report"
+    shutil.copytree(old, output)
+    (output / "notes.txt").write_text("mine")
+    paths = build_report(study_factory(("clean",)), output)
+    names = {p.name for p in paths}
+    assert {"corruption_heatmap.png", "mce.md", "mce.csv", "robustness_curves.png"}.isdisjoint(names)
+    assert sorted(p.name for p in output.iterdir()) == sorted([*names, "notes.txt"])  # old files gone, others kept
+    images = Page((output / "report.html").read_text()).all("img")
+    assert sorted(i["data-file"] for i in images) == sorted(n for n in names if n.endswith(".png"))
+
+
+def test_formats_and_default_folder(study_factory) -> None:
+    folder = study_factory(("clean",))
+    paths = build_report(folder, formats=("csv",))
+    assert all(p.parent == folder / "report" for p in paths)
+    assert {p.suffix for p in paths} == {".csv", ".png"}
+
+
+def test_bad_input_is_refused(study_factory, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no study store"):
+        build_report(tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()
+    with pytest.raises(ConfigError, match="formats must be among md, latex, csv, html; got 'pdf'"):
+        build_report(study_factory(("clean",)), formats=("md", "pdf"))

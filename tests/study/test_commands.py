@@ -1,0 +1,63 @@
+"""The study commands: validate, run, export, recommend (report and demo: see tests/report)."""
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from typer.testing import CliRunner
+
+from noisetrain.cli import app
+from noisetrain.study import load_study, plan
+
+from studykit import tiny_study, write_study
+
+runner = CliRunner(env={"COLUMNS": "240"})
+
+
+def test_validate_lists_the_runs_and_runs_nothing(tmp_path: Path) -> None:
+    path = write_study(tmp_path, tiny_study(train={"epochs": [1, 2]}))
+    result = runner.invoke(app, ["study", "validate", str(path), "--set", "seeds=1"])
+    assert result.exit_code == 0, result.output
+    assert "study tiny: 6 runs" in result.output and "gaussian(gaussian.std=0.3)" in result.output
+    assert "train.epochs=2" in result.output
+    assert not (tmp_path / "studies").exists()
+
+
+def test_a_bad_study_exits_2_with_the_field_named(tmp_path: Path) -> None:
+    path = write_study(tmp_path, tiny_study(noise={"g": [{"kind": "gaussian", "std": -1}]}))
+    for command in (["study", "validate", str(path)], ["study", "run", str(path), "-q"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2 and "noise.g[0]: GaussianNoise.std must be in [0, inf)" in result.output
+
+
+def test_run_then_rerun_then_export(tmp_path: Path) -> None:
+    path, folder = write_study(tmp_path, tiny_study(seeds=1)), tmp_path / "out"
+    result = runner.invoke(app, ["study", "run", str(path), "--output", str(folder), "--workers", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "3 runs: 0 already finished; this time 3 completed" in result.output
+    result = runner.invoke(app, ["study", "run", str(path), "--output", str(folder), "-q"])
+    assert "3 runs: 3 already finished; this time nothing new" in result.output
+    result = runner.invoke(app, ["study", "export", str(folder)])
+    assert result.exit_code == 0, result.output
+    runs = pd.read_csv(folder / "export" / "runs.csv")
+    assert len(runs) == 3 and set(runs.status) == {"completed"}
+    assert runner.invoke(app, ["study", "export", str(tmp_path / "none")]).exit_code == 2
+
+
+def test_run_shows_progress_and_a_failed_run_exits_1(tmp_path: Path) -> None:
+    study = tiny_study(seeds=1, noise={}, data={"kind": "mnist", "root": str(tmp_path / "missing")})
+    result = runner.invoke(app, ["study", "run", str(write_study(tmp_path, study)), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "1 failed" in result.output
+
+
+def test_recommend_prints_the_table_and_writes_a_study_that_validates(tmp_path: Path) -> None:
+    target = tmp_path / "tabular.yaml"
+    result = runner.invoke(app, ["recommend", "--data-type", "tabular", "--write", str(target), "--seeds", "2"])
+    assert result.exit_code == 0, result.output
+    assert "feature_mask" in result.output and "gaussian+dropout" in result.output
+    study = yaml.safe_load(target.read_text())
+    assert study["seeds"] == 2 and {"gaussian", "feature_mask"} <= set(study["noise"])
+    _, runs = plan(load_study(target))
+    assert len(runs) > 10
+    result = runner.invoke(app, ["recommend", "--data-type", "audio"])
+    assert result.exit_code == 2 and "data type must be one of image, text, tabular, timeseries" in result.output

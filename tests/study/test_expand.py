@@ -1,0 +1,108 @@
+"""Grid expansion: axes, literal lists, the baseline, seeds, hashing and de-duplication."""
+
+import pytest
+
+from noisetrain.study.expand import config_hash, expand
+
+from studykit import study_config
+
+
+def test_every_list_is_an_axis_and_runs_are_the_product() -> None:
+    study = study_config(train={"epochs": 1, "optimizer": {"lr": [0.001, 0.01]}}, seeds=[0, 1, 2])
+    runs = expand(study)
+    # 2 learning rates x (baseline + 2 strengths) x 3 seeds
+    assert len(runs) == 2 * 3 * 3
+    assert {r.arm for r in runs} == {"baseline", "gaussian"}
+    assert {r.factors["train.optimizer.lr"] for r in runs} == {0.001, 0.01}
+    assert sorted({r.factors.get("noise.gaussian.std") for r in runs if r.arm == "gaussian"}) == [0.1, 0.3]
+    assert {r.config.train.optimizer.lr for r in runs} == {0.001, 0.01}
+    noisy = [r for r in runs if r.arm == "gaussian" and r.factors["noise.gaussian.std"] == 0.3]
+    assert {r.seed for r in noisy} == {0, 2} | {1}
+    assert all(r.config.noise == [{"kind": "gaussian", "std": 0.3}] for r in noisy)
+    assert all(r.label == "gaussian(gaussian.std=0.3)" for r in noisy)
+
+
+def test_a_parameter_that_takes_a_list_takes_it_literally_and_a_list_of_lists_is_an_axis() -> None:
+    study = study_config(
+        model={"kind": "mlp", "widths": [[8], [16, 16]]},
+        noise={"gaussian": [{"kind": "gaussian", "std": 0.1, "clip": [0, 1]}]},
+        seeds=1,
+    )
+    runs = expand(study)
+    assert len(runs) == 2 * 2
+    assert {tuple(r.config.model["widths"]) for r in runs} == {(8,), (16, 16)}
+    assert all(r.config.noise[0]["clip"] == [0, 1] for r in runs if r.arm == "gaussian")
+
+
+def test_positions_and_schedules_are_axes_inside_an_arm() -> None:
+    study = study_config(
+        noise={
+            "dropout": [{"kind": "dropout", "p": 0.2, "at": ["output:ReLU", "output:Linear"]}],
+            "schedules": [{"kind": "gaussian", "std": [{"kind": "linear", "start": 0.3, "end": 0}, 0.2]}],
+            "annealed": [{"kind": "gaussian", "std": {"kind": "linear", "start": [0.1, 0.4], "end": 0}}],
+        },
+        seeds=1,
+    )
+    runs = expand(study)
+    labels = sorted(r.label for r in runs)
+    assert "dropout(dropout.at=output:ReLU)" in labels and "dropout(dropout.at=output:Linear)" in labels
+    schedules = [r.config.noise[0]["std"] for r in runs if r.arm == "schedules"]
+    assert schedules == [{"kind": "linear", "start": 0.3, "end": 0}, 0.2]
+    annealed = [r for r in runs if r.arm == "annealed"]
+    assert [r.config.noise[0]["std"]["start"] for r in annealed] == [0.1, 0.4]
+    assert annealed[0].label == "annealed(gaussian.std.start=0.1)"
+
+
+def test_keys_hash_the_resolved_config_and_groups_ignore_the_seed() -> None:
+    runs = expand(study_config())
+    assert len({r.key for r in runs}) == len(runs)
+    for r in runs:
+        assert r.key == config_hash(r.config.model_dump(mode="json"))
+        assert len(r.key) == 16 and int(r.key, 16) >= 0
+    by_group: dict[str, set[int]] = {}
+    for r in runs:
+        by_group.setdefault(r.group, set()).add(r.seed)
+    assert len(by_group) == 3 and all(seeds == {0, 1} for seeds in by_group.values())
+    # defaults written out or left out give the same run
+    explicit = expand(study_config(train={"epochs": 1, "batch_size": 64, "loss": "auto"}))
+    assert [r.key for r in explicit] == [r.key for r in runs]
+
+
+def test_the_same_run_in_two_arms_is_one_run() -> None:
+    study = study_config(noise={"a": [{"kind": "gaussian", "std": 0.1}], "b": [{"kind": "gaussian", "std": 0.1}]})
+    runs = expand(study)
+    assert len(runs) == 2 * 2  # baseline and one noisy config, two seeds each
+    assert {r.arm for r in runs} == {"baseline", "a"}
+
+
+def test_no_baseline_and_two_specs_of_one_kind_get_indexed_axis_names() -> None:
+    study = study_config(
+        baseline=False,
+        noise={"twice": [{"kind": "gaussian", "std": [0.1, 0.2]}, {"kind": "gaussian", "std": 0.05, "at": "input"}]},
+        seeds=1,
+    )
+    runs = expand(study)
+    assert len(runs) == 2 and {r.arm for r in runs} == {"twice"}
+    assert set(runs[0].factors) == {"noise.gaussian[0].std"}
+
+
+@pytest.mark.parametrize("seeds", [3, [4, 7]])
+def test_seeds_are_a_count_or_a_list(seeds: int | list[int]) -> None:
+    runs = expand(study_config(seeds=seeds, noise={}))
+    assert sorted(r.seed for r in runs) == (list(range(seeds)) if isinstance(seeds, int) else seeds)
+
+
+def test_an_arm_may_change_training_and_its_axes_are_the_arms_own() -> None:
+    attack = {"kind": "fgsm", "eps": [0.05, 0.1], "random_start": True}
+    study = study_config(
+        train={"epochs": 1, "optimizer": {"lr": 0.01}},
+        noise={"adversarial": {"train": {"adversarial": {"attack": attack}}}},
+        seeds=1,
+    )
+    runs = expand(study)
+    adversarial = [r for r in runs if r.arm == "adversarial"]
+    assert [r.config.train.adversarial.attack["eps"] for r in adversarial] == [0.05, 0.1]
+    assert all(r.config.train.optimizer.lr == 0.01 and r.config.noise == [] for r in adversarial)
+    assert adversarial[0].label == "adversarial(adversarial.train.adversarial.attack.eps=0.05)"
+    baseline = next(r for r in runs if r.arm == "baseline")
+    assert baseline.config.train.adversarial is None

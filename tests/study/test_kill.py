@@ -1,0 +1,50 @@
+"""A study killed with SIGKILL mid-way resumes: finished runs are skipped, none is duplicated or half-written."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from noisetrain.study.config import load_study
+from noisetrain.study.runner import DB, run_study
+from noisetrain.study.store import Store
+
+from studykit import tiny_study, write_study
+
+DRIVER = "import sys; from noisetrain.study import *; run_study(load_study(sys.argv[1]), sys.argv[2])"
+
+
+def finished(path: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return db.execute("SELECT COUNT(*) FROM runs WHERE status='completed'").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def test_sigkill_mid_study_then_resume(tmp_path: Path) -> None:
+    noise = {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.2, 0.3]}]}
+    study = tiny_study(train={"epochs": 3, "batch_size": 32}, noise=noise)
+    path, folder = write_study(tmp_path, study), tmp_path / "study"
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(folder)], start_new_session=True)
+    deadline = time.monotonic() + 120
+    while finished(folder / DB) < 2 and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.02)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers, as a lost machine would
+    driver.wait()
+    done_before = finished(folder / DB)
+    assert 2 <= done_before < 8, "the study should have been killed part-way"
+
+    result = run_study(load_study(path), folder)
+    assert result.skipped == done_before and sum(result.statuses.values()) == 8 - done_before
+    with Store(folder / DB) as store:
+        runs = store.runs()
+        assert len(runs) == 8 and runs.key.is_unique and set(runs.status) == {"completed"}
+        records = store.records()
+        assert records.groupby("key").size().nunique() == 1  # every run has its full set of records
+        assert len(records) == 8 * records.groupby("key").size().iloc[0]
+        metrics = store.metrics()
+        assert not metrics.duplicated(["key", "epoch", "name"]).any() and set(metrics.groupby("key").epoch.max()) == {3}

@@ -1,0 +1,75 @@
+"""Running a study on the local backend: outcomes stored, finished runs skipped, failures recorded."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from noisetrain.registry import ConfigError
+from noisetrain.study.runner import DB, run_study
+from noisetrain.study.store import Store
+
+from studykit import study_config
+
+
+def test_a_study_runs_every_run_once_and_a_rerun_skips_them(tmp_path: Path) -> None:
+    study = study_config()
+    events = []
+    result = run_study(study, tmp_path, workers=2, on_event=events.append)
+    assert result.total == 6 and result.skipped == 0 and result.statuses == {"completed": 6}
+    finishes = [e for e in events if e.kind == "finish"]
+    assert [e.done for e in finishes] == [1, 2, 3, 4, 5, 6] and finishes[-1].running == 0
+    assert max(e.running for e in events) == 2
+    with Store(tmp_path / DB) as store:
+        runs = store.runs()
+        assert set(runs.status) == {"completed"} and set(runs.attempts) == {1}
+        records = store.records()
+        accuracy = records[(records.measure == "clean") & (records.metric == "accuracy")]
+        assert len(accuracy) == 6 and accuracy.value.between(0, 1).all()
+        metrics = store.metrics()
+        assert set(metrics.epoch) == {1} and {"train_loss", "val_accuracy"} <= set(metrics.name)
+        environment = json.loads(store.connection.execute("SELECT environment FROM runs LIMIT 1").fetchone()[0])
+        assert environment["torch"] and environment["device"] == "cpu" and "git_commit" in environment
+    assert (tmp_path / "runs" / runs.key[0] / "checkpoint.pt").is_file()
+    assert (tmp_path / "study.yaml").is_file()
+
+    again = run_study(study, tmp_path, workers=1)
+    assert again.skipped == 6 and not again.statuses
+    # a grown grid runs only its new runs
+    grown = run_study(study_config(noise={"gaussian": [{"kind": "gaussian", "std": [0.1, 0.3, 0.5]}]}), tmp_path)
+    assert grown.total == 8 and grown.skipped == 6 and grown.statuses == {"completed": 2}
+
+
+def test_a_diverging_run_is_recorded_and_the_study_goes_on(tmp_path: Path) -> None:
+    study = study_config(train={"epochs": 2, "optimizer": {"kind": "sgd", "lr": [0.01, 1e30]}}, seeds=1, noise={})
+    result = run_study(study, tmp_path)
+    assert result.statuses == {"completed": 1, "diverged": 1}
+    with Store(tmp_path / DB) as store:
+        runs = store.runs().set_index("train.optimizer.lr")
+        assert runs.loc[1e30, "status"] == "diverged" and "loss" in runs.loc[1e30, "message"]
+        records = store.records()
+        assert set(records.key) == {runs.loc[0.01, "key"]}  # a diverged model is not evaluated
+    assert run_study(study, tmp_path).skipped == 2  # diverged is a result: not run again
+
+
+def test_a_failing_run_is_retried_then_recorded_with_its_error(tmp_path: Path) -> None:
+    study = study_config(data={"kind": "mnist", "root": str(tmp_path / "missing")}, seeds=1, noise={})
+    result = run_study(study, tmp_path / "study", retries=1)
+    assert result.statuses == {"failed": 1}
+    with Store(tmp_path / "study" / DB) as store:
+        run = store.runs().iloc[0]
+        assert run.status == "failed" and run.attempts == 2
+        assert "ConfigError" in run.message and "missing" in run.message
+    # failed runs are unfinished: a rerun tries them again
+    assert run_study(study, tmp_path / "study").skipped == 0
+
+
+def test_the_store_refuses_another_schema_version(tmp_path: Path) -> None:
+    run_study(study_config(seeds=1, noise={}), tmp_path)
+    with sqlite3.connect(tmp_path / DB) as db:
+        db.execute("PRAGMA user_version=99")
+    with pytest.raises(ConfigError, match="schema version 99; this noisetrain reads version 1"):
+        Store(tmp_path / DB)
+    with sqlite3.connect(tmp_path / DB) as db:
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1  # nothing lost

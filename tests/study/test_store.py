@@ -1,0 +1,91 @@
+"""The store: outcomes written in one transaction, tables as frames, export to CSV and Parquet."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from noisetrain.registry import ConfigError
+from noisetrain.study.execute import Outcome
+from noisetrain.study.expand import expand
+from noisetrain.study.store import FINISHED, Store
+
+from studykit import study_config
+
+
+def outcome(key: str, status: str = "completed", value: float = 0.9) -> Outcome:
+    history = [
+        {"epoch": 1, "train_loss": 1.0, "val_accuracy": 0.5},
+        {"epoch": 2, "train_loss": 0.5, "val_accuracy": 0.7},
+    ]
+    records = [{"measure": "clean", "metric": "accuracy", "value": value, "setting": {}, "ci": [0.8, 0.95], "n": 100}]
+    return Outcome(key, status, "ok", 1.5, {"best_epoch": 2, "test_accuracy": value}, history, records, {"torch": "x"})
+
+
+def test_outcomes_are_stored_and_read_back_as_frames(tmp_path: Path) -> None:
+    study = study_config()
+    runs = expand(study)
+    with Store(tmp_path / "study.db") as store:
+        store.register(study, runs)
+        store.register(study, runs)  # idempotent
+        assert store.finished() == set()
+        store.start(runs[0].key)
+        store.save(outcome(runs[0].key))
+        store.save(outcome(runs[1].key, "diverged"))
+        assert store.finished() == {runs[0].key, runs[1].key}
+        frame = store.runs()
+        assert len(frame) == 6 and frame.set_index("key").loc[runs[0].key, "attempts"] == 1
+        assert "noise.gaussian.std" in frame.columns and frame.best_epoch.notna().sum() == 2
+        records = store.records()
+        assert list(records.value) == [0.9, 0.9] and list(records.ci_low) == [0.8, 0.8]
+        assert set(records.label) == {runs[0].label, runs[1].label}
+        metrics = store.metrics()
+        assert len(metrics) == 2 * 2 * 2  # two runs x two epochs x two metrics
+        # saving again replaces the run's rows instead of adding to them
+        store.save(outcome(runs[0].key, value=0.8))
+        assert sorted(store.records().value) == [0.8, 0.9] and len(store.metrics()) == 8
+        assert store.study().name == study.name
+    assert set(FINISHED) == {"completed", "early_stopped", "diverged"}
+
+
+def test_a_failed_write_leaves_no_partial_rows(tmp_path: Path) -> None:
+    study = study_config()
+    runs = expand(study)
+    with Store(tmp_path / "study.db") as store:
+        store.register(study, runs)
+        bad = outcome(runs[0].key)
+        bad.records.append({"measure": "clean", "metric": None, "value": 1.0, "setting": {}, "ci": None, "n": 1})
+        with pytest.raises(Exception, match="NOT NULL"):
+            store.save(bad)
+        assert store.records().empty and store.metrics().empty and store.finished() == set()
+        with pytest.raises(ConfigError, match="not registered"):
+            store.save(outcome("0" * 16))
+        assert store.metrics().empty
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export(tmp_path: Path, fmt: str) -> None:
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    study = study_config()
+    runs = expand(study)
+    with Store(tmp_path / "study.db") as store:
+        store.register(study, runs)
+        store.save(outcome(runs[0].key))
+        paths = store.export(tmp_path / "out", fmt)
+        with pytest.raises(ConfigError, match="export format must be 'csv' or 'parquet', got 'xlsx'"):
+            store.export(tmp_path / "out", "xlsx")
+    assert [p.name for p in paths] == [f"runs.{fmt}", f"metrics.{fmt}", f"records.{fmt}"]
+    read = pd.read_csv if fmt == "csv" else pd.read_parquet
+    assert len(read(paths[0])) == 6 and len(read(paths[2])) == 1 and read(paths[2]).value.iloc[0] == 0.9
+
+
+def test_best_metrics_reads_each_runs_best_epoch(tmp_path: Path) -> None:
+    study = study_config()
+    runs = expand(study)
+    with Store(tmp_path / "study.db") as store:
+        store.register(study, runs)
+        store.save(outcome(runs[0].key))  # best epoch 2: val_accuracy 0.7
+        store.save(outcome(runs[1].key, "diverged"))
+        assert store.best_metrics("val_accuracy") == {runs[0].key: pytest.approx(0.7)}
+        assert store.best_metrics("val_rmse") == {}
