@@ -43,3 +43,12 @@ def test_readme_evaluation_example():
     exec("import noisetrain as nt\n" + blocks[2] + blocks[3], namespace)
     measures = {r.measure for r in namespace["records"]}
     assert measures == {"clean", "noise_sweep", "adversarial", "calibration"}
+
+
+def test_readme_study_file_validates(tmp_path):
+    from noisetrain.study import load_study, plan
+
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S) if b.startswith("name:")]
+    (tmp_path / "study.yaml").write_text(block)
+    study, runs = plan(load_study(tmp_path / "study.yaml"))
+    assert study.search is not None and {r.arm for r in runs} >= {"baseline", "activation", "adversarial"}
