@@ -207,19 +207,23 @@ def apply_override(config: dict[str, Any], assignment: str) -> None:
     node[leaf] = yaml.safe_load(raw)
 
 
+def read_yaml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
+    """The mapping in a YAML file (``safe_load``; empty file: ``{}``); errors name the file as ``what``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {str(path)!r} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{what} {str(path)!r} must hold a mapping at the top level")
+    return raw
+
+
 def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()) -> RunConfig:
-    """Read a YAML run config (``safe_load``), apply ``key.path=value`` overrides, validate."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {error}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    """Read a YAML run config, apply ``key.path=value`` overrides, validate."""
+    raw = read_yaml(path) if path is not None else {}
     for assignment in overrides:
         apply_override(raw, assignment)
     return validate(raw)

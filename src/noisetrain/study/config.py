@@ -24,10 +24,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, field_validator
 
-from ..config import Spec, Strict, apply_override, parse
+from ..config import Spec, Strict, apply_override, parse, read_yaml
 from ..registry import ConfigError
 
 BASELINE = "baseline"
@@ -188,16 +187,8 @@ def load_study(path: str | Path, *, overrides: list[str] | tuple[str, ...] = ())
 
     The study's ``name`` defaults to the file's stem. Expanding it (``expand``) validates every run.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"study file {str(path)!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"study file {str(path)!r} is not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"study file {str(path)!r} must hold a mapping at the top level")
-    raw.setdefault("name", path.stem)
+    raw = read_yaml(path, what="study file")
+    raw.setdefault("name", Path(path).stem)
     for assignment in overrides:
         apply_override(raw, assignment)
     return parse(StudyConfig, raw)
