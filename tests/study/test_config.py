@@ -33,6 +33,7 @@ BAD = {
     "bad seeds": ({"seeds": [1, 1]}, r"seeds must not repeat"),
     "negative seed count": ({"seeds": 0}, r"seeds: a count must be >= 1"),
     "bad backend": ({"execution": {"backend": "slurm"}}, r"execution.backend: Input should be 'local' or 'ray'"),
+    "address without ray": ({"execution": {"address": "auto"}}, r"execution.address 'auto' is a Ray cluster address"),
     "bad workers": ({"execution": {"workers": 0}}, r"execution.workers: .*greater than or equal to 1"),
     "unknown measure": ({"evaluate": {"measures": ["clean", "robustnes"]}}, r"unknown measure 'robustnes'; known"),
     "report measure not evaluated": ({"report": {"measure": "corruptions"}}, r"report.measure: 'corruptions' is not"),

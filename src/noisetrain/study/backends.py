@@ -13,7 +13,6 @@ from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from ..registry import ConfigError
 from .execute import Outcome, Task, execute
 
 BACKENDS = ("local", "ray")
@@ -100,10 +99,8 @@ class RayBackend:
 
     def _remote(self) -> Any:
         if self.remote_ is None:
-            try:
-                import ray
-            except ImportError:
-                raise ConfigError("backend 'ray' needs Ray: pip install 'noisetrain[ray]'") from None
+            import ray
+
             if not ray.is_initialized():
                 if self.address is None:
                     ray.init(

@@ -75,6 +75,14 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
     if overrides:
         merged = {**study.execution.model_dump(), **overrides}
         study = study.model_copy(update={"execution": ExecutionConfig.model_validate(merged)})
+    backend = study.execution
+    if backend.backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ConfigError("execution.backend 'ray' needs Ray: pip install 'noisetrain[ray]'") from None
+    elif backend.address is not None:
+        raise ConfigError(f"execution.address {backend.address!r} is a Ray cluster address; it needs backend 'ray'")
     check_measures(study.evaluate.measures, study.evaluate.settings)
     kinds = [m if isinstance(m, str) else m.get("kind") for m in study.evaluate.measures]
     if study.report.measure not in kinds:
