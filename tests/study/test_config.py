@@ -70,3 +70,5 @@ def test_name_defaults_to_the_file_stem_and_overrides_apply(tmp_path: Path) -> N
     assert loaded.name == "my-study" and loaded.train["epochs"] == [1, 2] and loaded.execution.workers == 2
     study_, runs = plan(loaded, workers=1, backend=None)
     assert study_.execution.workers == 1 and len(runs) == 2 * 3 * 2
+    with pytest.raises(ConfigError, match=r"execution.workers: Input should be greater than or equal to 1"):
+        plan(loaded, workers=0)

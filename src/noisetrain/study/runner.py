@@ -22,9 +22,10 @@ from typing import Any
 
 import yaml
 
+from ..config import parse
 from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend
-from .config import ExecutionConfig, StudyConfig
+from .config import StudyConfig
 from .execute import Outcome, Task, worker_threads
 from .expand import RunSpec, expand
 from .search import check_search, optuna_search, random_values, with_values
@@ -73,8 +74,8 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
 
     overrides = {k: v for k, v in execution.items() if v is not None}
     if overrides:
-        merged = {**study.execution.model_dump(), **overrides}
-        study = study.model_copy(update={"execution": ExecutionConfig.model_validate(merged)})
+        execution = {**study.execution.model_dump(), **overrides}
+        study = parse(StudyConfig, {**study.model_dump(), "execution": execution})
     backend = study.execution
     if backend.backend == "ray":
         try:
