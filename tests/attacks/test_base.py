@@ -86,6 +86,20 @@ def test_linf_projection_clips_entries():
     torch.testing.assert_close(project(delta, 0.4, "linf"), torch.tensor([[-0.4, -0.4, 0.0, 0.3, 0.4]]))
 
 
+@pytest.mark.parametrize("bounds", [(0.0, 1.0), None])
+def test_linf_clamp_to_the_box_equals_projecting_then_bounding(bounds):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 5, generator=g)
+    x_adv = x + 0.5 * torch.randn(64, 5, generator=g)
+    attack = PGD(0.2, bounds=bounds)
+    expected = x + project(x_adv - x, 0.2, "linf")
+    expected = expected if bounds is None else expected.clamp(*bounds)
+    torch.testing.assert_close(attack.clamp(x, x_adv), expected)
+    torch.testing.assert_close(attack.clamp(x, x_adv, attack.box(x)), expected)
+    low, high = attack.box(x)
+    assert torch.equal(attack.clamp(x, x), x) and bool((low <= x).all() and (x <= high).all())
+
+
 def test_random_starts_are_uniform_in_the_ball():
     g = torch.Generator().manual_seed(0)
     x = torch.zeros(20000, 5)

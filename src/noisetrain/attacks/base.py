@@ -141,18 +141,34 @@ class Attack:
     def gradient(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The gradient of the summed per-sample loss with respect to ``x`` and the per-sample loss (N,),
         both averaged over ``eot`` forward/backward passes. Parameters get no gradient."""
-        grad = torch.zeros_like(x)
-        total = x.new_zeros(x.shape[0])
         with torch.enable_grad():
-            for _ in range(self.eot):
+            for i in range(self.eot):
                 point = x.detach().requires_grad_(True)
                 losses = self.losses(model(point), y)
-                grad += torch.autograd.grad(losses.sum(), point)[0]
-                total += losses.detach()
-        return grad / self.eot, total / self.eot
+                grad = torch.autograd.grad(losses.sum(), point)[0]
+                if i == 0:
+                    grad_sum, loss_sum = grad, losses.detach()
+                else:
+                    grad_sum, loss_sum = grad_sum + grad, loss_sum + losses.detach()
+        if self.eot == 1:  # spare the division: every pass over the input counts against the model's own step
+            return grad_sum, loss_sum
+        return grad_sum / self.eot, loss_sum / self.eot
 
-    def clamp(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
-        """``x_adv`` projected onto the ``eps``-ball around ``x`` and then into ``bounds``."""
+    def box(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Entry-wise lower and upper limits (each shaped like ``x``) of the linf ``eps``-ball around ``x``
+        intersected with ``bounds``."""
+        low, high = x - self.eps, x + self.eps
+        if self.bounds is not None:
+            low, high = low.clamp_min(self.bounds[0]), high.clamp_max(self.bounds[1])
+        return low, high
+
+    def clamp(
+        self, x: torch.Tensor, x_adv: torch.Tensor, box: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """``x_adv`` projected onto the ``eps``-ball around ``x`` and then into ``bounds``. For ``linf`` this
+        is one clip to ``box`` (``self.box(x)``, computed when not given)."""
+        if self.norm == "linf":
+            return x_adv.clamp(*(self.box(x) if box is None else box))
         x_adv = x + project(x_adv - x, self.eps, self.norm)
         return x_adv if self.bounds is None else x_adv.clamp(*self.bounds)
 
@@ -161,12 +177,13 @@ class Attack:
     ) -> torch.Tensor:
         """Projected gradient ascent from ``x`` (plus a random start if ``start``): ``steps`` steps of
         size ``step`` along the steepest-ascent direction of ``norm``, each followed by ``clamp``."""
+        box = self.box(x) if self.norm == "linf" else None
         x_adv = x
         if start:
-            x_adv = self.clamp(x, x + random_start(x, self.eps, self.norm, self.generators_(x.device)))
+            x_adv = self.clamp(x, x + random_start(x, self.eps, self.norm, self.generators_(x.device)), box)
         for _ in range(steps):
             grad, _ = self.gradient(model, x_adv, y)
-            x_adv = self.clamp(x, x_adv + step * ascent_direction(grad, self.norm))
+            x_adv = self.clamp(x, x_adv.add(ascent_direction(grad, self.norm), alpha=step), box)
         return x_adv
 
     # -- config and display ----------------------------------------------------------
