@@ -1,4 +1,5 @@
-"""A study killed with SIGKILL mid-way resumes: finished runs are skipped, none is duplicated or half-written."""
+"""A study killed with SIGKILL mid-way leaves no orphan workers and resumes: finished runs are skipped, none is
+duplicated or half-written."""
 
 import os
 import signal
@@ -7,6 +8,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from noisetrain.study.config import load_study
 from noisetrain.study.runner import DB, run_study
@@ -25,16 +28,38 @@ def finished(path: Path) -> int:
         return 0
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads child processes from Linux /proc")
 def test_sigkill_mid_study_then_resume(tmp_path: Path) -> None:
     noise = {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.2, 0.3]}]}
     study = tiny_study(train={"epochs": 3, "batch_size": 32}, noise=noise)
     path, folder = write_study(tmp_path, study), tmp_path / "study"
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(folder)], start_new_session=True)
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(folder)])
     deadline = time.monotonic() + 120
     while finished(folder / DB) < 2 and time.monotonic() < deadline and driver.poll() is None:
         time.sleep(0.02)
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers, as a lost machine would
+    workers = children(driver.pid)
+    os.kill(driver.pid, signal.SIGKILL)  # the driver alone: its workers must not go on as orphans
     driver.wait()
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers and not any(alive(pid) for pid in workers)
     done_before = finished(folder / DB)
     assert 2 <= done_before < 8, "the study should have been killed part-way"
 

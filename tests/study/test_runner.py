@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from noisetrain.registry import ConfigError
-from noisetrain.study.runner import DB, run_study
+from noisetrain.study.execute import Outcome, Task
+from noisetrain.study.runner import DB, Executor, exclusive, plan, run_study
 from noisetrain.study.store import Store
 
 from studykit import study_config
@@ -48,6 +49,9 @@ def test_a_diverging_run_is_recorded_and_the_study_goes_on(tmp_path: Path) -> No
     with Store(tmp_path / DB) as store:
         runs = store.runs().set_index("train.optimizer.lr")
         assert runs.loc[1e30, "status"] == "diverged" and "loss" in runs.loc[1e30, "message"]
+        # a diverged run's NaN test loss is stored as JSON null, which SQLite's JSON functions read
+        losses = store.connection.execute("SELECT json_extract(summary, '$.test_loss') FROM runs").fetchall()
+        assert sorted(loss is None for (loss,) in losses) == [False, True]
         records = store.records()
         assert set(records.key) == {runs.loc[0.01, "key"]}  # a diverged model is not evaluated
     assert run_study(study, tmp_path).skipped == 2  # diverged is a result: not run again
@@ -73,3 +77,61 @@ def test_the_store_refuses_another_schema_version(tmp_path: Path) -> None:
         Store(tmp_path / DB)
     with sqlite3.connect(tmp_path / DB) as db:
         assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1  # nothing lost
+
+
+def test_a_changed_study_in_the_same_folder_reads_only_its_own_runs(tmp_path: Path) -> None:
+    run_study(study_config(seeds=1), tmp_path)
+    changed = run_study(study_config(seeds=1, train={"epochs": 2, "batch_size": 64}), tmp_path)
+    assert changed.skipped == 0 and changed.statuses == {"completed": 3}
+    with Store(tmp_path / DB) as store:
+        assert len(store.runs()) == 3 and len(store.runs(every=True)) == 6  # the earlier runs stay stored
+        assert set(store.metrics().epoch) == {1, 2} and len(store.records()) == 3 * len(store.records().key.unique())
+        assert store.runs(every=True).current.sum() == 3
+
+
+def test_a_second_driver_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    with exclusive(tmp_path), pytest.raises(ConfigError, match="another 'noisetrain study run' is running on"):
+        run_study(study_config(seeds=1, noise={}), tmp_path)
+    with Store(tmp_path / DB) as store:
+        assert store.runs().empty
+
+
+def test_a_failing_evaluation_keeps_the_training_history(tmp_path: Path) -> None:
+    study = study_config(seeds=1, noise={}, evaluate={"measures": ["clean", "corruptions"]})  # flat digits
+    assert run_study(study, tmp_path).statuses == {"failed": 1}
+    with Store(tmp_path / DB) as store:
+        run = store.runs().iloc[0]
+        assert run.message.startswith("evaluation failed: ") and "corruptions" in run.message
+        assert set(store.metrics().epoch) == {1} and run.best_epoch == 1
+
+
+class LosingBackend:
+    """Loses the worker (and so every run in flight) the first time each run is submitted."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.handles: dict[int, Task] = {}
+
+    def submit(self, task: Task) -> int:
+        self.handles[len(self.handles)] = task
+        return len(self.handles) - 1
+
+    def wait(self, handles: list[int]) -> tuple[int, Outcome]:
+        task = self.handles[handles[0]]
+        if task.key not in self.seen:
+            self.seen.add(task.key)
+            return handles[0], Outcome(task.key, "failed", "worker lost", 0.0, lost=True)
+        return handles[0], Outcome(task.key, "completed", "ok", 0.0, {"best_epoch": 1}, [], [], {})
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_run_lost_with_its_worker_gets_one_more_try(tmp_path: Path) -> None:
+    study, runs = plan(study_config(seeds=1, noise={}, execution={"retries": 0}))
+    with Store(tmp_path / DB) as store:
+        executor = Executor(study, store, tmp_path, len(runs), None)
+        executor.backend = LosingBackend()
+        executor.run(runs, plan=True)
+        assert executor.result.statuses == {"completed": 1} and executor.tries[runs[0].key] == 2
+        assert store.runs().attempts.tolist() == [2]

@@ -21,10 +21,7 @@ import pandas as pd
 from ..registry import ConfigError
 from ..study.config import BASELINE, StudyConfig
 from ..study.runner import DB
-from ..study.store import Store
-
-COUNTED = ("completed", "early_stopped")
-"""Statuses of the runs whose results the report averages (the store's ``FINISHED`` also holds ``diverged``)."""
+from ..study.store import COUNTED, Store
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
 """Where runs execute: local worker processes, or Ray tasks on a local instance or a cluster.
 
 A backend takes tasks (``submit``) and hands back outcomes as they finish (``wait``); it never
-touches the store. A worker that dies (killed, out of memory) gives an outcome with status
-``"failed"``, which the runner may retry.
+touches the store. A lost worker (killed, out of memory) gives outcomes with status ``"failed"`` and
+``lost=True``, which the runner retries: on the local backend every run in flight is lost with the
+pool, as Python's process pool cannot tell which worker died.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
@@ -15,7 +19,7 @@ from typing import Any, Protocol
 
 from .execute import Outcome, Task, execute
 
-BACKENDS = ("local", "ray")
+ORPHAN_CHECK_SECONDS = 1.0
 
 
 class Backend(Protocol):
@@ -30,13 +34,23 @@ class Backend(Protocol):
 
 def lost(task: Task, error: BaseException) -> Outcome:
     """The outcome of a run whose worker was lost."""
-    return Outcome(task.key, "failed", f"worker lost: {type(error).__name__}: {error}", 0.0)
+    return Outcome(task.key, "failed", f"worker lost: {type(error).__name__}: {error}", 0.0, lost=True)
 
 
-def _set_threads(threads: int) -> None:
+def _start_worker(threads: int) -> None:
+    """Set the worker's torch threads, and end the worker when the driver dies (e.g. SIGKILL), so that no
+    orphan goes on writing a run's folder that a resumed study runs again."""
     import torch
 
     torch.set_num_threads(threads)
+    driver = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="noisetrain-orphan-watch", daemon=True).start()
 
 
 class LocalBackend:
@@ -52,7 +66,7 @@ class LocalBackend:
         if self.pool_ is None:
             self.pool_ = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_set_threads, initargs=(self.threads,),
+                initializer=_start_worker, initargs=(self.threads,),
             )  # fmt: skip
         return self.pool_
 

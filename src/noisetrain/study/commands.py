@@ -37,8 +37,7 @@ def validate(study: StudyFile, overrides: Overrides = None) -> None:
     for column in ("key", "arm", "label", "seed", "context"):
         table.add_column(column)
     for run in runs:
-        context = ", ".join(f"{k}={v}" for k, v in run.factors.items() if not k.startswith("noise."))
-        table.add_row(run.key, run.arm, run.label, str(run.seed), context)
+        table.add_row(run.key, run.arm, run.label, str(run.seed), run.context)
     Console().print(table)
     search = config.search
     if search is not None and search.method == "optuna":

@@ -42,7 +42,7 @@ class Task:
 class Outcome:
     """What a run produced: status (``completed``, ``early_stopped``, ``diverged`` or ``failed``),
     message, wall time, summary (test metrics, best epoch), per-epoch history, evaluation records
-    (``Record.to_dict()``) and the environment it ran in."""
+    (``Record.to_dict()``) and the environment it ran in; ``lost``: it failed because its worker died."""
 
     key: str
     status: str
@@ -52,6 +52,7 @@ class Outcome:
     history: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
+    lost: bool = False
 
 
 def execute(task: Task) -> Outcome:
@@ -61,20 +62,27 @@ def execute(task: Task) -> Outcome:
 
     torch.set_num_threads(task.threads)
     start = time.perf_counter()
-    try:
+    outcome = Outcome(task.key, "failed", "", 0.0, environment=environment(task.config.get("device", "cpu")))
+    try:  # a run's failure is its outcome, never the study's
         result = run(task.config, output=task.folder)
-        records = []
-        if result.train.status != "diverged":
-            records = [r.to_dict() for r in evaluate(result.model, result.data, task.measures, **task.settings)]
-        status, message, summary = result.train.status, result.train.message, result.summary()
-        history = result.train.history
-    except Exception as error:  # a run's failure is its outcome, never the study's
-        lines = traceback.format_exception(error)
-        status, message, summary, history, records = "failed", "".join(lines[-TRACEBACK_LINES:]), {}, [], []
-    device = task.config.get("device", "cpu")
-    return Outcome(
-        task.key, status, message, time.perf_counter() - start, summary, history, records, environment(device)
-    )
+        outcome.status, outcome.message = result.train.status, result.train.message
+        outcome.summary, outcome.history = result.summary(), result.train.history
+    except Exception as error:
+        outcome.message = failure("training", error)
+    if outcome.status not in ("failed", "diverged"):
+        try:
+            found = evaluate(result.model, result.data, task.measures, **task.settings)
+            outcome.records = [r.to_dict() for r in found]
+        except Exception as error:  # the training history stays with the run
+            outcome.status, outcome.message = "failed", failure("evaluation", error)
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def failure(stage: str, error: Exception) -> str:
+    """``"<stage> failed: "`` and the last lines of the traceback."""
+    lines = traceback.format_exception(error)
+    return f"{stage} failed: " + "".join(lines[-TRACEBACK_LINES:])
 
 
 @functools.cache
@@ -99,7 +107,8 @@ def environment(device: str = "cpu") -> dict[str, Any]:
 
 
 def git_commit(folder: Path) -> dict[str, Any]:
-    """``{"git_commit": sha, "git_dirty": bool}`` of the checkout holding ``folder``, or Nones."""
+    """``{"git_commit": sha, "git_dirty": bool}`` of the checkout that tracks this package's code in ``folder``
+    (dirty: uncommitted changes to the package), or Nones when git does not track it."""
 
     def git(*args: str) -> str | None:
         try:
@@ -108,8 +117,9 @@ def git_commit(folder: Path) -> dict[str, Any]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
-    commit = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    tracked = git("ls-files", "--error-unmatch", Path(__file__).name) is not None  # not a venv inside a repo
+    commit = git("rev-parse", "HEAD") if tracked else None
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", str(folder.parent)) if commit else None
     return {"git_commit": commit, "git_dirty": bool(dirty) if commit else None}
 
 

@@ -64,9 +64,14 @@ class RunSpec:
     config: RunConfig = field(hash=False, compare=False)
 
     @property
+    def context(self) -> str:
+        """The context factors (grid values outside the noise arms), e.g. ``"train.optimizer.lr=0.01"``."""
+        return ", ".join(f"{name}={show(value)}" for name, value in self.factors.items() if not _in_arm(name))
+
+    @property
     def label(self) -> str:
         """The arm and its noise factors, e.g. ``"gaussian(std=0.1)"``: what the report names a group by."""
-        own = [f"{name.split('.', 1)[1]}={_show(value)}" for name, value in self.factors.items() if _in_arm(name)]
+        own = [f"{name.split('.', 1)[1]}={show(value)}" for name, value in self.factors.items() if _in_arm(name)]
         return f"{self.arm}({', '.join(own)})" if own else self.arm
 
 
@@ -172,7 +177,7 @@ def _validate(raw: dict[str, Any], arm: str, factors: dict[str, Any]) -> RunConf
         return validate(raw)
     except ConfigError as error:
         message = re.sub(r"\bnoise\[(\d+)\]", lambda m: f"noise.{arm}[{m.group(1)}]", str(error))
-        point = ", ".join(f"{name}={_show(value)}" for name, value in factors.items())
+        point = ", ".join(f"{name}={show(value)}" for name, value in factors.items())
         where = f"arm {arm!r}" + (f" at {point}" if point else "")
         raise ConfigError(f"{where}: {message}") from None
 
@@ -198,5 +203,11 @@ def _field(path: Path) -> str:
     return text
 
 
-def _show(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else str(value)
+def cell(value: Any) -> Any:
+    """A grid value as a table cell: lists and dicts as compact JSON, scalars as they are."""
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else value
+
+
+def show(value: Any) -> str:
+    """A grid value as text, e.g. ``0.1``, ``[64,32]``, ``{"kind":"linear","start":0.4}``."""
+    return str(cell(value))

@@ -14,8 +14,10 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from .search import check_search, optuna_search, random_values, with_values
 from .store import Store
 
 DB = "study.db"
+LOCK = "study.lock"
 
 
 @dataclass(frozen=True)
@@ -113,19 +116,24 @@ class Executor:
         self.on_event = on_event
         self.result = StudyResult(folder, total)
         execution = study.execution
-        self.threads = worker_threads(execution.cpus, execution.workers)
-        self.backend: Backend = (
-            LocalBackend(execution.workers, self.threads)
-            if execution.backend == "local"
-            else RayBackend(execution.workers, execution.cpus or 1, execution.gpus, execution.address)
-        )
+        if execution.backend == "local":
+            self.threads = worker_threads(execution.cpus, execution.workers)
+            self.backend: Backend = LocalBackend(execution.workers, self.threads)
+        else:
+            self.threads = execution.cpus or 1  # what Ray reserves for the task
+            self.backend = RayBackend(execution.workers, self.threads, execution.gpus, execution.address)
         self.in_flight: dict[Any, RunSpec] = {}
         self.tries: Counter[str] = Counter()
 
-    def run(self, runs: Iterable[RunSpec]) -> None:
-        """Register ``runs``, skip the finished ones, execute the others (``workers`` at a time) and store them."""
-        runs = list(runs)
-        self.store.register(self.study, runs)
+    def run(self, runs: Iterable[RunSpec], *, plan: bool = False) -> None:
+        """Register ``runs`` (``plan``: as the study's current plan), skip the finished ones, execute the others
+        (``workers`` at a time) and store their outcomes.
+
+        A failed run is run again up to ``retries`` times; a run lost with its worker (killed, out of memory)
+        gets one more try, as a pool that loses one worker loses every run in flight with it.
+        """
+        runs = list({r.key: r for r in runs}.values())
+        self.store.register(self.study, runs, plan=plan)
         finished = self.store.finished()
         todo = deque(r for r in runs if r.key not in finished)
         self.result.skipped += len(runs) - len(todo)
@@ -139,7 +147,7 @@ class Executor:
                 self.emit("start", spec)
             handle, outcome = self.backend.wait(list(self.in_flight))
             spec = self.in_flight.pop(handle)
-            if outcome.status == "failed" and self.tries[spec.key] <= execution.retries:
+            if outcome.status == "failed" and self.tries[spec.key] <= execution.retries + outcome.lost:
                 todo.appendleft(spec)
                 self.emit("retry", spec, outcome)
                 continue
@@ -180,16 +188,29 @@ def run_study(
     trial_runs = 0
     if search is not None and search.method == "optuna":
         trial_runs = search.trials * len([r for r in expand(with_values(study, [search.low])) if r.arm == search.arm])
-    with Store(folder / DB) as store:
+    with exclusive(folder), Store(folder / DB) as store:
         (folder / "study.yaml").write_text(yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
         executor = Executor(study, store, folder, len(runs) + trial_runs, on_event)
         try:
-            executor.run(runs)
+            executor.run(runs, plan=True)
             if trial_runs:
                 _optuna(study, executor)
         finally:
             executor.close()
     return executor.result
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold ``<folder>/study.lock`` (an advisory lock the OS drops when the process dies): a second driver on the
+    same study folder gets a ``ConfigError`` instead of running the same runs into the same folders."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another 'noisetrain study run' is running on {str(folder)!r}; wait for it") from None
+        yield
 
 
 def _optuna(study: StudyConfig, executor: Executor) -> None:
@@ -210,9 +231,9 @@ def _optuna(study: StudyConfig, executor: Executor) -> None:
         best = store.best_metrics(search.metric)
         return [_mean([best.get(r.key) for r in group]) for group in groups]
 
-    tried = store.runs()
-    tried = tried[(tried.arm == search.arm) & tried.status.isin(["completed", "early_stopped", "diverged"])]
-    earlier = list(dict.fromkeys(tried[factor])) if factor in tried else []
+    tried = store.runs(every=True)
+    tried = tried[tried.arm == search.arm]
+    earlier = list(dict.fromkeys(tried[factor].dropna())) if factor in tried else []  # unfinished ones included
     replay = list(zip(earlier, score(earlier), strict=True)) if earlier else []
     optuna_search(search, score, batch=study.execution.workers, replay=replay)
 

@@ -1,11 +1,13 @@
 """The results store: one SQLite file per study folder (WAL mode), written by the study's driver alone.
 
 Tables: ``studies`` (name, config), ``runs`` (key, group, arm, seed, grid factors, resolved config,
-status, message, attempts, timings, summary, environment), ``metrics`` (one row per run, epoch and
-metric) and ``records`` (the evaluation records). The schema version is SQLite's ``user_version``;
-a store of another version is refused with a clear error, never changed. Each outcome is written in
-one transaction, so a killed driver leaves no half-written run: a run is either finished with all
-its rows or still unfinished.
+status, message, attempts, timings, summary, environment, and whether it belongs to the current
+plan), ``metrics`` (one row per run, epoch and metric) and ``records`` (the evaluation records). The
+schema version is SQLite's ``user_version``; a store of another version is refused with a clear
+error, never changed. Each outcome is written in one transaction, so a killed driver leaves no
+half-written run: a run is either finished with all its rows or still unfinished. A study run again
+with a changed file keeps the runs of its earlier plans, but reads (and so reports) see the runs of
+the current plan only.
 
 Example:
     >>> with Store("studies/digits/study.db") as store:
@@ -15,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,10 +30,12 @@ import pandas as pd
 from ..registry import ConfigError
 from .config import StudyConfig
 from .execute import Outcome
-from .expand import RunSpec
+from .expand import RunSpec, cell
 
 SCHEMA_VERSION = 1
-FINISHED = ("completed", "early_stopped", "diverged")
+COUNTED = ("completed", "early_stopped")
+"""Statuses of the runs whose results count (reports average them; searches score them)."""
+FINISHED = (*COUNTED, "diverged")
 """Statuses of runs a resumed study skips; ``pending``, ``running`` and ``failed`` runs run again."""
 STATUSES = ("pending", "running", *FINISHED, "failed")
 SCHEMA = """
@@ -41,7 +46,7 @@ CREATE TABLE runs (
     arm TEXT NOT NULL, label TEXT NOT NULL, seed INTEGER NOT NULL, factors TEXT NOT NULL,
     config TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', message TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, started TEXT, finished TEXT, seconds REAL,
-    summary TEXT, environment TEXT);
+    summary TEXT, environment TEXT, current INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE metrics (
     run TEXT NOT NULL REFERENCES runs(key), epoch INTEGER NOT NULL, name TEXT NOT NULL, value REAL,
     PRIMARY KEY (run, epoch, name));
@@ -65,17 +70,22 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("PRAGMA foreign_keys=ON")
-        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0 and not self._tables():
-            self.connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
-        elif version != SCHEMA_VERSION:
+        try:
+            version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+            tables = self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        except sqlite3.DatabaseError as error:
+            self.connection.close()
+            raise ConfigError(f"store {str(self.path)!r} is not a noisetrain study store: {error}") from None
+        if version != SCHEMA_VERSION and (version or tables):
             self.connection.close()
             raise ConfigError(
                 f"store {str(self.path)!r} has schema version {version}; this noisetrain reads version "
                 f"{SCHEMA_VERSION}; use a new study folder or the noisetrain version that wrote it"
             )
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA foreign_keys=ON")
+        if not tables:
+            self.connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
 
     def __enter__(self) -> Store:
         return self
@@ -97,19 +107,23 @@ class Store:
             raise
         self.connection.execute("COMMIT")
 
-    def _tables(self) -> list[str]:
-        return [row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-
     # ---- writing (the driver only) ----
 
-    def register(self, study: StudyConfig, runs: Iterable[RunSpec]) -> None:
-        """Record the study and add its runs that the store does not hold yet, as ``pending``."""
+    def register(self, study: StudyConfig, runs: Iterable[RunSpec], *, plan: bool = False) -> None:
+        """Record the study and add its runs that the store does not hold yet, as ``pending``.
+
+        With ``plan``, ``runs`` become the current plan: the reads see them only (earlier runs stay stored);
+        without, they join it (the trials of a search).
+        """
+        runs = list(runs)
         config, stamp = json.dumps(study.model_dump(mode="json")), now()
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO studies VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET config=?, updated=?",
                 (study.name, config, stamp, stamp, config, stamp),
             )
+            if plan:
+                db.execute("UPDATE runs SET current=0")
             db.executemany(
                 "INSERT OR IGNORE INTO runs (key, study, grp, arm, label, seed, factors, config) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -119,6 +133,7 @@ class Store:
                     for r in runs
                 ],
             )  # fmt: skip
+            db.executemany("UPDATE runs SET current=1 WHERE key=?", [(r.key,) for r in runs])
 
     def finished(self) -> set[str]:
         """Keys of the runs that are done (completed, early stopped or diverged)."""
@@ -146,8 +161,8 @@ class Store:
         with self.transaction() as db:
             updated = db.execute(
                 "UPDATE runs SET status=?, message=?, finished=?, seconds=?, summary=?, environment=? WHERE key=?",
-                (outcome.status, outcome.message, now(), outcome.seconds, json.dumps(outcome.summary),
-                 json.dumps(outcome.environment), outcome.key),
+                (outcome.status, outcome.message, now(), outcome.seconds, _json(outcome.summary),
+                 _json(outcome.environment), outcome.key),
             )  # fmt: skip
             if updated.rowcount != 1:
                 raise ConfigError(f"store: run {outcome.key!r} is not registered in {str(self.path)!r}")
@@ -165,23 +180,32 @@ class Store:
             raise ConfigError(f"store {str(self.path)!r} holds no study yet")
         return StudyConfig.model_validate(json.loads(row[0]))
 
-    def runs(self) -> pd.DataFrame:
-        """One row per run, in the order registered: key, group, arm, label, seed, status, timings, best
-        epoch, and one column per grid factor (``factors()`` names them)."""
+    def runs(self, *, every: bool = False, details: bool = False) -> pd.DataFrame:
+        """The runs of the current plan (``every``: of all plans, with a ``current`` column), in the order
+        registered: key, group, arm, label, seed, status, message, attempts, timings, best epoch, one
+        column per grid factor (``factors()`` names them), and with ``details`` the resolved config, the
+        summary (test metrics) and the environment as JSON."""
+        where = "" if every else "WHERE current=1"
         rows = self.connection.execute(
-            f"SELECT {', '.join(RUN_COLUMNS)}, factors, summary FROM runs ORDER BY rowid"
+            f"SELECT {', '.join(RUN_COLUMNS)}, current, factors, summary, config, environment FROM runs {where} "
+            "ORDER BY rowid"
         ).fetchall()
-        frame = pd.DataFrame([row[: len(RUN_COLUMNS)] for row in rows], columns=list(RUN_COLUMNS))
-        frame = frame.rename(columns={"grp": "group"})
-        factors = pd.DataFrame([json.loads(row[-2]) for row in rows], index=frame.index)
-        summaries = [json.loads(row[-1]) if row[-1] else {} for row in rows]
-        frame["best_epoch"] = [s.get("best_epoch") for s in summaries]
-        return pd.concat([frame, factors.map(_cell) if not factors.empty else factors], axis=1)
+        columns = [*RUN_COLUMNS, "current", "factors", "summary", "config", "environment"]
+        frame = pd.DataFrame(rows, columns=columns).rename(columns={"grp": "group"})
+        frame["best_epoch"] = [
+            json.loads(s).get("best_epoch") if isinstance(s, str) else None for s in frame["summary"]
+        ]
+        factors = pd.DataFrame([json.loads(f) for f in frame["factors"]], index=frame.index)
+        frame = pd.concat([frame, factors.map(cell) if not factors.empty else factors], axis=1)
+        dropped = (
+            ["factors"] + ([] if every else ["current"]) + ([] if details else ["summary", "config", "environment"])
+        )
+        return frame.drop(columns=dropped)
 
     def factors(self) -> list[str]:
         """The grid factor columns of ``runs()``: context factors, then the arms' (``noise.``) factors."""
         names: dict[str, None] = {}
-        for (factors,) in self.connection.execute("SELECT factors FROM runs ORDER BY rowid"):
+        for (factors,) in self.connection.execute("SELECT factors FROM runs WHERE current=1 ORDER BY rowid"):
             names.update(dict.fromkeys(json.loads(factors)))
         return sorted(names, key=lambda name: name.startswith("noise."))
 
@@ -191,27 +215,28 @@ class Store:
             "SELECT run AS key, measure, metric, setting, value, ci_low, ci_high, n FROM records ORDER BY rowid",
             self.connection,
         )
-        return frame.merge(self.runs().drop(columns=["message", "started", "finished"]), on="key", how="left")
+        return frame.merge(self.runs().drop(columns=["message", "started", "finished"]), on="key")
 
     def metrics(self) -> pd.DataFrame:
         """One row per (run, epoch, metric) with the run's group, arm, label and seed."""
         frame = pd.read_sql_query(
             "SELECT run AS key, epoch, name, value FROM metrics ORDER BY run, epoch, name", self.connection
         )
-        runs = self.runs()[["key", "group", "arm", "label", "seed"]]
-        return frame.merge(runs, on="key", how="left")
+        return frame.merge(self.runs()[["key", "group", "arm", "label", "seed"]], on="key")
 
     def best_metrics(self, name: str) -> dict[str, float]:
-        """``{run key: value of metric name at the run's best epoch}`` of completed and early-stopped runs."""
+        """``{run key: value of metric name at the run's best epoch}`` of the counted runs (of any plan)."""
+        marks = ",".join("?" * len(COUNTED))
         rows = self.connection.execute(
             "SELECT r.key, m.value FROM runs r JOIN metrics m ON m.run = r.key AND m.name = ? "
-            "AND m.epoch = json_extract(r.summary, '$.best_epoch') WHERE r.status IN ('completed', 'early_stopped')",
-            (name,),
+            f"AND m.epoch = json_extract(r.summary, '$.best_epoch') WHERE r.status IN ({marks})",
+            (name, *COUNTED),
         ).fetchall()
         return {key: value for key, value in rows if value is not None}
 
     def export(self, folder: str | Path, fmt: str = "csv") -> list[Path]:
-        """Write runs, metrics and records as ``csv`` or ``parquet`` files into ``folder``; return the paths."""
+        """Write the current plan's runs (with config, summary and environment as JSON), per-epoch metrics and
+        records as ``csv`` or ``parquet`` files into ``folder``; return the paths."""
         if fmt not in ("csv", "parquet"):
             raise ConfigError(f"export format must be 'csv' or 'parquet', got {fmt!r}")
         if fmt == "parquet":
@@ -222,7 +247,8 @@ class Store:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
-        for name, frame in (("runs", self.runs()), ("metrics", self.metrics()), ("records", self.records())):
+        tables = (("runs", self.runs(details=True)), ("metrics", self.metrics()), ("records", self.records()))
+        for name, frame in tables:
             path = folder / f"{name}.{fmt}"
             frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path, index=False)
             paths.append(path)
@@ -234,6 +260,14 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _cell(value: Any) -> Any:
-    """A factor value as a table cell: lists and dicts as compact JSON, scalars as they are."""
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else value
+def _json(value: Any) -> str:
+    """JSON that SQLite's JSON functions read: NaN and infinities (a diverged run's loss) become null."""
+
+    def finite(item: Any) -> Any:
+        if isinstance(item, float) and not math.isfinite(item):
+            return None
+        if isinstance(item, dict):
+            return {k: finite(v) for k, v in item.items()}
+        return [finite(v) for v in item] if isinstance(item, (list, tuple)) else item
+
+    return json.dumps(finite(value), allow_nan=False)
