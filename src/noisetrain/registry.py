@@ -131,6 +131,16 @@ def parameter_names(cls: type) -> list[str]:
     ]
 
 
+def parameter_defaults(cls: type) -> dict[str, Any]:
+    """``{name: default}`` of the keyword parameters of ``cls.__init__`` that have a default (tuples as lists)."""
+    signature = inspect.signature(cls.__init__)
+    return {
+        name: list(p.default) if isinstance(p.default, tuple) else p.default
+        for name, p in signature.parameters.items()
+        if name in parameter_names(cls) and p.default is not p.empty
+    }
+
+
 def sequence_parameters(cls: type) -> set[str]:
     """Parameters of ``cls.__init__`` whose annotation admits a sequence or tensor (a list is a value there).
 

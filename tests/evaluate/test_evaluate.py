@@ -152,3 +152,16 @@ def test_measures_without_units_count_as_one_and_repeats_are_numbered():
     evaluate(Counting(), images(), ["clean", "cost", "clean"], progress=lambda *call: calls.append(call))
     assert calls == [("clean", 0, 1), ("clean", 1, 1), ("cost", 0, 1), ("cost", 1, 1),
                      ("clean#2", 0, 1), ("clean#2", 1, 1)]  # fmt: skip
+
+
+def test_every_measure_declares_the_metrics_of_its_records():
+    data, model = images(), Counting()
+    history = [{"seconds": 1.0}, {"seconds": 2.0}]
+    specs = [{"kind": name, **PROGRESS.get(name, {})} for name in sorted(MEASURES)]
+    specs = [{**s, "history": history, "baseline": history} if s["kind"] == "cost" else s for s in specs]
+    found: dict[str, set[str]] = {}
+    for record in evaluate(model, data, specs):
+        found.setdefault(record.measure, set()).add(record.metric)
+    assert set(found) == set(MEASURES)
+    for name, metrics in found.items():
+        assert metrics <= set(MEASURES[name].metrics), name

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from noisetrain.registry import ConfigError
 from noisetrain.report import corruption_errors, headline, load, problems, record_summary, status_counts, tables
 from noisetrain.report.formats import cell, latex, markdown, readable
 from noisetrain.study.config import ReportConfig
@@ -174,3 +175,14 @@ def test_cells_and_intervals() -> None:
     shown, align = readable(frame, {"name": "configuration", ("low", "high"): "CI", "n": "n"})
     assert shown.values.tolist() == [["x", "[0.1, 0.2]", "1"], ["y", "", "2"]]
     assert align == "lrr"
+
+
+def test_report_setting_picks_the_headline_record(full_study: Path, truth: SimpleNamespace) -> None:
+    data = load(full_study)
+    sweep = ReportConfig(measure="noise_sweep", metric="accuracy", setting={"strength": 0.1})
+    values = dataclasses.replace(data, config=data.config.model_copy(update={"report": sweep})).values()
+    run = values[(values[LR] == 0.001) & (values["label"] == "baseline") & (values["seed"] == 2)].iloc[0]
+    assert run["value"] == pytest.approx(truth.accuracy(0.001, "baseline", 2) * 0.9)
+    ambiguous = ReportConfig(measure="noise_sweep", metric="accuracy")
+    with pytest.raises(ConfigError, match=r"report.setting: \{\} matches several noise_sweep accuracy records"):
+        dataclasses.replace(data, config=data.config.model_copy(update={"report": ambiguous})).values()

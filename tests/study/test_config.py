@@ -35,7 +35,15 @@ BAD = {
     "bad backend": ({"execution": {"backend": "slurm"}}, r"execution.backend: Input should be 'local' or 'ray'"),
     "address without ray": ({"execution": {"address": "auto"}}, r"execution.address 'auto' is a Ray cluster address"),
     "bad workers": ({"execution": {"workers": 0}}, r"execution.workers: .*greater than or equal to 1"),
-    "unknown measure": ({"evaluate": {"measures": ["clean", "robustnes"]}}, r"unknown measure 'robustnes'; known"),
+    "unknown measure": ({"evaluate": {"measures": ["clean", "robustnes"]}}, r"evaluate.measures\[1\]: unknown measure"),
+    "bad measure value": (
+        {"evaluate": {"measures": [{"kind": "adversarial", "eps": -1}]}},
+        r"evaluate.measures\[0\] \(adversarial\): eps must be in \[0, inf\)",
+    ),
+    "report metric not recorded": (
+        {"report": {"metric": "acc"}},
+        r"report.metric: clean records accuracy, error, nll, rmse, mae, abs_error_std; got 'acc'",
+    ),
     "report measure not evaluated": ({"report": {"measure": "corruptions"}}, r"report.measure: 'corruptions' is not"),
     "bad name": ({"name": "my study/1"}, r"name must be letters, digits"),
 }

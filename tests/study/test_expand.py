@@ -2,6 +2,7 @@
 
 import pytest
 
+from noisetrain.config import validate
 from noisetrain.study.expand import config_hash, expand
 
 from studykit import study_config
@@ -106,3 +107,17 @@ def test_an_arm_may_change_training_and_its_axes_are_the_arms_own() -> None:
     assert adversarial[0].label == "adversarial(adversarial.train.adversarial.attack.eps=0.05)"
     baseline = next(r for r in runs if r.arm == "baseline")
     assert baseline.config.train.adversarial is None
+
+
+def test_equal_configs_spelled_differently_hash_alike() -> None:
+    base = {"data": {"kind": "digits"}, "model": {"kind": "mlp", "widths": [16]}, "seed": 0}
+
+    def key(noise: list) -> str:
+        return config_hash(validate({**base, "noise": noise}).model_dump(mode="json"))
+
+    # the default std, written out or not; an int or a float; a schedule's default end
+    assert key([{"kind": "gaussian"}]) == key([{"kind": "gaussian", "std": 0.1, "clip": None}])
+    assert key([{"kind": "gaussian", "std": 1}]) == key([{"kind": "gaussian", "std": 1.0}])
+    cosine = {"kind": "cosine", "start": 0.3}
+    assert key([{"kind": "gaussian", "std": cosine}]) == key([{"kind": "gaussian", "std": {**cosine, "end": 0}}])
+    assert key([{"kind": "gaussian", "std": 0.2}]) != key([{"kind": "gaussian", "std": 0.1}])

@@ -117,8 +117,6 @@ def check_measures(measures: Sequence[MeasureSpec], settings: Mapping[str, Any])
     return plan
 
 
-
-
 @torch.no_grad()
 def _probe(model: nn.Module, data: Dataset) -> None:
     """One forward pass on 2 test samples in eval mode: the model must run on them and its outputs fit the task."""

@@ -51,6 +51,7 @@ def _bounds_contain_data(options: Mapping[str, Any], data: Dataset, model: nn.Mo
 
 @measure(
     "adversarial",
+    metrics=("accuracy", "check"),
     checks={
         "attacks": names(ATTACK_NAMES),
         "eps": grid(0),

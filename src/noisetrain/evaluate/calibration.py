@@ -33,9 +33,7 @@ TEMPERATURE_RANGE = (1e-2, 1e2)
 """Fitted temperatures are clamped to this range (a separable validation set drives T towards 0)."""
 
 
-def bin_records(
-    confidence: torch.Tensor, accuracy: torch.Tensor, count: torch.Tensor, *, scaled: bool
-) -> list[Record]:
+def bin_records(confidence: torch.Tensor, accuracy: torch.Tensor, count: torch.Tensor, *, scaled: bool) -> list[Record]:
     """One ``bin_accuracy`` record per non-empty equal-width bin of a reliability diagram."""
     bins, records = len(count), []
     for i in range(bins):
@@ -152,6 +150,7 @@ def check_plot(what: str, plot: Any) -> Path | None:
 
 @measure(
     "calibration",
+    metrics=("temperature", "ece", "adaptive_ece", "nll", "brier", "bin_accuracy"),
     checks={"num_bins": integer(1), "plot": check_plot},
     tasks=("classification",),
     splits=("val", "test"),

@@ -119,6 +119,7 @@ def predict(
 
 @measure(
     "certified",
+    metrics=("certified_accuracy", "abstention", "mean_radius"),
     checks={
         "sigma": real(0, low_open=True),
         "n0": integer(1),

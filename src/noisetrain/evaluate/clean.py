@@ -16,7 +16,7 @@ from ..train.metrics import target_scale
 from .records import Record, accuracy_record, check_outputs, measure, predictions
 
 
-@measure("clean")
+@measure("clean", metrics=("accuracy", "error", "nll", "rmse", "mae", "abs_error_std"))
 def clean(model: nn.Module, data: Dataset, *, batch_size: int = 512, seed: int = 0) -> list[Record]:
     """The model's performance on the clean test split, in eval mode.
 

@@ -82,6 +82,7 @@ def _image_data(options: Mapping[str, Any], data: Dataset, model: nn.Module) -> 
 
 @measure(
     "corruptions",
+    metrics=("accuracy", "mean_accuracy", "ce", "mce", "trained_on_corruption"),
     checks={
         "corruptions": _all_or_names,
         "severities": grid(1, 5, integers=True),

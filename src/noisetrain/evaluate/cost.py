@@ -74,6 +74,15 @@ def _baseline_needs_history(options: dict[str, Any]) -> dict[str, Any]:
 
 @measure(
     "cost",
+    metrics=(
+        "parameters",
+        "trainable_parameters",
+        "flops_per_sample",
+        "seconds_per_epoch",
+        "seconds_total",
+        "relative_seconds_per_epoch",
+        "relative_seconds_total",
+    ),
     checks={"history": optional(check_history), "baseline": optional(_check_baseline)},
     joint=_baseline_needs_history,
 )

@@ -185,6 +185,7 @@ def _split_and_weights(options: Mapping[str, Any], data: Dataset, model: nn.Modu
 
 @measure(
     "flatness",
+    metrics=("loss", "gradient_norm", "hessian_top_eigenvalue", "sharpness_random", "sharpness_worst"),
     checks={
         "rho": grid(0),
         "samples": integer(1),

@@ -153,6 +153,7 @@ def _strength_grids(options: dict[str, Any]) -> dict[str, Any]:
 
 @measure(
     "noise_sweep",
+    metrics=("accuracy", "auc"),
     checks={"kinds": names(KINDS), "clip": auto_range, "repeats": integer(1)},
     tasks=("classification",),
     joint=_strength_grids,

@@ -75,12 +75,14 @@ class Measure:
         tasks: the data tasks it supports.
         splits: the splits of the data it reads, which must not be empty.
         needs: ``needs(options, data, model)``, the checks of the data and the model against the options.
+        metrics: the metrics of its records (what a study report may rank by).
     """
 
     def __init__(
         self,
         fn: Callable[..., list[Record]],
         name: str,
+        metrics: Sequence[str],
         checks: Mapping[str, Check],
         joint: Joint | None,
         tasks: Sequence[Task],
@@ -94,6 +96,7 @@ class Measure:
             raise ValueError(f"measure {name!r}: checks for {unknown}, which are not options of {fn.__name__}")
         self.fn = fn
         self.name = name
+        self.metrics = tuple(metrics)
         self.checks = {**{k: c for k, c in COMMON_CHECKS.items() if k in self.defaults}, **checks}
         self.joint = joint
         self.tasks = tuple(tasks)
@@ -142,6 +145,7 @@ class Measure:
 def measure(
     name: str,
     *,
+    metrics: Sequence[str],
     checks: Mapping[str, Check] | None = None,
     joint: Joint | None = None,
     tasks: Sequence[Task] = ("classification", "regression"),
@@ -151,13 +155,13 @@ def measure(
     """Register ``fn`` as measure ``name`` for ``evaluate`` and the CLI, with the checks of its options and
     of the data and model it needs (see ``Measure``).
 
-    Example: ``@measure("certified", checks={"sigma": real(0, low_open=True)}, tasks=("classification",))``.
+    Example: ``@measure("certified", metrics=("certified_accuracy",), checks={"sigma": real(0, low_open=True)})``.
     """
 
     def decorate(fn: Callable[..., list[Record]]) -> Measure:
         if name in MEASURES:
             raise ValueError(f"measure {name!r} is already registered")
-        MEASURES[name] = Measure(fn, name, checks or {}, joint, tasks, splits, needs)
+        MEASURES[name] = Measure(fn, name, metrics, checks or {}, joint, tasks, splits, needs)
         return MEASURES[name]
 
     return decorate

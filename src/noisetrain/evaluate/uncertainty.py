@@ -108,7 +108,12 @@ def check_corrupted(what: str, corrupted: Any) -> dict[str, Any] | None:
     return {**corrupted, "clip": auto_range(f"{what} clip", corrupted.get("clip", AUTO))}
 
 
-@measure("uncertainty", checks={"samples": integer(1), "corrupted": check_corrupted}, tasks=("classification",))
+@measure(
+    "uncertainty",
+    metrics=("accuracy", "entropy", "mutual_information", "auroc"),
+    checks={"samples": integer(1), "corrupted": check_corrupted},
+    tasks=("classification",),
+)
 def uncertainty(
     model: nn.Module,
     data: Dataset,

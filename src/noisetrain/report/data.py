@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -57,12 +58,24 @@ class StudyData:
         return list(dict.fromkeys(self.runs["context"]))
 
     def values(self) -> pd.DataFrame:
-        """The headline value (``report.measure``/``report.metric`` with an empty setting) of every finished
-        run: its run columns plus ``value`` (NaN where the run has no such record)."""
+        """The headline value of every counted run: the record of ``report.measure`` and ``report.metric`` whose
+        setting holds ``report.setting``; its run columns plus ``value`` (NaN where a run has no such record).
+
+        A run with several such records (e.g. noise_sweep accuracy at every strength) is a ``ConfigError`` that
+        lists their settings, so that ``report.setting`` can pick one.
+        """
         report = self.config.report
         r = self.records
-        chosen = r[(r["measure"] == report.measure) & (r["metric"] == report.metric) & (r["setting"] == "{}")]
-        found = chosen.drop_duplicates("key").set_index("key")["value"]
+        chosen = r[(r["measure"] == report.measure) & (r["metric"] == report.metric)]
+        holds = [_holds(json.loads(setting), report.setting) for setting in chosen["setting"]]
+        chosen = chosen[holds]
+        if chosen["key"].duplicated().any():
+            settings = ", ".join(list(dict.fromkeys(chosen["setting"]))[:4])
+            raise ConfigError(
+                f"report.setting: {report.setting} matches several {report.measure} {report.metric} records per run "
+                f"(settings {settings}, ...); give report.setting the keys that pick one"
+            )
+        found = chosen.set_index("key")["value"]
         return self.counted.assign(value=self.counted["key"].map(found).astype(float))
 
     def select(self, measure: str, metric: str) -> pd.DataFrame:
@@ -88,6 +101,11 @@ def load(folder: str | Path) -> StudyData:
     records = records.merge(counted, on="key").astype({"value": float})
     metrics = metrics.rename(columns={"name": "metric"}).merge(counted, on="key").astype({"value": float})
     return StudyData(config, runs, records, metrics, context_factors, arm_factors)
+
+
+def _holds(setting: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Every key of ``wanted`` is in ``setting`` with the same value."""
+    return all(key in setting and setting[key] == value for key, value in wanted.items())
 
 
 def is_baseline(frame: pd.DataFrame) -> pd.Series:

@@ -59,10 +59,12 @@ class ExecutionConfig(Strict):
 
 
 class ReportConfig(Strict):
-    """What the report compares: the record ``measure``/``metric`` (on its ``setting``) that decides."""
+    """What the report compares: the record of ``measure`` and ``metric`` whose setting holds ``setting``
+    (one per run; e.g. ``{measure: adversarial, metric: accuracy, setting: {attack: pgd, eps: 0.03}}``)."""
 
     measure: str = "clean"
     metric: str = "accuracy"
+    setting: dict[str, Any] = Field(default_factory=dict)
     higher_is_better: bool = True
     confidence: float = Field(0.95, gt=0, lt=1)
 

@@ -26,12 +26,14 @@ from ..data import DATASETS
 from ..models import MODELS
 from ..noise.base import NOISE
 from ..noise.schedules import SCHEDULES
-from ..registry import ConfigError, Registry, sequence_parameters
+from ..registry import ConfigError, Registry, parameter_defaults, sequence_parameters
 from .config import BASELINE, ArmConfig, StudyConfig
 
 Path = tuple[str | int, ...]
 NESTED: dict[str, Registry[Any]] = {"lr_schedule": SCHEDULES, "attack": ATTACKS}
 """The registry of a spec nested under these keys; any other nested spec is a schedule (a strength)."""
+ROOTS: dict[str, Registry[Any]] = {"data": DATASETS, "model": MODELS, "noise": NOISE}
+"""The registry of the specs of a run config's top-level sections."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,28 @@ class RunSpec:
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
-    """SHA-256 (first 16 hex digits) of the canonical JSON of a resolved config."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    """SHA-256 (first 16 hex digits) of the canonical JSON of a resolved run config (``canonical``)."""
+    text = json.dumps(canonical(config), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def canonical(value: Any, registry: Registry[Any] | None = None, key: str = "") -> Any:
+    """A config spelled one way: each spec (data, model, noise, schedules, attacks) with its defaults filled
+    in, and every number a float, so ``{kind: gaussian}``, ``{kind: gaussian, std: 0.1}`` and ``std: 1`` vs
+    ``std: 1.0`` give one hash."""
+    if isinstance(value, Mapping):
+        registry = ROOTS.get(key, NESTED.get(key, registry if "kind" in value else None))
+        kind = value.get("kind")
+        found = dict(value)
+        if registry is not None and isinstance(kind, str) and kind in registry:
+            found = {**parameter_defaults(registry.get(kind)), **found}
+        nested = SCHEDULES if registry is NOISE else None
+        return {k: canonical(v, nested, k) for k, v in found.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(item, registry, key) for item in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def expand(study: StudyConfig) -> list[RunSpec]:

@@ -73,7 +73,7 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
     arm is left out of the runs (its trials are asked for while the study runs) and validated at
     both ends of its range.
     """
-    from ..evaluate import check_measures
+    from ..evaluate import check_measures, get_measure
 
     overrides = {k: v for k, v in execution.items() if v is not None}
     if overrides:
@@ -87,12 +87,17 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
             raise ConfigError("execution.backend 'ray' needs Ray: pip install 'noisetrain[ray]'") from None
     elif backend.address is not None:
         raise ConfigError(f"execution.address {backend.address!r} is a Ray cluster address; it needs backend 'ray'")
-    check_measures(study.evaluate.measures, study.evaluate.settings)
-    kinds = [m if isinstance(m, str) else m.get("kind") for m in study.evaluate.measures]
-    if study.report.measure not in kinds:
-        raise ConfigError(
-            f"report.measure: {study.report.measure!r} is not among evaluate.measures ({', '.join(map(str, kinds))})"
-        )
+    try:
+        planned = check_measures(study.evaluate.measures, study.evaluate.settings)
+    except ConfigError as error:
+        raise ConfigError(f"evaluate.{error}" if str(error).startswith("measures[") else str(error)) from None
+    kinds = [chosen.name for _, chosen, _ in planned]
+    report = study.report
+    if report.measure not in kinds:
+        raise ConfigError(f"report.measure: {report.measure!r} is not among evaluate.measures ({', '.join(kinds)})")
+    metrics = get_measure(report.measure).metrics
+    if report.metric not in metrics:
+        raise ConfigError(f"report.metric: {report.measure} records {', '.join(metrics)}; got {report.metric!r}")
     check_search(study)
     search = study.search
     if search is None:
