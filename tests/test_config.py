@@ -77,3 +77,10 @@ def test_noise_parameters_from_the_data_may_be_left_out():
     assert config.noise[0] == {"kind": "token_mask", "p": 0.1}
     with pytest.raises(ConfigError, match="has no parameter 'vocab'"):
         validate({**BASE, "noise": [{"kind": "token_mask", "vocab": 5}]})
+
+
+def test_yaml_numbers_are_read_as_yaml_1_2_does(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("data: digits\nmodel: mlp\ntrain: {optimizer: {lr: 3e-4}}\n")
+    config = load_config(path, overrides=["train.optimizer.weight_decay=1e-5"])
+    assert config.train.optimizer.lr == 3e-4 and config.train.optimizer.weight_decay == 1e-5

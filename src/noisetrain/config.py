@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -26,6 +27,23 @@ Spec = dict[str, Any]
 DATA_FACTS = ("num_classes", "vocab_size", "mask_id")
 """Noise parameters a run fills in from the data when a spec leaves them out (mixup, label noise, token masking)."""
 C = TypeVar("C", bound=BaseModel)
+
+
+class Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 does: ``1e-3`` is a float there, a string in YAML 1.1."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)  # fmt: skip
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text safely (``Loader``: no objects, YAML 1.2 numbers)."""
+    return yaml.load(text, Loader=Loader)
 
 
 class Strict(BaseModel):
@@ -204,16 +222,16 @@ def apply_override(config: dict[str, Any], assignment: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"override {assignment!r}: {'.'.join(parents[: i + 1])} is not a section")
         node = child
-    node[leaf] = yaml.safe_load(raw)
+    node[leaf] = load_yaml(raw)
 
 
 def read_yaml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
-    """The mapping in a YAML file (``safe_load``; empty file: ``{}``); errors name the file as ``what``."""
+    """The mapping in a YAML file (``load_yaml``; empty file: ``{}``); errors name the file as ``what``."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{what} {str(path)!r} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {error}") from None
     if not isinstance(raw, dict):

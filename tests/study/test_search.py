@@ -31,6 +31,7 @@ def test_random_search_draws_seeded_values_into_the_arms_grid() -> None:
 BAD = {
     "unknown arm": ({"arm": "dropout"}, r"search.arm: 'dropout' is not an arm of noise; arms: gaussian"),
     "unknown spec": ({"parameter": "uniform.std"}, r"search.parameter: 'uniform.std' names no spec .*gaussian.<param"),
+    "unknown parameter": ({"parameter": "gaussian.sdt"}, r"search.parameter: gaussian has no parameter 'sdt'; its"),
     "empty range": ({"low": 0.5, "high": 0.1}, r"search: low must be < high"),
     "log at zero": ({"low": 0.0, "log": True}, r"log=true needs low > 0"),
     "bad value at an end": ({"low": -0.5}, r"GaussianNoise.std must be in \[0, inf\)"),

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
+from ..config import load_yaml
 from ..data import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
@@ -70,10 +70,10 @@ def parse_measures(text: str) -> list[dict[str, Any]]:
             raise ConfigError(f"measures: {token!r} must follow a measure name; known: {', '.join(sorted(MEASURES))}")
         if "=" in token:
             key, _, value = token.partition("=")
-            specs[-1][key.strip()] = yaml.safe_load(value)
+            specs[-1][key.strip()] = load_yaml(value)
         elif key is not None:
             current = specs[-1][key]
-            specs[-1][key] = [*(current if isinstance(current, list) else [current]), yaml.safe_load(token)]
+            specs[-1][key] = [*(current if isinstance(current, list) else [current]), load_yaml(token)]
         else:
             raise ConfigError(f"measures: unknown measure {token!r}; known measures: {', '.join(sorted(MEASURES))}")
     return specs

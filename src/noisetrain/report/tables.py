@@ -158,7 +158,8 @@ def tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
     }  # fmt: skip
     note = (
         f"Mean, standard deviation (ddof 1) and Student t {level} interval over seeds of the completed and "
-        "early-stopped runs. "
+        "early-stopped runs (n counts them: diverged and failed runs are left out, which favours recipes that "
+        "diverge more often; see the status table). "
         "diff: configuration minus the baseline of the same context, paired by seed, with its t interval; "
         "paired t-test and Wilcoxon signed-rank test, Holm-corrected across all compared configurations; "
         f"d_z: mean difference / sd of the differences (Cohen); significant: Holm-adjusted t p < "

@@ -81,6 +81,8 @@ def execute(config: StudyConfig, output: Path | None, quiet: bool, **execution: 
 
         def show(event: Event) -> None:
             state = f"running {event.running}, failed {event.failed}"
+            if progress.tasks[0].total is None:  # the first event: start the clock after the runs skipped
+                progress.reset(bar, total=event.total, completed=event.done, state=state)
             progress.update(bar, total=event.total, completed=event.done, state=state)
             if event.kind == "retry":
                 progress.console.print(f"retrying {event.run.label} seed {event.run.seed}", highlight=False)

@@ -204,13 +204,15 @@ def _validate(raw: dict[str, Any], arm: str, factors: dict[str, Any]) -> RunConf
 
 
 def spec_names(recipe: Sequence[Any]) -> list[str]:
-    """Each spec's name in factor names: its kind, or ``kind[i]`` when the recipe has two of that kind."""
-    kinds = [
-        str(spec.get("kind", index)) if isinstance(spec, Mapping) else str(index) for index, spec in enumerate(recipe)
-    ]
-    return [
-        kind + (f"[{kinds[:index].count(kind)}]" if kinds.count(kind) > 1 else "") for index, kind in enumerate(kinds)
-    ]
+    """Each spec's name in factor names: its kind (kinds of a kind axis joined by ``|``), or ``kind[i]`` when the
+    recipe has two of that kind."""
+    kinds = [_kind_name(spec, index) for index, spec in enumerate(recipe)]
+    return [kind + (f"[{kinds[:i].count(kind)}]" if kinds.count(kind) > 1 else "") for i, kind in enumerate(kinds)]
+
+
+def _kind_name(spec: Any, index: int) -> str:
+    kind = spec.get("kind", index) if isinstance(spec, Mapping) else index
+    return "|".join(map(str, kind)) if isinstance(kind, list) else str(kind)
 
 
 def _in_arm(name: str) -> bool:

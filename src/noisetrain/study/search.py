@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..registry import ConfigError
+from ..noise.base import NOISE
+from ..registry import ConfigError, parameter_names
 from .config import SearchConfig, StudyConfig
 from .expand import spec_names
 
@@ -35,6 +36,12 @@ def check_search(study: StudyConfig) -> None:
     if spec not in names or not parameter:
         choices = ", ".join(f"{name}.<parameter>" for name in names) or "none (the arm has no noise specs)"
         raise ConfigError(f"search.parameter: {search.parameter!r} names no spec of arm {search.arm!r}; use {choices}")
+    kind = study.noise[search.arm].noise[names.index(spec)].get("kind")
+    accepted = parameter_names(NOISE.get(kind)) if isinstance(kind, str) and kind in NOISE else [parameter]
+    if parameter not in accepted:
+        raise ConfigError(
+            f"search.parameter: {kind} has no parameter {parameter!r}; its parameters: {', '.join(accepted)}"
+        )
     if not search.low < search.high:
         raise ConfigError(f"search: low must be < high, got low={search.low}, high={search.high}")
     if search.log and search.low <= 0:
