@@ -6,6 +6,8 @@
 import pytest
 import torch
 
+from noisetrain.corruptions import corrupt, names
+
 from corruptkit import natural, run
 
 NAMES = [
@@ -34,3 +36,13 @@ def test_same_seed_same_output_other_seed_differs_if_random(name, severity):
     x = natural((2, 3, 16, 16))
     assert torch.equal(run(x, name, severity, seed=5), run(x, name, severity, seed=5))
     assert torch.equal(run(x, name, severity, seed=5), run(x, name, severity, seed=6)) == (name not in RANDOM)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_every_corruption_works_on_tiny_images(size):
+    """All 19, weather included: mirrored padding falls back to repeated edges where an image is smaller."""
+    x = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    for name in [*names(), *names(held_out=True)]:
+        for severity in (1, 5):
+            out = corrupt(x, name, severity, generator=torch.Generator().manual_seed(1))
+            assert out.shape == x.shape and torch.isfinite(out).all() and 0 <= out.min() <= out.max() <= 1, name

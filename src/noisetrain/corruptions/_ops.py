@@ -92,12 +92,16 @@ def gaussian_blur(x: torch.Tensor, sigma: float, *, truncate: float = 4.0, mode:
 def filter2d(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Correlate every channel of ``x`` (N, C, H, W) with the 2-D ``kernel`` (k, k), k odd, with mirrored
     borders (OpenCV's default BORDER_REFLECT_101); edges repeat where the kernel exceeds the image."""
-    pad = kernel.shape[-1] // 2
     channels = x.shape[1]
-    mode = "reflect" if pad < min(x.shape[-2:]) else "replicate"
-    padded = F.pad(x, (pad, pad, pad, pad), mode=mode)
     weight = kernel.to(x.dtype).expand(channels, 1, *kernel.shape)
-    return F.conv2d(padded, weight, groups=channels)
+    return F.conv2d(mirror_pad(x, kernel.shape[-1] // 2), weight, groups=channels)
+
+
+def mirror_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """``x`` (N, C, H, W) padded by ``pad`` on every side with mirrored borders (BORDER_REFLECT_101), or with
+    repeated edges where the image is too small to mirror (``pad >= H`` or ``W``)."""
+    mode = "reflect" if pad < min(x.shape[-2:]) else "replicate"
+    return F.pad(x, (pad, pad, pad, pad), mode=mode)
 
 
 def disk_kernel(radius: float, alias_blur: float, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

@@ -29,7 +29,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._ops import LUMA, gaussian_blur, image_op
+from ._ops import LUMA, gaussian_blur, image_op, mirror_pad
 from .base import corruption
 
 # Severity parameters of CIFAR-10-C (make_cifar_c.py).
@@ -89,7 +89,7 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
 
 def _box3(x: torch.Tensor) -> torch.Tensor:
     """3x3 mean filter with reflected edges (cv2.blur)."""
-    return F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
+    return F.avg_pool2d(mirror_pad(x, 1), 3, stride=1)
 
 
 def _clipped_zoom(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -268,7 +268,7 @@ def spatter(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch
         dist = _edge_distance((liquid > 0).to(x.dtype), max(2, round(20 * scale)))
         dist = _equalize(_box3(dist))
         kernel = torch.tensor(_EMBOSS, device=x.device, dtype=x.dtype).view(1, 1, 3, 3)
-        dist = _box3(F.conv2d(F.pad(dist, (1, 1, 1, 1), mode="reflect"), kernel).clamp(0, 255))
+        dist = _box3(F.conv2d(mirror_pad(dist, 1), kernel).clamp(0, 255))
         m = liquid.clamp(0, 1) * dist
         m = strength * m / m.amax((2, 3), keepdim=True).clamp_min(1e-12)
         x = x + m * _color(x, _WATER)
