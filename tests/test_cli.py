@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -27,6 +28,7 @@ def test_train_writes_config_metrics_checkpoint_and_result(tmp_path):
     assert len((out / "metrics.csv").read_text().splitlines()) == 3
     summary = json.loads((out / "result.json").read_text())
     assert summary["status"] == "completed" and 0 < summary["test_accuracy"] <= 1
+    assert summary["environment"]["torch"] == torch.__version__ and "git_commit" in summary["environment"]
 
 
 def test_resume_continues_the_checkpoint(tmp_path):

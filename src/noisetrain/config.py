@@ -46,6 +46,11 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=Loader)
 
 
+def as_spec(value: Any) -> Any:
+    """``"mlp"`` -> ``{"kind": "mlp"}``: a bare name is a spec with default parameters."""
+    return {"kind": value} if isinstance(value, str) else value
+
+
 class Strict(BaseModel):
     """Base of every config: unknown keys are errors; values are checked on assignment too."""
 
@@ -136,10 +141,7 @@ class RunConfig(Strict):
     seed: int = Field(0, ge=0)
     device: str = "cpu"
 
-    @field_validator("data", "model", mode="before")
-    @classmethod
-    def _spec(cls, value: Any) -> Any:
-        return {"kind": value} if isinstance(value, str) else value
+    _spec = field_validator("data", "model", mode="before")(as_spec)
 
     @field_validator("data")
     @classmethod

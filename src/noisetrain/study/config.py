@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ..config import Spec, Strict, apply_override, parse, read_yaml
+from ..config import Spec, Strict, apply_override, as_spec, parse, read_yaml
 from ..registry import ConfigError
 
 BASELINE = "baseline"
@@ -133,10 +133,7 @@ class StudyConfig(Strict):
             raise ConfigError(f"name must be letters, digits and _.+- (no spaces or slashes), got {name!r}")
         return name
 
-    @field_validator("data", "model", mode="before")
-    @classmethod
-    def _spec(cls, value: Any) -> Any:
-        return {"kind": value} if isinstance(value, str) else value
+    _spec = field_validator("data", "model", mode="before")(as_spec)
 
     @field_validator("noise", mode="before")
     @classmethod

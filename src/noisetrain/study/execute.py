@@ -7,18 +7,15 @@ run's folder (checkpoint, metrics); the driver writes the store.
 
 from __future__ import annotations
 
-import functools
 import os
-import platform
-import subprocess
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+
+from ..train.environment import environment
 
 TRACEBACK_LINES = 12
 
@@ -83,44 +80,6 @@ def failure(stage: str, error: Exception) -> str:
     """``"<stage> failed: "`` and the last lines of the traceback."""
     lines = traceback.format_exception(error)
     return f"{stage} failed: " + "".join(lines[-TRACEBACK_LINES:])
-
-
-@functools.cache
-def environment(device: str = "cpu") -> dict[str, Any]:
-    """Versions, host, device and the git commit of the code that ran (None outside a git checkout)."""
-    from .. import __version__
-
-    found = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "noisetrain": __version__,
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "device": device,
-        "threads": torch.get_num_threads(),
-        **git_commit(Path(__file__).resolve().parent),
-    }
-    if device.startswith("cuda") and torch.cuda.is_available():
-        found["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return found
-
-
-def git_commit(folder: Path) -> dict[str, Any]:
-    """``{"git_commit": sha, "git_dirty": bool}`` of the checkout that tracks this package's code in ``folder``
-    (dirty: uncommitted changes to the package), or Nones when git does not track it."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    tracked = git("ls-files", "--error-unmatch", Path(__file__).name) is not None  # not a venv inside a repo
-    commit = git("rev-parse", "HEAD") if tracked else None
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", str(folder.parent)) if commit else None
-    return {"git_commit": commit, "git_dirty": bool(dirty) if commit else None}
 
 
 def worker_threads(cpus: int | None, workers: int) -> int:

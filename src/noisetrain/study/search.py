@@ -31,12 +31,8 @@ def check_search(study: StudyConfig) -> None:
     if search.arm not in study.noise:
         known = ", ".join(study.noise) or "none"
         raise ConfigError(f"search.arm: {search.arm!r} is not an arm of noise; arms: {known}")
-    names = spec_names(study.noise[search.arm].noise)
-    spec, _, parameter = search.parameter.rpartition(".")
-    if spec not in names or not parameter:
-        choices = ", ".join(f"{name}.<parameter>" for name in names) or "none (the arm has no noise specs)"
-        raise ConfigError(f"search.parameter: {search.parameter!r} names no spec of arm {search.arm!r}; use {choices}")
-    kind = study.noise[search.arm].noise[names.index(spec)].get("kind")
+    index, parameter = target(study)
+    kind = study.noise[search.arm].noise[index].get("kind")
     accepted = parameter_names(NOISE.get(kind)) if isinstance(kind, str) and kind in NOISE else [parameter]
     if parameter not in accepted:
         raise ConfigError(
@@ -53,17 +49,33 @@ def check_search(study: StudyConfig) -> None:
             raise ConfigError("search.method 'optuna' needs Optuna: pip install 'noisetrain[optuna]'") from None
 
 
+def target(study: StudyConfig) -> tuple[int, str]:
+    """``(index of the spec in the searched arm, parameter)`` that ``search.parameter`` names."""
+    assert study.search is not None
+    names = spec_names(study.noise[study.search.arm].noise)
+    spec, _, parameter = study.search.parameter.rpartition(".")
+    if spec not in names or not parameter:
+        choices = ", ".join(f"{name}.<parameter>" for name in names) or "none (the arm has no noise specs)"
+        raise ConfigError(
+            f"search.parameter: {study.search.parameter!r} names no spec of arm {study.search.arm!r}; use {choices}"
+        )
+    return names.index(spec), parameter
+
+
 def with_values(study: StudyConfig, values: Sequence[float]) -> StudyConfig:
     """``study`` with the searched parameter of the searched arm set to the grid ``values``."""
-    search = study.search
-    assert search is not None
-    arm = study.noise[search.arm]
-    names = spec_names(arm.noise)
-    spec, _, parameter = search.parameter.rpartition(".")
+    assert study.search is not None
+    index, parameter = target(study)
+    arm = study.noise[study.search.arm]
     noise = [dict(item) for item in arm.noise]
-    noise[names.index(spec)][parameter] = list(values)
-    arms = {**study.noise, search.arm: arm.model_copy(update={"noise": noise})}
+    noise[index][parameter] = list(values)
+    arms = {**study.noise, study.search.arm: arm.model_copy(update={"noise": noise})}
     return study.model_copy(update={"noise": arms})
+
+
+def rounded(value: float) -> float:
+    """``value`` to ``SIGNIFICANT`` digits, so labels stay readable."""
+    return float(f"{value:.{SIGNIFICANT}g}")
 
 
 def random_values(search: SearchConfig) -> list[float]:
@@ -73,7 +85,7 @@ def random_values(search: SearchConfig) -> list[float]:
         draws = np.exp(generator.uniform(math.log(search.low), math.log(search.high), search.trials))
     else:
         draws = generator.uniform(search.low, search.high, search.trials)
-    return sorted({float(f"{value:.{SIGNIFICANT}g}") for value in draws})
+    return sorted({rounded(value) for value in draws})
 
 
 def optuna_search(
@@ -99,7 +111,7 @@ def optuna_search(
         _tell(study, _ask(study, search), result)
     while len(study.trials) < search.trials:
         trials = [_ask(study, search) for _ in range(min(batch, search.trials - len(study.trials)))]
-        values = [float(f"{t.params[search.parameter]:.{SIGNIFICANT}g}") for t in trials]
+        values = [rounded(t.params[search.parameter]) for t in trials]
         for trial, result in zip(trials, score(values), strict=True):
             _tell(study, trial, result)
     return study

@@ -2,7 +2,8 @@
 
 This is what ``noisetrain train`` and every run of a study execute. With an output
 folder it writes ``config.yaml`` (the resolved config), ``metrics.jsonl``/``metrics.csv``
-(one row per epoch), ``checkpoint.pt`` and ``result.json``.
+(one row per epoch), ``checkpoint.pt`` and ``result.json`` (the summary and the environment: versions,
+host, device, git commit).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..noise.base import derive_seed
 from ..registry import ConfigError
 from .callbacks import Callback, MetricsWriter
 from .checkpoint import load_checkpoint
+from .environment import environment
 from .loop import TrainResult, attach_noise, fit
 from .metrics import evaluate_split, resolve_loss, target_scale
 
@@ -120,5 +122,6 @@ def run(
     )  # fmt: skip
     result = RunResult(config, model, data, trained, test)
     if folder is not None:
-        (folder / "result.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
+        summary = {**result.summary(), "environment": environment(config.device)}
+        (folder / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
     return result
