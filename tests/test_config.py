@@ -1,6 +1,6 @@
 import pytest
 
-from noisetrain.config import RunConfig, apply_override, load_config, validate
+from noisetrain.config import RunConfig, apply_override, load_config, load_yaml, validate
 from noisetrain.registry import ConfigError
 
 BASE = {"data": "digits", "model": {"kind": "mlp", "widths": [32]}}
@@ -84,3 +84,4 @@ def test_yaml_numbers_are_read_as_yaml_1_2_does(tmp_path):
     path.write_text("data: digits\nmodel: mlp\ntrain: {optimizer: {lr: 3e-4}}\n")
     config = load_config(path, overrides=["train.optimizer.weight_decay=1e-5"])
     assert config.train.optimizer.lr == 3e-4 and config.train.optimizer.weight_decay == 1e-5
+    assert load_yaml("[._, 1.2.3, 1e, 1_000, .5, -1.5E+2]") == ["._", "1.2.3", "1e", 1000, 0.5, -150.0]

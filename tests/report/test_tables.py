@@ -186,3 +186,14 @@ def test_report_setting_picks_the_headline_record(full_study: Path, truth: Simpl
     ambiguous = ReportConfig(measure="noise_sweep", metric="accuracy")
     with pytest.raises(ConfigError, match=r"report.setting: \{\} matches several noise_sweep accuracy records"):
         dataclasses.replace(data, config=data.config.model_copy(update={"report": ambiguous})).values()
+
+
+def test_headline_without_matching_records_is_empty_or_a_clear_error(full_study: Path) -> None:
+    data = load(full_study)
+
+    def values(report: ReportConfig) -> pd.DataFrame:
+        return dataclasses.replace(data, config=data.config.model_copy(update={"report": report})).values()
+
+    assert values(ReportConfig(measure="calibration", metric="ece"))["value"].isna().all()  # none recorded
+    with pytest.raises(ConfigError, match=r"report.setting: \{'strength': 0.7\} matches none of the noise_sweep"):
+        values(ReportConfig(measure="noise_sweep", metric="accuracy", setting={"strength": 0.7}))

@@ -121,3 +121,5 @@ def test_equal_configs_spelled_differently_hash_alike() -> None:
     cosine = {"kind": "cosine", "start": 0.3}
     assert key([{"kind": "gaussian", "std": cosine}]) == key([{"kind": "gaussian", "std": {**cosine, "end": 0}}])
     assert key([{"kind": "gaussian", "std": 0.2}]) != key([{"kind": "gaussian", "std": 0.1}])
+    big = config_hash({**base, "seed": 2**53}), config_hash({**base, "seed": 2**53 + 1})
+    assert big[0] != big[1]  # ints beyond a float's precision stay exact

@@ -73,7 +73,7 @@ def test_the_store_refuses_another_schema_version(tmp_path: Path) -> None:
     run_study(study_config(seeds=1, noise={}), tmp_path)
     with sqlite3.connect(tmp_path / DB) as db:
         db.execute("PRAGMA user_version=99")
-    with pytest.raises(ConfigError, match="schema version 99; this noisetrain reads version 1"):
+    with pytest.raises(ConfigError, match="schema version 99; this noisetrain reads version 2"):
         Store(tmp_path / DB)
     with sqlite3.connect(tmp_path / DB) as db:
         assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1  # nothing lost
@@ -105,33 +105,40 @@ def test_a_failing_evaluation_keeps_the_training_history(tmp_path: Path) -> None
         assert set(store.metrics().epoch) == {1} and run.best_epoch == 1
 
 
-class LosingBackend:
-    """Loses the worker (and so every run in flight) the first time each run is submitted."""
+class BreakingBackend:
+    """A process pool whose worker dies whenever run ``bad`` is in flight, losing every run in flight with it."""
 
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.handles: dict[int, Task] = {}
+    def __init__(self, bad: str) -> None:
+        self.bad = bad
+        self.tasks: dict[int, Task] = {}
+        self.broken: set[int] = set()
 
     def submit(self, task: Task) -> int:
-        self.handles[len(self.handles)] = task
-        return len(self.handles) - 1
+        self.tasks[len(self.tasks)] = task
+        return len(self.tasks) - 1
 
     def wait(self, handles: list[int]) -> tuple[int, Outcome]:
-        task = self.handles[handles[0]]
-        if task.key not in self.seen:
-            self.seen.add(task.key)
-            return handles[0], Outcome(task.key, "failed", "worker lost", 0.0, lost=True)
-        return handles[0], Outcome(task.key, "completed", "ok", 0.0, {"best_epoch": 1}, [], [], {})
+        if any(self.tasks[h].key == self.bad for h in handles):
+            self.broken |= set(handles)
+        handle = handles[0]
+        key = self.tasks[handle].key
+        if handle in self.broken:
+            return handle, Outcome(key, "failed", "worker lost: BrokenProcessPool", 0.0, lost=True)
+        return handle, Outcome(key, "completed", "ok", 0.0, {"best_epoch": 1}, [], [], {})
 
     def close(self) -> None:
         pass
 
 
-def test_a_run_lost_with_its_worker_gets_one_more_try(tmp_path: Path) -> None:
-    study, runs = plan(study_config(seeds=1, noise={}, execution={"retries": 0}))
+def test_a_run_that_kills_its_pool_fails_alone_and_the_others_complete(tmp_path: Path) -> None:
+    study, runs = plan(study_config(execution={"retries": 0, "workers": 3}))
+    bad = runs[1].key
     with Store(tmp_path / DB) as store:
         executor = Executor(study, store, tmp_path, len(runs), None)
-        executor.backend = LosingBackend()
+        executor.backend = BreakingBackend(bad)
         executor.run(runs, plan=True)
-        assert executor.result.statuses == {"completed": 1} and executor.tries[runs[0].key] == 2
-        assert store.runs().attempts.tolist() == [2]
+        assert executor.result.statuses == {"completed": 5, "failed": 1}
+        frame = store.runs().set_index("key")
+        assert frame.loc[bad, "status"] == "failed" and frame.loc[bad, "message"].startswith("worker lost")
+        # the runs lost with it were not charged: each ran once more, alone, and completed
+        assert (frame.drop(bad).status == "completed").all() and frame.loc[runs[0].key, "attempts"] == 2

@@ -72,3 +72,6 @@ def test_optuna_search_runs_its_trials_and_resumes_without_rerunning(tmp_path: P
     assert again.skipped == 4 and not again.statuses
     more = run_study(study_config(search={**SEARCH, "method": "optuna", "trials": 4}, seeds=1), tmp_path)
     assert more.skipped == 4 and more.statuses == {"completed": 1}
+    # earlier trials outside a new range are not replayed: all trials of the new range are new runs
+    moved = run_study(study_config(search={**SEARCH, "method": "optuna", "low": 0.6, "high": 0.9}, seeds=1), tmp_path)
+    assert moved.skipped == 1 and moved.statuses == {"completed": 3}

@@ -89,3 +89,17 @@ def test_best_metrics_reads_each_runs_best_epoch(tmp_path: Path) -> None:
         store.save(outcome(runs[1].key, "diverged"))
         assert store.best_metrics("val_accuracy") == {runs[0].key: pytest.approx(0.7)}
         assert store.best_metrics("val_rmse") == {}
+
+
+def test_a_new_plan_renames_the_runs_it_shares_with_an_earlier_one(tmp_path: Path) -> None:
+    first = study_config(noise={"gauss": [{"kind": "gaussian", "std": 0.1}]})
+    second = study_config(noise={"gaussian": [{"kind": "gaussian", "std": [0.1, 0.3]}]})
+    with Store(tmp_path / "study.db") as store:
+        store.register(first, expand(first), plan=True)
+        shared = next(r for r in expand(first) if r.arm == "gauss")
+        store.save(outcome(shared.key))
+        store.register(second, expand(second), plan=True)
+        runs = store.runs().set_index("key")
+        assert runs.loc[shared.key, "label"] == "gaussian(gaussian.std=0.1)"  # the shared run, under its new name
+        assert runs.loc[shared.key, "status"] == "completed" and runs.loc[shared.key, "noise.gaussian.std"] == 0.1
+        assert set(runs.arm) == {"baseline", "gaussian"} and len(runs) == 6

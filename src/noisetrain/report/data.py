@@ -68,7 +68,13 @@ class StudyData:
         r = self.records
         chosen = r[(r["measure"] == report.measure) & (r["metric"] == report.metric)]
         holds = [_holds(json.loads(setting), report.setting) for setting in chosen["setting"]]
-        chosen = chosen[holds]
+        if len(chosen) and not any(holds):
+            settings = ", ".join(list(dict.fromkeys(chosen["setting"]))[:4])
+            raise ConfigError(
+                f"report.setting: {report.setting} matches none of the {report.measure} {report.metric} records "
+                f"(settings {settings}, ...)"
+            )
+        chosen = chosen[pd.Series(holds, index=chosen.index, dtype=bool)]
         if chosen["key"].duplicated().any():
             settings = ", ".join(list(dict.fromkeys(chosen["setting"]))[:4])
             raise ConfigError(

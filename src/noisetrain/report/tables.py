@@ -41,8 +41,8 @@ def headline(data: StudyData) -> pd.DataFrame:
     report = data.config.report
     values = data.values()
     if len(values) and values["value"].isna().all():
-        log.warning("no run has a %s %s record with an empty setting: the headline has no numbers (see report: in "
-                    "the study config)", report.measure, report.metric)  # fmt: skip
+        log.warning("no counted run has a %s %s record (see report: in the study config)", report.measure,
+                    report.metric)  # fmt: skip
     summary = summarise(values, group="group", value="value", confidence=report.confidence)
     renamed = {"mean_diff": "diff", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"}
     comparison = _compare(values, report.confidence).rename(columns=renamed)

@@ -1,9 +1,10 @@
 """Where runs execute: local worker processes, or Ray tasks on a local instance or a cluster.
 
 A backend takes tasks (``submit``) and hands back outcomes as they finish (``wait``); it never
-touches the store. A lost worker (killed, out of memory) gives outcomes with status ``"failed"`` and
-``lost=True``, which the runner retries: on the local backend every run in flight is lost with the
-pool, as Python's process pool cannot tell which worker died.
+touches the store. A lost worker (killed, out of memory) gives an outcome with status ``"failed"``;
+on the local backend every run in flight is lost with the pool (Python's process pool cannot tell
+which worker died), so those outcomes carry ``lost=True`` and the runner runs them again one at a
+time to find the culprit. A Ray task's loss is its own.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def lost(task: Task, error: BaseException) -> Outcome:
-    """The outcome of a run whose worker was lost."""
-    return Outcome(task.key, "failed", f"worker lost: {type(error).__name__}: {error}", 0.0, lost=True)
+def lost(task: Task, error: BaseException, *, shared: bool) -> Outcome:
+    """The outcome of a run whose worker was lost; ``shared``: other runs may have been lost with it."""
+    return Outcome(task.key, "failed", f"worker lost: {type(error).__name__}: {error}", 0.0, lost=shared)
 
 
 def _start_worker(threads: int) -> None:
@@ -87,7 +88,7 @@ class LocalBackend:
             return future, future.result()
         except BrokenProcessPool as error:  # the pool is unusable: the next submit starts a new one
             self.pool_ = None
-            return future, lost(task, error)
+            return future, lost(task, error, shared=True)
 
     def close(self) -> None:
         if self.pool_ is not None:
@@ -141,7 +142,7 @@ class RayBackend:
         try:
             return ref, ray.get(ref)
         except (ray.exceptions.RayError, OSError) as error:  # a lost worker or node
-            return ref, lost(task, error)
+            return ref, lost(task, error, shared=False)
 
     def close(self) -> None:
         if self.started_:

@@ -182,7 +182,7 @@ def _arm(name: str, recipe: Any) -> dict[str, Any]:
 
 
 def load_study(path: str | Path, *, overrides: list[str] | tuple[str, ...] = ()) -> StudyConfig:
-    """Read a study file (``safe_load``), apply ``key.path=value`` overrides and validate the study.
+    """Read a study file (``load_yaml``: safe, YAML 1.2 numbers), apply ``key.path=value`` overrides, validate.
 
     The study's ``name`` defaults to the file's stem. Expanding it (``expand``) validates every run.
     """

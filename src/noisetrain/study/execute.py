@@ -39,7 +39,8 @@ class Task:
 class Outcome:
     """What a run produced: status (``completed``, ``early_stopped``, ``diverged`` or ``failed``),
     message, wall time, summary (test metrics, best epoch), per-epoch history, evaluation records
-    (``Record.to_dict()``) and the environment it ran in; ``lost``: it failed because its worker died."""
+    (``Record.to_dict()``) and the environment it ran in; ``lost``: it failed because a worker died that
+    other runs shared (the culprit is unknown)."""
 
     key: str
     status: str

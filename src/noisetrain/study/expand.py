@@ -97,8 +97,8 @@ def canonical(value: Any, registry: Registry[Any] | None = None, key: str = "") 
         return {k: canonical(v, nested, k) for k, v in found.items()}
     if isinstance(value, (list, tuple)):
         return [canonical(item, registry, key) for item in value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if isinstance(value, int) and not isinstance(value, bool) and float(value) == value:
+        return float(value)  # 1 and 1.0 alike (ints beyond 2**53 stay exact)
     return value
 
 

@@ -134,31 +134,44 @@ class Executor:
         """Register ``runs`` (``plan``: as the study's current plan), skip the finished ones, execute the others
         (``workers`` at a time) and store their outcomes.
 
-        A failed run is run again up to ``retries`` times; a run lost with its worker (killed, out of memory)
-        gets one more try, as a pool that loses one worker loses every run in flight with it.
+        A failed run is run again up to ``retries`` times. A local pool that loses a worker (killed, out of
+        memory) loses every run in flight with it, so those runs are not charged: each runs again alone, and
+        only a run lost while alone counts the loss as a failure.
         """
         runs = list({r.key: r for r in runs}.values())
         self.store.register(self.study, runs, plan=plan)
         finished = self.store.finished()
-        todo = deque(r for r in runs if r.key not in finished)
+        todo, alone = deque(r for r in runs if r.key not in finished), deque[RunSpec]()
         self.result.skipped += len(runs) - len(todo)
         execution = self.study.execution
-        while todo or self.in_flight:
-            while todo and len(self.in_flight) < execution.workers:
-                spec = todo.popleft()
-                self.store.start(spec.key)
-                self.tries[spec.key] += 1
-                self.in_flight[self.backend.submit(self.task(spec))] = spec
-                self.emit("start", spec)
+        while todo or alone or self.in_flight:
+            if alone and not self.in_flight:
+                self.submit(alone[0])
+            while not alone and todo and len(self.in_flight) < execution.workers:
+                self.submit(todo.popleft())
             handle, outcome = self.backend.wait(list(self.in_flight))
             spec = self.in_flight.pop(handle)
-            if outcome.status == "failed" and self.tries[spec.key] <= execution.retries + outcome.lost:
+            if outcome.lost and not (alone and alone[0] is spec):
+                self.tries[spec.key] -= 1
+                alone.append(spec)
+                self.emit("retry", spec, outcome)
+                continue
+            if alone and alone[0] is spec:
+                alone.popleft()
+            if outcome.status == "failed" and self.tries[spec.key] <= execution.retries:
                 todo.appendleft(spec)
                 self.emit("retry", spec, outcome)
                 continue
             self.store.save(outcome)
             self.result.statuses[outcome.status] += 1
             self.emit("finish", spec, outcome)
+
+    def submit(self, spec: RunSpec) -> None:
+        """Start ``spec`` on the backend (one more attempt)."""
+        self.store.start(spec.key)
+        self.tries[spec.key] += 1
+        self.in_flight[self.backend.submit(self.task(spec))] = spec
+        self.emit("start", spec)
 
     def task(self, spec: RunSpec) -> Task:
         config = spec.config.model_dump(mode="json")
@@ -238,7 +251,9 @@ def _optuna(study: StudyConfig, executor: Executor) -> None:
 
     tried = store.runs(every=True)
     tried = tried[tried.arm == search.arm]
-    earlier = list(dict.fromkeys(tried[factor].dropna())) if factor in tried else []  # unfinished ones included
+    values = tried[factor].dropna() if factor in tried else []
+    inside = [v for v in dict.fromkeys(values) if search.low <= v <= search.high]  # unfinished trials included
+    earlier = inside[: search.trials]
     replay = list(zip(earlier, score(earlier), strict=True)) if earlier else []
     optuna_search(search, score, batch=study.execution.workers, replay=replay)
 

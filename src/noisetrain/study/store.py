@@ -32,7 +32,7 @@ from .config import StudyConfig
 from .execute import Outcome
 from .expand import RunSpec, cell
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 COUNTED = ("completed", "early_stopped")
 """Statuses of the runs whose results count (reports average them; searches score them)."""
 FINISHED = (*COUNTED, "diverged")
@@ -124,16 +124,16 @@ class Store:
             )
             if plan:
                 db.execute("UPDATE runs SET current=0")
-            db.executemany(
-                "INSERT OR IGNORE INTO runs (key, study, grp, arm, label, seed, factors, config) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            db.executemany(  # a run already stored keeps its results and takes this plan's names
+                "INSERT INTO runs (key, study, grp, arm, label, seed, factors, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET study=excluded.study, grp=excluded.grp, arm=excluded.arm, "
+                "label=excluded.label, factors=excluded.factors, config=excluded.config, current=1",
                 [
                     (r.key, study.name, r.group, r.arm, r.label, r.seed, json.dumps(r.factors),
                      json.dumps(r.config.model_dump(mode="json")))
                     for r in runs
                 ],
             )  # fmt: skip
-            db.executemany("UPDATE runs SET current=1 WHERE key=?", [(r.key,) for r in runs])
 
     def finished(self) -> set[str]:
         """Keys of the runs that are done (completed, early stopped or diverged)."""
