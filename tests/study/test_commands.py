@@ -45,7 +45,7 @@ def test_run_then_rerun_then_export(tmp_path: Path) -> None:
 
 
 def test_run_shows_progress_and_a_failed_run_exits_1(tmp_path: Path) -> None:
-    study = tiny_study(seeds=1, noise={}, data={"kind": "mnist", "root": str(tmp_path / "missing")})
+    study = tiny_study(seeds=1, baseline=False, noise={"cutout": [{"kind": "cutout", "size": 2}]})
     result = runner.invoke(app, ["study", "run", str(write_study(tmp_path, study)), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1 and "1 failed" in result.output
 

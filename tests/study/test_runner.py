@@ -58,13 +58,13 @@ def test_a_diverging_run_is_recorded_and_the_study_goes_on(tmp_path: Path) -> No
 
 
 def test_a_failing_run_is_retried_then_recorded_with_its_error(tmp_path: Path) -> None:
-    study = study_config(data={"kind": "mnist", "root": str(tmp_path / "missing")}, seeds=1, noise={})
+    study = study_config(seeds=1, baseline=False, noise={"cutout": [{"kind": "cutout", "size": 2}]})  # flat data
     result = run_study(study, tmp_path / "study", retries=1)
     assert result.statuses == {"failed": 1}
     with Store(tmp_path / "study" / DB) as store:
         run = store.runs().iloc[0]
         assert run.status == "failed" and run.attempts == 2
-        assert "ConfigError" in run.message and "missing" in run.message
+        assert run.message.startswith("training failed: ") and "cutout expects images" in run.message
     # failed runs are unfinished: a rerun tries them again
     assert run_study(study, tmp_path / "study").skipped == 0
 
@@ -96,13 +96,11 @@ def test_a_second_driver_on_the_same_folder_is_refused(tmp_path: Path) -> None:
         assert store.runs().empty
 
 
-def test_a_failing_evaluation_keeps_the_training_history(tmp_path: Path) -> None:
+def test_a_measure_that_cannot_run_on_the_data_fails_before_any_run(tmp_path: Path) -> None:
     study = study_config(seeds=1, noise={}, evaluate={"measures": ["clean", "corruptions"]})  # flat digits
-    assert run_study(study, tmp_path).statuses == {"failed": 1}
-    with Store(tmp_path / DB) as store:
-        run = store.runs().iloc[0]
-        assert run.message.startswith("evaluation failed: ") and "corruptions" in run.message
-        assert set(store.metrics().epoch) == {1} and run.best_epoch == 1
+    with pytest.raises(ConfigError, match=r"evaluate.measures\[1\] \(corruptions\) on data 'digits': corruptions need image"):
+        run_study(study, tmp_path)
+    assert not (tmp_path / DB).exists()
 
 
 class BreakingBackend:

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import fcntl
+import json
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -71,7 +72,8 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
 
     A random search's values are drawn here and become the searched arm's grid. An Optuna search's
     arm is left out of the runs (its trials are asked for while the study runs) and validated at
-    both ends of its range.
+    both ends of its range. Each distinct data set is loaded (and each model built) once, to check
+    the measures against it.
     """
     from ..evaluate import check_measures, get_measure
 
@@ -100,13 +102,34 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
         raise ConfigError(f"report.metric: {report.measure} records {', '.join(metrics)}; got {report.metric!r}")
     check_search(study)
     search = study.search
-    if search is None:
-        return study, expand(study)
-    if search.method == "random":
+    if search is not None and search.method == "random":
         study = with_values(study, random_values(search))
-        return study, expand(study)
-    runs = expand(with_values(study, [search.low, search.high]))
-    return study, [r for r in runs if r.arm != search.arm]
+    if search is None or search.method == "random":
+        runs = expand(study)
+    else:
+        runs = [r for r in expand(with_values(study, [search.low, search.high])) if r.arm != search.arm]
+    check_data(runs, planned)
+    return study, runs
+
+
+def check_data(runs: list[RunSpec], planned: list[Any]) -> None:
+    """Load each distinct data set and build each model of ``runs`` once, and check the measures against them
+    (task, splits, image shapes, ...), so a measure that cannot run on the data fails before any training."""
+    from ..train.run import build
+
+    seen: set[str] = set()
+    for run in runs:
+        pair = json.dumps([run.config.data, run.config.model], sort_keys=True)
+        if pair in seen:
+            continue
+        seen.add(pair)
+        data, model = build(run.config)
+        for index, (_, chosen, options) in enumerate(planned):
+            try:
+                chosen.check_data(options, data, model)
+            except ConfigError as error:
+                where = f"evaluate.measures[{index}] ({chosen.name}) on data {data.name!r}"
+                raise ConfigError(f"{where}: {error}") from None
 
 
 class Executor:
