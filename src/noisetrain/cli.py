@@ -36,6 +36,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
 @app.callback()
 def _root() -> None:
     """noisetrain: noise-injection training and robustness evaluation for PyTorch."""

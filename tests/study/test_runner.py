@@ -98,7 +98,8 @@ def test_a_second_driver_on_the_same_folder_is_refused(tmp_path: Path) -> None:
 
 def test_a_measure_that_cannot_run_on_the_data_fails_before_any_run(tmp_path: Path) -> None:
     study = study_config(seeds=1, noise={}, evaluate={"measures": ["clean", "corruptions"]})  # flat digits
-    with pytest.raises(ConfigError, match=r"evaluate.measures\[1\] \(corruptions\) on data 'digits': corruptions need image"):
+    message = r"evaluate.measures\[1\] \(corruptions\) on data 'digits': corruptions need image"
+    with pytest.raises(ConfigError, match=message):
         run_study(study, tmp_path)
     assert not (tmp_path / DB).exists()
 
