@@ -65,7 +65,6 @@ def run(
     """Run every unfinished run of a study and store the results (rerun to resume)."""
     try:
         config = load_study(study, overrides=overrides or ())
-        plan(config, workers=workers, backend=backend, address=address, retries=retries)
     except ConfigError as error:
         raise fail(error) from None
     result = execute(config, output, quiet, workers=workers, backend=backend, address=address, retries=retries)
@@ -74,7 +73,8 @@ def run(
 
 
 def execute(config: StudyConfig, output: Path | None, quiet: bool, **execution: object) -> StudyResult:
-    """Run a study under a progress display (runs done/total, running, failed, ETA) and print the tally."""
+    """Run a study under a progress display (runs done/total, running, failed, ETA) and print the tally; a bad
+    study (``run_study`` plans it first) exits with code 2 before anything runs."""
     folder = output or default_folder(config)
     with bars(TextColumn("{task.fields[state]}"), TextColumn("eta"), TimeRemainingColumn(), quiet=quiet) as progress:
         bar = progress.add_task(f"study {config.name}", total=None, state="")
