@@ -1,5 +1,7 @@
 """noisetrain: noise-injection training and robustness evaluation for PyTorch."""
 
+import logging
+
 from . import attacks, data, evaluate, models, noise, train
 from .attacks import build_attack
 from .config import RunConfig, TrainConfig, load_config
@@ -13,6 +15,7 @@ from .registry import ConfigError, Registry
 from .train import fit, run
 
 __version__ = "0.1.0"
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # a library logs; the application shows it
 __all__ = [
     "ConfigError",
     "Dataset",

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
@@ -182,7 +184,9 @@ app.command(epilog="Example:\n\n  noisetrain demo --workers 2")(demo)
 
 
 def main() -> None:
-    """Entry point of the ``noisetrain`` script."""
+    """Entry point of the ``noisetrain`` script: the library's warnings go to stderr, then the command runs."""
+    handler = RichHandler(console=console, show_time=False, show_path=False)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler])
     app()
 
 
