@@ -1,5 +1,6 @@
 """Running a study on the local backend: outcomes stored, finished runs skipped, failures recorded."""
 
+import importlib
 import json
 import sqlite3
 from pathlib import Path
@@ -141,3 +142,12 @@ def test_a_run_that_kills_its_pool_fails_alone_and_the_others_complete(tmp_path:
         assert frame.loc[bad, "status"] == "failed" and frame.loc[bad, "message"].startswith("worker lost")
         # the runs lost with it were not charged: each ran once more, alone, and completed
         assert (frame.drop(bad).status == "completed").all() and frame.loc[runs[0].key, "attempts"] == 2
+
+
+def test_the_plan_loads_each_data_set_once_for_all_its_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_module = importlib.import_module("noisetrain.train.run")  # the module, not the function train.run
+    loads = []
+    real = run_module.load_data
+    monkeypatch.setattr(run_module, "load_data", lambda spec: loads.append(spec) or real(spec))
+    _, runs = plan(study_config(model={"kind": "mlp", "widths": [[8], [16]]}))
+    assert len(runs) == 12 and loads == [{"kind": "digits"}]

@@ -30,10 +30,10 @@ from ..registry import ConfigError, Registry, parameter_defaults, sequence_param
 from .config import BASELINE, ArmConfig, StudyConfig
 
 Path = tuple[str | int, ...]
-NESTED: dict[str, Registry[Any]] = {"lr_schedule": SCHEDULES, "attack": ATTACKS}
-"""The registry of a spec nested under these keys; any other nested spec is a schedule (a strength)."""
 ROOTS: dict[str, Registry[Any]] = {"data": DATASETS, "model": MODELS, "noise": NOISE}
 """The registry of the specs of a run config's top-level sections."""
+NESTED: dict[str, Registry[Any]] = {"lr_schedule": SCHEDULES, "attack": ATTACKS}
+"""The registry of a spec nested under these keys; any other nested spec is a schedule (a strength)."""
 
 
 @dataclass(frozen=True)
@@ -83,23 +83,27 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def canonical(value: Any, registry: Registry[Any] | None = None, key: str = "") -> Any:
+def canonical(value: Any, key: str = "") -> Any:
     """A config spelled one way: each spec (data, model, noise, schedules, attacks) with its defaults filled
     in, and every number a float, so ``{kind: gaussian}``, ``{kind: gaussian, std: 0.1}`` and ``std: 1`` vs
     ``std: 1.0`` give one hash."""
     if isinstance(value, Mapping):
-        registry = ROOTS.get(key, NESTED.get(key, registry if "kind" in value else None))
-        kind = value.get("kind")
+        registry, kind = spec_registry(key, value), value.get("kind")
         found = dict(value)
         if registry is not None and isinstance(kind, str) and kind in registry:
             found = {**parameter_defaults(registry.get(kind)), **found}
-        nested = SCHEDULES if registry is NOISE else None
-        return {k: canonical(v, nested, k) for k, v in found.items()}
+        return {k: canonical(v, k) for k, v in found.items()}
     if isinstance(value, (list, tuple)):
-        return [canonical(item, registry, key) for item in value]
+        return [canonical(item, key) for item in value]
     if isinstance(value, int) and not isinstance(value, bool) and float(value) == value:
         return float(value)  # 1 and 1.0 alike (ints beyond 2**53 stay exact)
     return value
+
+
+def spec_registry(key: str, value: Mapping[str, Any]) -> Registry[Any] | None:
+    """The registry of the mapping ``value`` found under ``key``: a run section's (data, model, noise), a nested
+    spec's (``lr_schedule``, ``attack``), a schedule's for any other spec (a strength), None for a plain section."""
+    return ROOTS.get(key) or (NESTED.get(key, SCHEDULES) if "kind" in value else None)
 
 
 def expand(study: StudyConfig) -> list[RunSpec]:
@@ -162,8 +166,7 @@ def axes(value: Any, path: Path, registry: Registry[Any] | None, *, prefix: str 
                 raise ConfigError(f"{_field(where)}: an empty list gives no runs; give values or remove the key")
             found.append(Axis(name, where, tuple(item)))
         elif isinstance(item, Mapping):
-            nested = NESTED.get(key, SCHEDULES) if "kind" in item else None
-            found += axes(item, where, nested, prefix=name if prefix else None)
+            found += axes(item, where, spec_registry(key, item), prefix=name if prefix else None)
     return found
 
 

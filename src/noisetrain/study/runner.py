@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from ..config import parse
+from ..data import Dataset
 from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend
 from .config import StudyConfig
@@ -117,13 +118,16 @@ def check_data(runs: list[RunSpec], planned: list[Any]) -> None:
     (task, splits, image shapes, ...), so a measure that cannot run on the data fails before any training."""
     from ..train.run import build
 
+    loaded: dict[str, Dataset] = {}
     seen: set[str] = set()
     for run in runs:
-        pair = json.dumps([run.config.data, run.config.model], sort_keys=True)
+        source = json.dumps(run.config.data, sort_keys=True)
+        pair = json.dumps([source, run.config.model], sort_keys=True)
         if pair in seen:
             continue
         seen.add(pair)
-        data, model = build(run.config)
+        data, model = build(run.config, loaded.get(source))
+        loaded[source] = data
         for index, (_, chosen, options) in enumerate(planned):
             try:
                 chosen.check_data(options, data, model)

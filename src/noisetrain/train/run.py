@@ -62,9 +62,10 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
-def build(config: RunConfig) -> tuple[Dataset, nn.Module]:
-    """Load the data and build the model, its initialisation seeded from ``derive_seed(seed, "init")``."""
-    data = load_data(config.data)
+def build(config: RunConfig, data: Dataset | None = None) -> tuple[Dataset, nn.Module]:
+    """Load the data (unless ``data``, already loaded from ``config.data``, is given) and build the model, its
+    initialisation seeded from ``derive_seed(seed, "init")``."""
+    data = data if data is not None else load_data(config.data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(config.seed, "init"))
         model = build_model(
