@@ -57,6 +57,11 @@ class StudyData:
         """The contexts in grid order."""
         return list(dict.fromkeys(self.runs["context"]))
 
+    @property
+    def group_order(self) -> dict[str, int]:
+        """``{group: its position in grid order}``."""
+        return {group: i for i, group in enumerate(dict.fromkeys(self.runs["group"]))}
+
     def values(self) -> pd.DataFrame:
         """The headline value of every counted run: the record of ``report.measure`` and ``report.metric`` whose
         setting holds ``report.setting``; its run columns plus ``value`` (NaN where a run has no such record).
@@ -112,6 +117,12 @@ def load(folder: str | Path) -> StudyData:
 def _holds(setting: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """Every key of ``wanted`` is in ``setting`` with the same value."""
     return all(key in setting and setting[key] == value for key, value in wanted.items())
+
+
+def flag(frame: pd.DataFrame, column: str) -> pd.Series:
+    """True where ``frame[column]`` is True; False where it is not, or where the column is absent (a setting
+    flag that no record carries)."""
+    return frame.get(column, pd.Series(False, index=frame.index)).eq(True)
 
 
 def is_baseline(frame: pd.DataFrame) -> pd.Series:

@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .data import StudyData, is_baseline
+from .data import StudyData, flag, is_baseline
 
 log = logging.getLogger(__name__)
 DPI = 100
@@ -129,7 +129,7 @@ def reliability_diagrams(data: StudyData, headline: pd.DataFrame) -> Figure | No
         weight=weight,
         correct=bins["value"] * weight,
         confident=bins["setting.confidence"] * weight,
-        scaled=bins.get("setting.scaled", pd.Series(False, index=bins.index)).eq(True),
+        scaled=flag(bins, "setting.scaled"),
     )
     groups = list(_by_group(data, bins))
     figure, axes = _panels(len(groups), width=3.6, height=3.4, columns=4)
@@ -234,7 +234,7 @@ def _strength_lines(data: StudyData, headline: pd.DataFrame) -> list[tuple[str, 
 
 def _by_group(data: StudyData, frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """The rows of ``frame`` per group, groups in grid order."""
-    order = {g: i for i, g in enumerate(dict.fromkeys(data.runs["group"]))}
+    order = data.group_order
     return sorted(frame.groupby("group", sort=False), key=lambda item: order[item[0]])
 
 

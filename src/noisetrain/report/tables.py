@@ -20,7 +20,7 @@ import pandas as pd
 from ..study.config import BASELINE
 from ..study.stats import COMPARISON_COLUMNS, compare, summarise
 from ..study.store import STATUSES
-from .data import StudyData, is_baseline
+from .data import StudyData, flag, is_baseline
 from .formats import Columns, Table, readable
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def corruption_errors(data: StudyData) -> pd.DataFrame | None:
     accuracy = data.select("corruptions", "accuracy")
     if accuracy.empty:
         return None
-    held_out = accuracy.get("setting.held_out", pd.Series(False, index=accuracy.index)).eq(True)
+    held_out = flag(accuracy, "setting.held_out")
     common = accuracy[~held_out].assign(error=lambda a: 1 - a["value"])
     keys = ["context", "seed", "setting.corruption"]
     errors = common.groupby(["group", "arm", *keys], sort=False)["error"].sum().reset_index()
@@ -214,7 +214,7 @@ def _groups(data: StudyData) -> pd.DataFrame:
 def _ordered(table: pd.DataFrame, data: StudyData, **keys: pd.Series) -> pd.DataFrame:
     """``table`` sorted by context and group in grid order, or by context then ``keys`` (sort columns, dropped)."""
     context = table["context"].map({c: i for i, c in enumerate(data.contexts)})
-    group = table["group"].map({g: i for i, g in enumerate(dict.fromkeys(data.runs["group"]))})
+    group = table["group"].map(data.group_order)
     order = {"_context": context, **keys} if keys else {"_context": context, "_group": group}
     by = list(order)
     return table.assign(**order).sort_values(by, kind="stable").drop(columns=by).reset_index(drop=True)
