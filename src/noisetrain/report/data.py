@@ -21,7 +21,6 @@ import pandas as pd
 
 from ..registry import ConfigError
 from ..study.config import BASELINE, StudyConfig
-from ..study.runner import DB
 from ..study.store import COUNTED, Store
 
 
@@ -98,10 +97,7 @@ class StudyData:
 
 def load(folder: str | Path) -> StudyData:
     """Read the store ``<folder>/study.db`` of a study (``ConfigError`` when there is none)."""
-    path = Path(folder) / DB
-    if not path.is_file():
-        raise ConfigError(f"no study store at {str(path)!r}; run the study first (noisetrain study)")
-    with Store(path) as store:
+    with Store.of(folder) as store:
         config, runs, records, metrics = store.study(), store.runs(), store.records(), store.metrics()
         factors = store.factors()
     context_factors = tuple(f for f in factors if not f.startswith("noise."))

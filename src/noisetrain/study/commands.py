@@ -106,11 +106,8 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where (default FOLDER/export).")] = None,
 ) -> None:
     """Export a study's runs, per-epoch metrics and evaluation records as CSV or Parquet."""
-    path = folder / DB
     try:
-        if not path.is_file():
-            raise ConfigError(f"no study store at {str(path)!r}; run 'noisetrain study run' first")
-        with Store(path) as store:
+        with Store.of(folder) as store:
             paths = store.export(output or folder / "export", fmt)
     except ConfigError as error:
         raise fail(error) from None

@@ -33,9 +33,8 @@ from .config import StudyConfig
 from .execute import Outcome, Task, worker_threads
 from .expand import RunSpec, expand
 from .search import check_search, optuna_search, random_values, with_values
-from .store import Store
+from .store import DB, Store
 
-DB = "study.db"
 LOCK = "study.lock"
 
 

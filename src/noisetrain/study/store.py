@@ -32,6 +32,8 @@ from .config import StudyConfig
 from .execute import Outcome
 from .expand import RunSpec, cell
 
+DB = "study.db"
+"""The store's file name in a study folder."""
 SCHEMA_VERSION = 2
 COUNTED = ("completed", "early_stopped")
 """Statuses of the runs whose results count (reports average them; searches score them)."""
@@ -86,6 +88,14 @@ class Store:
         self.connection.execute("PRAGMA foreign_keys=ON")
         if not tables:
             self.connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+
+    @classmethod
+    def of(cls, folder: str | Path) -> Store:
+        """The store of the study in ``folder`` (``<folder>/study.db``); a ``ConfigError`` when it has none."""
+        path = Path(folder) / DB
+        if not path.is_file():
+            raise ConfigError(f"no study store at {str(path)!r}; run 'noisetrain study run' first")
+        return cls(path)
 
     def __enter__(self) -> Store:
         return self
