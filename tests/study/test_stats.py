@@ -10,7 +10,18 @@ import pytest
 from scipy import stats
 
 from noisetrain.registry import ConfigError
-from noisetrain.study.stats import compare, holm, summarise
+from noisetrain.study.stats import (
+    POWER,
+    compare,
+    detectable,
+    fewest_seeds,
+    holm,
+    min_p,
+    power,
+    seeds_needed,
+    sign_flip_test,
+    summarise,
+)
 
 BASE = np.array([0.90, 0.92, 0.91, 0.89, 0.93])
 NOISY = np.array([0.92, 0.95, 0.91, 0.93, 0.94])  # differences 0.02, 0.03, 0.00, 0.04, 0.01
@@ -47,26 +58,73 @@ def test_summarise_single_value_gives_nan_spread_and_drops_missing_values() -> N
     assert table.loc["b", "std"] == pytest.approx(math.sqrt(0.02))
 
 
-def test_compare_matches_scipy_paired_tests() -> None:
+def test_summarise_cuts_intervals_to_the_metric_bounds() -> None:
+    frame = long_frame(high=np.array([0.99, 1.0, 0.97]))
+    free = summarise(frame).iloc[0]
+    bounded = summarise(frame, bounds=(0.0, 1.0)).iloc[0]
+    assert free["ci_high"] > 1.0  # the t interval leaves [0, 1] ...
+    assert bounded["ci_high"] == 1.0 and bounded["ci_low"] == pytest.approx(free["ci_low"])  # ... the bounded one not
+
+
+def test_compare_matches_scipy_tests() -> None:
     frame = long_frame(none=BASE, noisy=NOISY, worse=WORSE)
     table = compare(frame, baseline="none")
     assert list(table.columns) == [
-        "group", "n_pairs", "mean_diff", "ci_low", "ci_high", "t_stat", "t_p", "wilcoxon_p",
-        "t_p_holm", "wilcoxon_p_holm", "effect_size", "significant",
+        "group", "n_pairs", "mean_diff", "ci_low", "ci_high", "p", "min_p", "t_stat", "t_p", "wilcoxon_p",
+        "effect_size", "mdd", "seeds_needed", "testable", "note", "p_holm", "t_p_holm", "wilcoxon_p_holm",
+        "significant", "underpowered",
     ]  # fmt: skip
     assert table["group"].tolist() == ["noisy", "worse"]
     for row, values in zip(table.itertuples(), (NOISY, WORSE), strict=True):
         t = stats.ttest_rel(values, BASE)
         diff = values - BASE
-        assert row.n_pairs == 5
+        exact = stats.permutation_test((diff,), np.mean, permutation_type="samples", n_resamples=math.inf)
+        assert row.n_pairs == 5 and row.testable
         assert row.mean_diff == pytest.approx(diff.mean())
+        assert row.p == pytest.approx(exact.pvalue)
+        assert row.min_p == 2 / 2**5
         assert (row.t_stat, row.t_p) == pytest.approx((t.statistic, t.pvalue))
         assert (row.ci_low, row.ci_high) == pytest.approx(tuple(t.confidence_interval(0.95)))
         assert row.wilcoxon_p == pytest.approx(stats.wilcoxon(values, BASE).pvalue)
         assert row.effect_size == pytest.approx(diff.mean() / diff.std(ddof=1))
+    np.testing.assert_allclose(table["p_holm"], holm(table["p"]))
     np.testing.assert_allclose(table["t_p_holm"], holm(table["t_p"]))
     np.testing.assert_allclose(table["wilcoxon_p_holm"], holm(table["wilcoxon_p"]))
-    assert table["significant"].tolist() == (table["t_p_holm"] < 0.05).tolist()
+    # 5 seeds cannot reach p < 0.05 with the sign-flip test: nothing is significant, everything underpowered
+    assert not table["significant"].any() and table["underpowered"].all()
+    assert table["note"].str.contains("smallest p is 0.062 > 0.05; use at least 6 seeds").all()
+    assert table["mdd"].isna().all()
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
+@pytest.mark.parametrize("n", [3, 4, 7, 12])
+def test_sign_flip_test_equals_scipy_exact_permutation_test(alternative: str, n: int) -> None:
+    generator = np.random.default_rng(n)
+    for diff in (generator.normal(0.01, 0.02, n), np.round(generator.normal(0, 2, n)), np.r_[np.zeros(n - 2), 1, -1]):
+        ours = sign_flip_test(diff, alternative=alternative)
+        theirs = stats.permutation_test(
+            (diff,), np.mean, permutation_type="samples", alternative=alternative, n_resamples=math.inf
+        ).pvalue
+        assert ours == pytest.approx(theirs, abs=1e-12)
+
+
+def test_sign_flip_test_monte_carlo_beyond_16_pairs_is_seeded_and_close_to_exact() -> None:
+    diff = np.random.default_rng(1).normal(0.3, 1.0, 20)
+    p = sign_flip_test(diff, seed=3)
+    assert p == sign_flip_test(diff, seed=3) != sign_flip_test(diff, seed=4)
+    # the exact p of 20 pairs (2**20 patterns) computed here in chunks, against the 100k-draw estimate
+    signs = 1 - 2 * ((np.arange(2**20)[:, None] >> np.arange(20)) & 1)
+    null = signs @ diff / 20
+    exact = 2 * min(np.mean(null >= diff.mean() - 1e-12), np.mean(null <= diff.mean() + 1e-12))
+    assert p == pytest.approx(exact, abs=4 * math.sqrt(exact * (1 - exact) / 100_000))
+
+
+def test_min_p_is_reached_when_every_difference_has_the_same_sign() -> None:
+    for n in (3, 5, 6, 10):
+        diff = np.linspace(0.01, 0.02, n)
+        assert sign_flip_test(diff) == pytest.approx(min_p(n)) == pytest.approx(2 / 2**n)
+        assert sign_flip_test(diff, alternative="greater") == pytest.approx(min_p(n, "greater"))
+    assert fewest_seeds(0.05) == 6 and fewest_seeds(0.05, "greater") == 5 and fewest_seeds(0.5) == 3
 
 
 def test_compare_pairs_by_seed_not_by_row_order() -> None:
@@ -77,41 +135,88 @@ def test_compare_pairs_by_seed_not_by_row_order() -> None:
     keep = [0, 1, 3, 4]
     assert row["n_pairs"] == 4
     assert row["t_p"] == pytest.approx(stats.ttest_rel(NOISY[keep], BASE[keep]).pvalue)
-    assert row["wilcoxon_p"] == pytest.approx(stats.wilcoxon(NOISY[keep], BASE[keep]).pvalue)
+    assert row["p"] == pytest.approx(sign_flip_test(NOISY[keep] - BASE[keep]))
 
 
-def test_compare_one_sided_alternative_gives_one_sided_interval() -> None:
+def test_compare_one_sided_alternative_gives_one_sided_interval_and_test() -> None:
     frame = long_frame(none=BASE, worse=WORSE)
     row = compare(frame, baseline="none", alternative="less", confidence=0.9).iloc[0]
     t = stats.ttest_rel(WORSE, BASE, alternative="less")
     assert row["t_p"] == pytest.approx(t.pvalue)
+    assert row["p"] == pytest.approx(1 / 32)  # every difference negative: the smallest one-sided p
     assert row["wilcoxon_p"] == pytest.approx(stats.wilcoxon(WORSE, BASE, alternative="less").pvalue)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(t.confidence_interval(0.9)))
     assert row["ci_low"] == -math.inf
 
 
-def test_compare_degenerate_differences() -> None:
-    frame = long_frame(none=BASE, same=BASE, lonely=BASE[:1], three=BASE[:3] + np.array([0.1, 0.2, 0.3]))
+def test_degenerate_comparisons_are_not_testable_never_p_zero_or_infinite_effect() -> None:
+    frame = long_frame(
+        none=BASE, same=BASE, lonely=BASE[:1], two=BASE[:2] + 0.05, shifted=BASE + 0.005571,
+        three=BASE[:3] + np.array([0.1, 0.2, 0.3]),
+    )  # fmt: skip
     table = compare(frame, baseline="none").set_index("group")
-    same, lonely, three = (table.loc[name] for name in ("same", "lonely", "three"))
-    assert (same["t_stat"], same["t_p"], same["wilcoxon_p"], same["effect_size"]) == (0.0, 1.0, 1.0, 0.0)
-    assert (same["ci_low"], same["ci_high"]) == (0.0, 0.0)
-    assert lonely["n_pairs"] == 1 and lonely["mean_diff"] == 0.0
-    assert lonely[["t_p", "wilcoxon_p", "t_p_holm", "wilcoxon_p_holm", "effect_size"]].isna().all()
-    assert not lonely["significant"]
-    assert three["wilcoxon_p"] == pytest.approx(0.25)  # the smallest two-sided exact p with 3 seeds
-    # Holm counts only the groups with a p-value: same and three
-    present = table["t_p"].dropna()
-    np.testing.assert_allclose(table["t_p_holm"].dropna(), holm(present.to_numpy()))
+    statistics = ["p", "p_holm", "t_stat", "t_p", "wilcoxon_p", "effect_size", "mdd", "seeds_needed"]
+    for name, reason in [
+        ("same", "every seed gives the same difference (0)"),
+        ("shifted", "every seed gives the same difference (0.005571)"),
+        ("lonely", "1 paired seed; a test needs at least 3"),
+        ("two", "2 paired seeds; a test needs at least 3 (with 2 the smallest possible p is 0.5)"),
+    ]:
+        row = table.loc[name]
+        assert not row["testable"] and not row["significant"] and not row["underpowered"]
+        assert row[statistics].isna().all(), name
+        assert reason in row["note"] and row["note"].startswith("not testable")
+    assert table.loc["shifted", "mean_diff"] == pytest.approx(0.005571)
+    assert table.loc["lonely", "n_pairs"] == 1 and math.isnan(table.loc["lonely", "ci_low"])
+    three = table.loc["three"]
+    assert three["testable"] and three["p"] == pytest.approx(0.25) == three["min_p"]
+    assert three["wilcoxon_p"] == pytest.approx(0.25)
+    assert three["p_holm"] == pytest.approx(0.25)  # Holm counts only the testable comparisons: one here
 
 
-def test_compare_zero_sd_nonzero_mean_gives_infinite_effect() -> None:
-    frame = long_frame(none=np.zeros(4), shifted=np.ones(4))
+def test_ties_and_zero_differences_count_as_in_scipy() -> None:
+    frame = long_frame(none=np.zeros(6), tied=np.array([0.0, 0.01, 0.01, -0.01, 0.01, 0.0]))
     row = compare(frame, baseline="none").iloc[0]
-    assert (row["mean_diff"], row["t_stat"], row["t_p"], row["effect_size"]) == (1.0, math.inf, 0.0, math.inf)
-    assert row["wilcoxon_p"] == pytest.approx(stats.wilcoxon(np.ones(4)).pvalue)
-    assert compare(frame, baseline="none", alternative="less").iloc[0]["t_p"] == 1.0
-    assert compare(frame, baseline="shifted").iloc[0]["effect_size"] == -math.inf
+    diff = np.array([0.0, 0.01, 0.01, -0.01, 0.01, 0.0])
+    exact = stats.permutation_test((diff,), np.mean, permutation_type="samples", n_resamples=math.inf)
+    assert row["testable"] and row["p"] == pytest.approx(exact.pvalue)
+
+
+def test_power_matches_a_simulated_paired_t_test() -> None:
+    generator = np.random.default_rng(0)
+    diffs = generator.normal(0.5, 1.0, size=(20_000, 10))
+    rejected = stats.ttest_1samp(diffs, 0.0, axis=1).pvalue < 0.05
+    assert power(0.5, 1.0, 10) == pytest.approx(rejected.mean(), abs=0.01)
+    assert power(0.5, 1.0, 10, alternative="greater") > power(0.5, 1.0, 10) > power(0.5, 1.0, 10, alternative="less")
+    assert math.isnan(power(0.5, 0.0, 10)) and math.isnan(power(0.5, 1.0, 1))
+
+
+def test_minimum_detectable_difference_and_seeds_needed() -> None:
+    mdd = detectable(1.0, 10)
+    assert power(mdd, 1.0, 10) == pytest.approx(POWER, abs=1e-6)
+    assert detectable(2.0, 10) == pytest.approx(2 * mdd)  # scales with the spread
+    assert math.isnan(detectable(1.0, 5))  # 5 pairs: the sign-flip test cannot reach 0.05
+    n = seeds_needed(0.5, 1.0)
+    assert power(0.5, 1.0, int(n)) >= POWER > power(0.5, 1.0, int(n) - 1)
+    assert seeds_needed(10.0, 1.0) == 6  # a huge effect still needs the sign-flip test's 6 seeds
+    assert seeds_needed(0.5, 0.0) == 6
+    assert math.isnan(seeds_needed(0.0, 1.0)) and math.isnan(seeds_needed(1e-6, 1.0))  # > 10,000 seeds
+    assert math.isnan(seeds_needed(-0.5, 1.0, alternative="greater"))
+
+
+def test_compare_flags_underpowered_comparisons_with_the_observed_or_chosen_effect() -> None:
+    generator = np.random.default_rng(2)
+    base = generator.normal(0.9, 0.01, 12)
+    big, small = base + generator.normal(0.05, 0.01, 12), base + generator.normal(0.002, 0.01, 12)
+    frame = long_frame(none=base, big=big, small=small)
+    table = compare(frame, baseline="none").set_index("group")
+    big, small = table.loc["big"], table.loc["small"]
+    assert big["significant"] and not big["underpowered"] and big["note"] == ""
+    assert small["underpowered"] and "power to detect the observed difference" in small["note"]
+    assert small["seeds_needed"] > 12 and small["mdd"] > abs(small["mean_diff"])
+    chosen = compare(frame, baseline="none", effect=0.05).set_index("group")
+    assert not chosen.loc["small", "underpowered"]  # 12 seeds detect a 0.05 difference at this spread
+    assert chosen.loc["small", "seeds_needed"] <= 12
 
 
 def test_holm_hand_worked_example() -> None:

@@ -1,19 +1,27 @@
-"""Statistics of a grid study over seeds: per-group summaries and paired comparisons with a baseline.
+"""Statistics of a grid study over seeds: per-group summaries, paired comparisons with a baseline, power.
 
 Results come in long format, one row per (group, seed) with a numeric value such as test accuracy.
-Methods and sources:
+A comparison pairs a group's seeds with the baseline's and tests the per-seed differences. Methods:
 
-- confidence intervals: Student t interval of a mean, ``mean ± t(n-1) · s / sqrt(n)``
-  (Student 1908, "The probable error of a mean");
-- paired t-test of a group against the baseline over shared seeds (``scipy.stats.ttest_rel``);
-- Wilcoxon signed-rank test of the same pairs (Wilcoxon 1945, "Individual comparisons by ranking
-  methods"; ``scipy.stats.wilcoxon``);
-- Holm correction across the compared groups (Holm 1979, "A simple sequentially rejective multiple
-  test procedure", Scandinavian Journal of Statistics 6:65-70);
-- effect size: Cohen's d_z for paired samples, mean difference / standard deviation of the differences
-  (Cohen 1988, "Statistical Power Analysis for the Behavioral Sciences").
+- interval of a mean: Student t, ``mean ± t(n-1) · s / sqrt(n)`` (Student 1908), cut to the metric's bounds
+  (an accuracy interval stays in [0, 1]);
+- the test: an exact sign-flip permutation test of the mean difference (Fisher 1935, "The Design of
+  Experiments", §21; all 2**n sign patterns for n <= 16 pairs, seeded Monte Carlo beyond), the same
+  p-values as ``scipy.stats.permutation_test`` with ``permutation_type="samples"``. With n pairs its
+  smallest two-sided p is 2 / 2**n (0.25 with 3 seeds, 0.0625 with 5), reported as ``min_p``;
+- extra columns: the paired t-test (``scipy.stats.ttest_rel``) and the Wilcoxon signed-rank test
+  (Wilcoxon 1945, ``scipy.stats.wilcoxon``);
+- Holm's correction across the compared groups (Holm 1979, "A simple sequentially rejective multiple test
+  procedure", Scandinavian Journal of Statistics 6:65-70), for each test;
+- effect size: Cohen's d_z, mean difference / standard deviation of the differences (Cohen 1988);
+- power: the minimum detectable difference at the observed spread and the seeds needed to detect an
+  effect, with the paired t-test's power (noncentral t; Cohen 1988, ch. 2) at level ``1 - confidence``
+  and 80% power, and never fewer seeds than the sign-flip test needs to reach that level at all.
 
-Missing values (NaN) are left out: ``n`` counts the values present, and a pair needs both of its values.
+A comparison is *testable* only when it can be: fewer than 3 pairs, or differences that are all equal
+(no spread to test against), are not testable, and get no p-value, effect size or power (NaN) and a
+``note`` with the reason, never p = 0 or an infinite effect. Missing values (NaN) are left out: ``n``
+counts the values present, and a pair needs both of its values.
 
 Example:
     >>> compare(results, baseline="none", value="test_accuracy")
@@ -21,25 +29,45 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import optimize, stats
 
 from ..checks import check_choice, check_number
 from ..registry import ConfigError
 
 ALTERNATIVES = ("two-sided", "less", "greater")
 SUMMARY_COLUMNS = ("n", "mean", "std", "sem", "ci_low", "ci_high")
-PAIRED_COLUMNS = ("n_pairs", "mean_diff", "ci_low", "ci_high", "t_stat", "t_p", "wilcoxon_p", "effect_size")
-COMPARISON_COLUMNS = (*PAIRED_COLUMNS[:-1], "t_p_holm", "wilcoxon_p_holm", "effect_size", "significant")
+PAIRED_COLUMNS = (
+    "n_pairs", "mean_diff", "ci_low", "ci_high", "p", "min_p", "t_stat", "t_p", "wilcoxon_p", "effect_size",
+    "mdd", "seeds_needed", "testable", "note",
+)  # fmt: skip
+COMPARISON_COLUMNS = (*PAIRED_COLUMNS, "p_holm", "t_p_holm", "wilcoxon_p_holm", "significant", "underpowered")
+MIN_PAIRS = 3
+"""Fewest pairs a comparison is tested with (2 pairs: the sign-flip test's smallest p is 0.5)."""
+EXACT_PAIRS = 16
+"""Up to this many pairs the sign-flip test enumerates all 2**n sign patterns; beyond, it samples them."""
+RESAMPLES = 100_000
+"""Sign patterns the Monte Carlo sign-flip test draws (p = (count + 1) / (RESAMPLES + 1))."""
+POWER = 0.8
+"""Power at which the minimum detectable difference and the seeds needed are computed."""
+MAX_SEEDS = 10_000
+"""Beyond this many seeds, ``seeds_needed`` is NaN (the effect is too small to chase with seeds)."""
 
 
 def summarise(
-    frame: pd.DataFrame, *, group: str = "group", value: str = "value", confidence: float = 0.95
+    frame: pd.DataFrame,
+    *,
+    group: str = "group",
+    value: str = "value",
+    confidence: float = 0.95,
+    bounds: tuple[float, float] = (-math.inf, math.inf),
 ) -> pd.DataFrame:
     """Mean, standard deviation and Student t confidence interval of ``value`` for every group.
 
@@ -48,6 +76,7 @@ def summarise(
         group: column naming the configuration; the output keeps the groups' first-appearance order.
         value: numeric column to summarise (e.g. test accuracy).
         confidence: level of the two-sided interval, in (0, 1).
+        bounds: the values the metric can take, e.g. ``(0, 1)`` for an accuracy; intervals are cut to them.
 
     Returns:
         One row per group with columns ``group`` (named as the ``group`` argument), ``n``, ``mean``,
@@ -62,7 +91,7 @@ def summarise(
         mean = x.mean() if n else math.nan
         std = x.std(ddof=1) if n > 1 else math.nan
         sem = std / math.sqrt(n) if n > 1 else math.nan
-        low, high = _t_interval(mean, sem, n - 1, confidence, "two-sided")
+        low, high = clip_interval(_t_interval(mean, sem, n - 1, confidence, "two-sided"), bounds)
         rows.append((name, n, mean, std, sem, low, high))
     return pd.DataFrame(rows, columns=[group, *SUMMARY_COLUMNS])
 
@@ -76,22 +105,30 @@ def compare(
     value: str = "value",
     confidence: float = 0.95,
     alternative: str = "two-sided",
+    effect: float | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Compare every group with ``baseline`` over the seeds both share: paired tests, Holm correction, effect size.
+    """Compare every group with ``baseline`` over the seeds both share: sign-flip test, Holm, effect size, power.
 
     A group's values are paired with the baseline's by the ``pair`` column; only pairs present (and not
-    NaN) in both count. Per group: ``n_pairs``; ``mean_diff`` (group - baseline) with its Student t interval
-    (``ci_low``, ``ci_high``; one-sided, with an infinite end, for a one-sided ``alternative``); the paired
-    t-test ``t_stat``, ``t_p`` (``scipy.stats.ttest_rel``); the Wilcoxon signed-rank ``wilcoxon_p``
-    (``scipy.stats.wilcoxon``, defaults: exact for small samples without ties, zero differences dropped;
-    with 3 seeds the smallest two-sided p is 2 / 2**3 = 0.25, so Wilcoxon cannot reject at 0.05 below
-    6 seeds); Holm-adjusted ``t_p_holm`` and ``wilcoxon_p_holm`` across the compared groups; Cohen's d_z
-    ``effect_size`` (mean / sd of the differences: 0 when both are 0, +-inf when only the sd is 0); and
-    ``significant`` (``t_p_holm < 1 - confidence``).
+    NaN) in both count. Per group:
 
-    Fewer than 2 pairs give NaN statistics. Differences that are all zero give t_stat 0, both p-values
-    1.0 and effect size 0 (no evidence of a difference); equal non-zero ones give t_stat and effect size
-    +-inf and t_p 0 (1 when the alternative points the other way), where scipy would warn.
+    - ``n_pairs``; ``mean_diff`` (group - baseline) with its Student t interval ``ci_low``, ``ci_high``
+      (one-sided, with an infinite end, for a one-sided ``alternative``);
+    - ``p``: the sign-flip permutation test of the mean difference; ``min_p``: the smallest p it can give with
+      ``n_pairs`` pairs (``2 / 2**n`` two-sided, ``1 / 2**n`` one-sided);
+    - ``t_stat``, ``t_p``: the paired t-test; ``wilcoxon_p``: the Wilcoxon signed-rank test (exact for small
+      samples without ties, zero differences dropped);
+    - ``effect_size``: Cohen's d_z;
+    - ``mdd``: the smallest difference the t-test detects with 80% power at the observed spread and
+      ``n_pairs`` (NaN when the sign-flip test cannot reach the level ``1 - confidence`` with these pairs);
+    - ``seeds_needed``: pairs for 80% power to detect ``effect`` (default: the observed difference);
+    - ``testable`` and ``note``: why a comparison is not testable (then every p, d_z and power is NaN), or why
+      it is underpowered;
+    - ``p_holm``, ``t_p_holm``, ``wilcoxon_p_holm``: Holm-adjusted across the testable groups;
+    - ``significant``: testable and ``p_holm < 1 - confidence``;
+    - ``underpowered``: testable, and either ``min_p`` is above the level or the power to detect ``effect``
+      (default: the observed difference) is below 80%.
 
     Args:
         frame: long-format results, one row per (group, pair).
@@ -99,15 +136,20 @@ def compare(
         group: column naming the configuration; the output keeps the groups' first-appearance order.
         pair: column pairing runs across groups (the seed).
         value: numeric column compared (e.g. test accuracy).
-        confidence: interval level; ``1 - confidence`` is the significance level of ``significant``.
-        alternative: ``"two-sided"``, ``"less"`` or ``"greater"`` (group below/above baseline), for both tests.
+        confidence: interval level; ``1 - confidence`` is the significance level.
+        alternative: ``"two-sided"``, ``"less"`` or ``"greater"`` (group below/above baseline), for every test.
+        effect: the difference worth detecting, in the value's units (> 0), for ``seeds_needed`` and
+            ``underpowered``; None uses each group's observed difference.
+        seed: seed of the Monte Carlo sign-flip test (more than 16 pairs).
 
     Returns:
-        One row per non-baseline group: ``group`` (named as the ``group`` argument) and the columns above.
+        One row per non-baseline group: ``group`` (named as the ``group`` argument) and ``COMPARISON_COLUMNS``.
     """
     _check_frame(frame, [group, pair, value], value)
     check_number("confidence", confidence, 0, 1, low_open=True, high_open=True)
     check_choice("alternative", alternative, ALTERNATIVES)
+    if effect is not None:
+        check_number("effect", effect, 0, math.inf, low_open=True, high_open=True)
     groups = list(frame[group].unique())
     if baseline not in groups:
         raise ConfigError(f"baseline {baseline!r} is not a value of column {group!r}; groups: {_listing(groups)}")
@@ -116,16 +158,124 @@ def compare(
         found = _listing(list(zip(duplicated[group], duplicated[pair], strict=True))[:5])
         raise ConfigError(f"each ({group}, {pair}) must appear once, found repeated: {found}")
     wide = frame.pivot(index=pair, columns=group, values=value)
+    alpha = 1 - confidence
     rows = []
     for name in groups:
         if name != baseline:
             both = wide[[name, baseline]].dropna().to_numpy(float)
-            rows.append((name, *_paired(both[:, 0], both[:, 1], confidence, alternative)))
-    result = pd.DataFrame(rows, columns=[group, *PAIRED_COLUMNS])
-    result["t_p_holm"] = holm(result["t_p"])
-    result["wilcoxon_p_holm"] = holm(result["wilcoxon_p"])
-    result["significant"] = result["t_p_holm"] < 1 - confidence
+            rows.append({group: name, **_paired(both[:, 0] - both[:, 1], alpha, alternative, effect, seed)})
+    result = pd.DataFrame(rows, columns=[group, *PAIRED_COLUMNS, "underpowered"])
+    for column in ("p", "t_p", "wilcoxon_p"):
+        result[f"{column}_holm"] = holm(result[column].astype(float))
+    result["significant"] = result["testable"].astype(bool) & (result["p_holm"] < alpha)
     return result[[group, *COMPARISON_COLUMNS]]
+
+
+def sign_flip_test(
+    diff: ArrayLike, *, alternative: str = "two-sided", resamples: int = RESAMPLES, seed: int = 0
+) -> float:
+    """p-value of the sign-flip permutation test of ``mean(diff) = 0`` (paired differences, Fisher 1935).
+
+    Under the null each difference is as likely positive as negative, so the null distribution of the mean is
+    that of ``mean(s * diff)`` over sign patterns ``s``: all ``2**n`` of them for ``n <= EXACT_PAIRS``, else
+    ``resamples`` drawn with ``seed`` (p = (count + 1) / (resamples + 1)). Ties within a relative tolerance of
+    100 machine epsilons count as at least as extreme; two-sided p is twice the smaller one-sided p, capped at 1
+    (as ``scipy.stats.permutation_test``).
+
+    Example:
+        >>> sign_flip_test([0.01, 0.02, 0.015, 0.03, 0.01])   # 2 / 2**5 = 0.0625: all five differences positive
+    """
+    d = np.asarray(diff, dtype=float)
+    check_choice("alternative", alternative, ALTERNATIVES)
+    if d.ndim != 1 or not len(d):
+        raise ConfigError(f"diff must be a non-empty 1-D array, got shape {d.shape}")
+    if len(d) <= EXACT_PAIRS:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=len(d))))
+        adjustment = 0
+    else:
+        generator = np.random.default_rng(seed)
+        signs = generator.choice((1.0, -1.0), size=(resamples, len(d)))
+        adjustment = 1
+    null = signs @ d / len(d)
+    observed = d.mean()
+    tolerance = abs(observed) * np.finfo(float).eps * 100
+    less = (np.count_nonzero(null <= observed + tolerance) + adjustment) / (len(null) + adjustment)
+    greater = (np.count_nonzero(null >= observed - tolerance) + adjustment) / (len(null) + adjustment)
+    p = {"less": less, "greater": greater, "two-sided": 2 * min(less, greater)}[alternative]
+    return float(min(p, 1.0))
+
+
+def min_p(n: int, alternative: str = "two-sided") -> float:
+    """The smallest p-value the exact sign-flip test can give with ``n`` pairs: ``2 / 2**n`` (two-sided) or
+    ``1 / 2**n``; NaN for no pairs."""
+    if n < 1:
+        return math.nan
+    return min(1.0, (2.0 if alternative == "two-sided" else 1.0) / 2.0**n)
+
+
+def power(effect: float, sd: float, n: int, alpha: float = 0.05, alternative: str = "two-sided") -> float:
+    """Power of the paired t-test with ``n`` pairs to detect a mean difference ``effect`` when the differences
+    have standard deviation ``sd`` (noncentral t; Cohen 1988). NaN below 2 pairs or for ``sd <= 0``."""
+    if n < 2 or not sd > 0:
+        return math.nan
+    df, shift = n - 1, effect / sd * math.sqrt(n)
+    if alternative == "two-sided":
+        critical = stats.t.ppf(1 - alpha / 2, df)
+        return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
+    critical = stats.t.ppf(1 - alpha, df)
+    return float(stats.nct.sf(critical, df, shift if alternative == "greater" else -shift))
+
+
+def detectable(sd: float, n: int, alpha: float = 0.05, alternative: str = "two-sided") -> float:
+    """The minimum detectable difference: the smallest ``|effect|`` that ``n`` pairs with differences of
+    standard deviation ``sd`` detect with 80% power (NaN when the sign-flip test cannot reach ``alpha`` with
+    ``n`` pairs, or when ``sd`` is not positive)."""
+    if n < 2 or not sd > 0 or min_p(n, alternative) > alpha:
+        return math.nan
+    sign = -1.0 if alternative == "less" else 1.0
+    target = lambda effect: power(sign * effect, sd, n, alpha, alternative) - POWER  # noqa: E731
+    high = sd
+    while target(high) < 0:
+        high *= 2
+    return float(optimize.brentq(target, 0.0, high, xtol=sd * 1e-9))
+
+
+def fewest_seeds(alpha: float = 0.05, alternative: str = "two-sided") -> int:
+    """The fewest pairs with which the sign-flip test can reach ``alpha`` (6 for 0.05 two-sided), and at least
+    ``MIN_PAIRS``."""
+    return max(MIN_PAIRS, next(n for n in itertools.count(1) if min_p(n, alternative) <= alpha))
+
+
+def seeds_needed(effect: float, sd: float, alpha: float = 0.05, alternative: str = "two-sided") -> float:
+    """Pairs (seeds) needed to detect the mean difference ``effect`` with 80% power when the differences have
+    standard deviation ``sd``, and never fewer than ``fewest_seeds``. NaN for no effect, an effect against a
+    one-sided ``alternative`` or more than ``MAX_SEEDS`` seeds; ``fewest_seeds`` when ``sd`` is 0."""
+    if not math.isfinite(effect) or effect == 0:
+        return math.nan
+    if alternative != "two-sided" and (effect > 0) != (alternative == "greater"):
+        return math.nan
+    low = high = fewest_seeds(alpha, alternative)
+    if not sd > 0:
+        return float(low)
+    if power(effect, sd, MAX_SEEDS, alpha, alternative) < POWER:
+        return math.nan
+    while power(effect, sd, high, alpha, alternative) < POWER:
+        low, high = high, min(2 * high, MAX_SEEDS)
+    while low < high:  # power grows with n: the first n that reaches POWER
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if power(effect, sd, middle, alpha, alternative) < POWER else (low, middle)
+    return float(high)
+
+
+def untestable(diff: np.ndarray) -> str | None:
+    """Why paired differences cannot be tested, or None: fewer than ``MIN_PAIRS`` pairs, or no spread."""
+    if len(diff) < MIN_PAIRS:
+        return (f"not testable: {len(diff)} paired seed{'s' * (len(diff) != 1)}; a test needs at least {MIN_PAIRS} "
+                f"(with 2 the smallest possible p is 0.5)")  # fmt: skip
+    if np.all(diff == diff[0]):
+        return (f"not testable: every seed gives the same difference ({diff[0]:.4g}), so the seeds do not vary the "
+                "result; vary the data with them (data.seed: run) or use more seeds")  # fmt: skip
+    return None
 
 
 def holm(pvalues: ArrayLike) -> np.ndarray:
@@ -158,27 +308,44 @@ def holm(pvalues: ArrayLike) -> np.ndarray:
     return adjusted
 
 
-def _paired(
-    a: np.ndarray, b: np.ndarray, confidence: float, alternative: str
-) -> tuple[int, float, float, float, float, float, float, float]:
-    """n_pairs, mean_diff, ci_low, ci_high, t_stat, t_p, wilcoxon_p, effect_size of the pairs ``a - b``."""
-    diff = a - b
-    n = len(diff)
-    if n < 2:
-        nan = math.nan
-        return n, diff.mean() if n else nan, nan, nan, nan, nan, nan, nan
-    mean, sd = diff.mean(), diff.std(ddof=1)
-    low, high = _t_interval(mean, sd / math.sqrt(n), n - 1, confidence, alternative)
-    wilcoxon_p = stats.wilcoxon(a, b, alternative=alternative).pvalue if diff.any() else 1.0
-    if sd > 0:
-        t = stats.ttest_rel(a, b, alternative=alternative)
-        t_stat, t_p, effect = float(t.statistic), float(t.pvalue), mean / sd
-    elif mean == 0:  # all differences zero: no evidence of a difference
-        t_stat, t_p, effect = 0.0, 1.0, 0.0
-    else:  # all differences equal, not zero: t is +-inf, its p is 0 unless the alternative points the other way
-        t_stat = effect = math.copysign(math.inf, mean)
-        t_p = 0.0 if alternative == "two-sided" or (alternative == "greater") == (mean > 0) else 1.0
-    return n, mean, low, high, t_stat, t_p, float(wilcoxon_p), effect
+def clip_interval(interval: tuple[float, float], bounds: tuple[float, float]) -> tuple[float, float]:
+    """``(low, high)`` cut to ``bounds`` (NaN ends stay NaN)."""
+    low, high = interval
+    return (max(low, bounds[0]) if not math.isnan(low) else low, min(high, bounds[1]) if not math.isnan(high) else high)
+
+
+def _paired(diff: np.ndarray, alpha: float, alternative: str, effect: float | None, seed: int) -> dict[str, object]:
+    """The ``PAIRED_COLUMNS`` and ``underpowered`` of the paired differences ``diff``."""
+    n, nan = len(diff), math.nan
+    mean = diff.mean() if n else nan
+    sd = diff.std(ddof=1) if n > 1 else nan
+    low, high = _t_interval(mean, sd / math.sqrt(n) if n > 1 else nan, n - 1, 1 - alpha, alternative)
+    smallest = min_p(n, alternative)
+    row = {"n_pairs": n, "mean_diff": mean, "ci_low": low, "ci_high": high, "min_p": smallest}
+    reason = untestable(diff)
+    if reason is not None:
+        nans = dict.fromkeys(("p", "t_stat", "t_p", "wilcoxon_p", "effect_size", "mdd", "seeds_needed"), nan)
+        return {**row, **nans, "testable": False, "note": reason, "underpowered": False}
+    t = stats.ttest_rel(diff, np.zeros(n), alternative=alternative)
+    with warnings.catch_warnings():  # scipy warns when ties force its normal approximation
+        warnings.simplefilter("ignore")
+        wilcoxon_p = float(stats.wilcoxon(diff, alternative=alternative).pvalue) if np.any(diff) else 1.0
+    wanted = effect if effect is not None else abs(mean)
+    wanted = -wanted if alternative == "less" else wanted
+    reached = power(wanted, sd, n, alpha, alternative)
+    note = ""
+    if smallest > alpha:
+        note = (f"underpowered: with {n} seeds the sign-flip test's smallest p is {smallest:.2g} > {alpha:.2g}; "
+                f"use at least {fewest_seeds(alpha, alternative)} seeds")  # fmt: skip
+    elif reached < POWER:
+        what = "the chosen effect" if effect is not None else "the observed difference"
+        note = f"underpowered: {reached:.0%} power to detect {what} ({abs(wanted):.3g})"
+    return {
+        **row, "p": sign_flip_test(diff, alternative=alternative, seed=seed), "t_stat": float(t.statistic),
+        "t_p": float(t.pvalue), "wilcoxon_p": wilcoxon_p, "effect_size": mean / sd,
+        "mdd": detectable(sd, n, alpha, alternative), "seeds_needed": seeds_needed(wanted, sd, alpha, alternative),
+        "testable": True, "note": note, "underpowered": bool(note),
+    }  # fmt: skip
 
 
 def _t_interval(mean: float, sem: float, df: int, confidence: float, alternative: str) -> tuple[float, float]:
