@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from noisetrain.config import RunConfig, apply_override, load_config, load_yaml, validate
 from noisetrain.registry import ConfigError
@@ -85,3 +86,25 @@ def test_yaml_numbers_are_read_as_yaml_1_2_does(tmp_path):
     config = load_config(path, overrides=["train.optimizer.weight_decay=1e-5"])
     assert config.train.optimizer.lr == 3e-4 and config.train.optimizer.weight_decay == 1e-5
     assert load_yaml("[._, 1.2.3, 1e, 1_000, .5, -1.5E+2]") == ["._", "1.2.3", "1e", 1000, 0.5, -150.0]
+
+
+def test_data_seed_run_follows_the_run_seed(monkeypatch):
+    from noisetrain.data import DATASETS
+    from noisetrain.train import build
+
+    config = validate({**BASE, "data": {"kind": "digits", "seed": "run"}, "seed": 3})
+    assert config.data["seed"] == "run" and config.data_spec() == {"kind": "digits", "seed": 3}
+    assert validate(BASE).data_spec() == {"kind": "digits"}
+    specs = [{**BASE, "data": {"kind": "digits", "seed": s}, "seed": 3} for s in ("run", 3, 0)]
+    tests = [build(validate(spec))[0].test.y for spec in specs]
+    assert torch.equal(tests[0], tests[1]) and not torch.equal(tests[0], tests[2])  # run 3 draws data seed 3
+
+    class Fixed:  # a data source with nothing to draw
+        def __init__(self, *, size: int = 4) -> None:
+            self.size = size
+
+    monkeypatch.setitem(DATASETS._entries, "fixed", Fixed)
+    with pytest.raises(ConfigError, match=r"data\.seed: data 'fixed' draws nothing at random; remove seed: run"):
+        validate({**BASE, "data": {"kind": "fixed", "seed": "run"}})
+    with pytest.raises(ConfigError, match="seed"):
+        validate({**BASE, "data": {"kind": "digits", "seed": "each"}})

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .registry import ConfigError
 
 Spec = dict[str, Any]
+RUN_SEED = "run"
+"""``data.seed: run``: the data draw follows the run's seed."""
 DATA_FACTS = ("num_classes", "vocab_size", "mask_id")
 """Noise parameters a run fills in from the data when a spec leaves them out (mixup, label noise, token masking)."""
 C = TypeVar("C", bound=BaseModel)
@@ -132,6 +134,8 @@ class RunConfig(Strict):
 
     ``seed`` seeds, through separate streams, the model's initialisation, the data order and
     every injector without a seed of its own, so adding an injector leaves the data order alone.
+    The data draw (splits, subsets, synthetic samples) has its own ``data.seed``; ``data.seed: run``
+    makes it the run's seed.
     """
 
     data: Spec
@@ -143,12 +147,23 @@ class RunConfig(Strict):
 
     _spec = field_validator("data", "model", mode="before")(as_spec)
 
+    def data_spec(self) -> Spec:
+        """The data spec this run loads: ``seed: run`` becomes the run's seed, so that seeds replicate the data
+        draw (split, subset, synthetic samples) too, not only the training randomness."""
+        return {**self.data, "seed": self.seed} if self.data.get("seed") == RUN_SEED else self.data
+
     @field_validator("data")
     @classmethod
     def _known_data(cls, spec: Spec) -> Spec:
         from .data import DATASETS
+        from .registry import parameter_names
 
-        DATASETS.build(spec, field="data")  # constructors only store and validate
+        checked = spec
+        if spec.get("seed") == RUN_SEED:  # the run's seed, known once the run is built
+            if "seed" not in parameter_names(DATASETS.get(spec.get("kind"))):
+                raise ConfigError(f"data.seed: data {spec['kind']!r} draws nothing at random; remove seed: run")
+            checked = {**spec, "seed": 0}
+        DATASETS.build(checked, field="data")  # constructors only store and validate
         return spec
 
     @field_validator("model")

@@ -123,3 +123,13 @@ def test_equal_configs_spelled_differently_hash_alike() -> None:
     assert key([{"kind": "gaussian", "std": 0.2}]) != key([{"kind": "gaussian", "std": 0.1}])
     big = config_hash({**base, "seed": 2**53}), config_hash({**base, "seed": 2**53 + 1})
     assert big[0] != big[1]  # ints beyond a float's precision stay exact
+
+
+def test_data_seed_run_keeps_one_group_per_configuration_across_seeds() -> None:
+    runs = expand(study_config(data={"kind": "digits", "seed": "run"}))
+    groups: dict[str, set[int]] = {}
+    for r in runs:
+        groups.setdefault(r.group, set()).add(r.seed)
+        assert r.config.data["seed"] == "run" and r.config.data_spec()["seed"] == r.seed
+    assert len(groups) == 3 and all(seeds == {0, 1} for seeds in groups.values())
+    assert {r.key for r in runs}.isdisjoint(r.key for r in expand(study_config()))  # another data draw, other runs

@@ -63,9 +63,9 @@ def resolve_device(device: str) -> torch.device:
 
 
 def build(config: RunConfig, data: Dataset | None = None) -> tuple[Dataset, nn.Module]:
-    """Load the data (unless ``data``, already loaded from ``config.data``, is given) and build the model, its
-    initialisation seeded from ``derive_seed(seed, "init")``."""
-    data = data if data is not None else load_data(config.data)
+    """Load the data (``config.data_spec()``, unless ``data``, already loaded from it, is given) and build the
+    model, its initialisation seeded from ``derive_seed(seed, "init")``."""
+    data = data if data is not None else load_data(config.data_spec())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(config.seed, "init"))
         model = build_model(
