@@ -53,6 +53,9 @@ def test_classification_matches_direct_computation_in_eval_mode():
     assert records["error"].value == pytest.approx(1 - accuracy)
     assert records["error"].ci == pytest.approx((1 - high, 1 - low))
     assert records["nll"].value == pytest.approx(F.cross_entropy(logits, data.test.y).item(), rel=1e-5)
+    hits = records["accuracy"].examples  # each test sample's correctness, in test order, for the bootstrap
+    assert hits.dtype == bool and hits.tolist() == (logits.argmax(1) == data.test.y).tolist()
+    assert records["error"].examples is None and "examples" not in records["accuracy"].to_dict()
 
 
 def test_regression_errors_in_original_units():
@@ -67,6 +70,7 @@ def test_regression_errors_in_original_units():
     assert records["rmse"].value == pytest.approx(error.square().mean().sqrt().item(), rel=1e-6)
     assert records["mae"].value == pytest.approx(error.abs().mean().item(), rel=1e-6)
     assert records["abs_error_std"].value == pytest.approx(error.abs().numpy().std(), rel=1e-6)
+    assert records["mae"].examples == pytest.approx(error.abs().numpy(), rel=1e-6)
 
 
 def test_bad_options():

@@ -29,6 +29,10 @@ def test_a_study_runs_every_run_once_and_a_rerun_skips_them(tmp_path: Path) -> N
         records = store.records()
         accuracy = records[(records.measure == "clean") & (records.metric == "accuracy")]
         assert len(accuracy) == 6 and accuracy.value.between(0, 1).all()
+        examples = store.examples("clean", "accuracy")  # each run's per-example correctness, from the worker
+        assert set(examples) == set(runs.key) and {len(v) for v in examples.values()} == {int(accuracy.n.iloc[0])}
+        key = accuracy.key.iloc[0]
+        assert examples[key].mean() == pytest.approx(accuracy.set_index("key").value[key])
         metrics = store.metrics()
         assert set(metrics.epoch) == {1} and {"train_loss", "val_accuracy"} <= set(metrics.name)
         environment = json.loads(store.connection.execute("SELECT environment FROM runs LIMIT 1").fetchone()[0])
@@ -74,7 +78,7 @@ def test_the_store_refuses_another_schema_version(tmp_path: Path) -> None:
     run_study(study_config(seeds=1, noise={}), tmp_path)
     with sqlite3.connect(tmp_path / DB) as db:
         db.execute("PRAGMA user_version=99")
-    with pytest.raises(ConfigError, match="schema version 99; this noisetrain reads version 2"):
+    with pytest.raises(ConfigError, match="schema version 99; this noisetrain reads version 3"):
         Store(tmp_path / DB)
     with sqlite3.connect(tmp_path / DB) as db:
         assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1  # nothing lost

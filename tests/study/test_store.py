@@ -1,7 +1,9 @@
 """The store: outcomes written in one transaction, tables as frames, export to CSV and Parquet."""
 
+import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -103,3 +105,41 @@ def test_a_new_plan_renames_the_runs_it_shares_with_an_earlier_one(tmp_path: Pat
         assert runs.loc[shared.key, "label"] == "gaussian(gaussian.std=0.1)"  # the shared run, under its new name
         assert runs.loc[shared.key, "status"] == "completed" and runs.loc[shared.key, "noise.gaussian.std"] == 0.1
         assert set(runs.arm) == {"baseline", "gaussian"} and len(runs) == 6
+
+
+def test_per_example_values_are_stored_compactly_and_read_back(tmp_path: Path) -> None:
+    study = study_config()
+    runs = expand(study)
+    correct = np.random.default_rng(0).random(361) < 0.9
+    errors = np.random.default_rng(1).random(50).astype(np.float32)
+    with Store(tmp_path / "study.db") as store:
+        store.register(study, runs)
+        first = outcome(runs[0].key)
+        first.examples = {("clean", "accuracy"): correct, ("clean", "mae"): errors}
+        store.save(first)
+        store.save(outcome(runs[1].key))  # a run without per-example values
+        got = store.examples("clean", "accuracy")
+        assert list(got) == [runs[0].key] and got[runs[0].key].dtype == bool
+        np.testing.assert_array_equal(got[runs[0].key], correct)
+        np.testing.assert_array_equal(store.examples("clean", "mae")[runs[0].key], errors)
+        size = store.connection.execute("SELECT length(data) FROM examples WHERE metric='accuracy'").fetchone()[0]
+        assert size == 46  # 361 booleans in 46 bytes
+        store.save(outcome(runs[0].key))  # saved again without them: the old values go
+        assert store.examples("clean", "accuracy") == {}
+
+
+def test_a_version_2_store_is_upgraded_in_place_and_keeps_its_results(tmp_path: Path) -> None:
+    study = study_config()
+    runs = expand(study)
+    path = tmp_path / "study.db"
+    with Store(path) as store:
+        store.register(study, runs)
+        store.save(outcome(runs[0].key))
+        store.connection.executescript("DROP TABLE examples; PRAGMA user_version=2;")  # as version 2 wrote it
+    with Store(path) as store:
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert list(store.records().value) == [0.9] and store.examples("clean", "accuracy") == {}
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version=7")
+    with pytest.raises(ConfigError, match="has schema version 7; this noisetrain reads version 3"):
+        Store(path)

@@ -28,10 +28,12 @@ def clean(model: nn.Module, data: Dataset, *, batch_size: int = 512, seed: int =
         seed: unused (the measure draws nothing); accepted like every measure's.
 
     Returns:
-        classification: ``accuracy`` (with its 95% Clopper-Pearson interval), ``error`` (1 - accuracy, with
-        the matching interval) and ``nll`` (mean cross-entropy, nats);
-        regression: ``rmse``, ``mae`` (the mean absolute error) and ``abs_error_std`` (the standard deviation
-        of the absolute error), in the targets' original units.
+        classification: ``accuracy`` (with its 95% Clopper-Pearson interval and each test sample's correctness
+        as ``examples``), ``error`` (1 - accuracy, with the matching interval) and ``nll`` (mean cross-entropy,
+        nats);
+        regression: ``rmse``, ``mae`` (the mean absolute error, with each sample's absolute error as
+        ``examples``) and ``abs_error_std`` (the standard deviation of the absolute error), in the targets'
+        original units.
     """
     test = data.test
     with evaluation_mode(model):
@@ -39,13 +41,14 @@ def clean(model: nn.Module, data: Dataset, *, batch_size: int = 512, seed: int =
     n = len(test)
     check_outputs(outputs, data, n)
     if data.task == "classification":
-        correct = int((outputs.argmax(-1) == test.y).sum())
+        hits = outputs.argmax(-1) == test.y
         nll = float(F.cross_entropy(outputs.float(), test.y))
-        accuracy = accuracy_record("clean", correct, n)
+        accuracy = accuracy_record("clean", int(hits.sum()), n, examples=hits.cpu().numpy())
         assert accuracy.ci is not None
         error = Record("clean", "error", 1 - accuracy.value, {}, (1 - accuracy.ci[1], 1 - accuracy.ci[0]), n)
         return [accuracy, error, Record("clean", "nll", nll, {}, None, n)]
     absolute = (outputs.reshape(test.y.shape).double() - test.y.double()).abs() * target_scale(data)
     rmse, mae, std = absolute.square().mean().sqrt(), absolute.mean(), absolute.std(correction=0)
     values = dict(zip(("rmse", "mae", "abs_error_std"), torch.stack([rmse, mae, std]).tolist(), strict=True))
-    return [Record("clean", metric, value, {}, None, n) for metric, value in values.items()]
+    examples = {"mae": absolute.float().cpu().numpy()}
+    return [Record("clean", metric, value, {}, None, n, examples.get(metric)) for metric, value in values.items()]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from scipy.stats import beta
 from torch import nn
@@ -45,6 +46,8 @@ class Record:
         setting: where it was measured, e.g. ``{"corruption": "fog", "severity": 3}``.
         ci: a 95% confidence interval ``(low, high)`` when one is known.
         n: how many samples the value rests on.
+        examples: the per-example values behind ``value``, one per test sample in test-split order, where a
+            study's report resamples them (``clean``: correctness for ``accuracy``, absolute error for ``mae``).
     """
 
     measure: str
@@ -53,11 +56,13 @@ class Record:
     setting: dict[str, Any] = field(default_factory=dict)
     ci: tuple[float, float] | None = None
     n: int | None = None
+    examples: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``ci`` as a list)."""
+        """A JSON-ready dict (``ci`` as a list), without the per-example values."""
         record = asdict(self)
         record["ci"] = list(self.ci) if self.ci is not None else None
+        del record["examples"]
         return record
 
 
@@ -184,10 +189,12 @@ def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return (low, high)
 
 
-def accuracy_record(measure: str, correct: int, n: int, setting: dict[str, Any] | None = None) -> Record:
-    """An ``accuracy`` record with its Clopper-Pearson 95% interval."""
+def accuracy_record(
+    measure: str, correct: int, n: int, setting: dict[str, Any] | None = None, examples: np.ndarray | None = None
+) -> Record:
+    """An ``accuracy`` record with its Clopper-Pearson 95% interval (and its per-example correctness)."""
     return Record(measure, "accuracy", correct / n if n else float("nan"), dict(setting or {}),
-                  clopper_pearson(correct, n), n)  # fmt: skip
+                  clopper_pearson(correct, n), n, examples)  # fmt: skip
 
 
 @torch.no_grad()

@@ -13,6 +13,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..train.environment import environment
@@ -39,8 +40,8 @@ class Task:
 class Outcome:
     """What a run produced: status (``completed``, ``early_stopped``, ``diverged`` or ``failed``),
     message, wall time, summary (test metrics, best epoch), per-epoch history, evaluation records
-    (``Record.to_dict()``) and the environment it ran in; ``lost``: it failed because a worker died that
-    other runs shared (the culprit is unknown)."""
+    (``Record.to_dict()``), the environment it ran in and the records' per-example values by
+    ``(measure, metric)``; ``lost``: it failed because a worker died that other runs shared (the culprit is unknown)."""
 
     key: str
     status: str
@@ -50,6 +51,7 @@ class Outcome:
     history: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
+    examples: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     lost: bool = False
 
 
@@ -71,6 +73,7 @@ def execute(task: Task) -> Outcome:
         try:
             found = evaluate(result.model, result.data, task.measures, **task.settings)
             outcome.records = [r.to_dict() for r in found]
+            outcome.examples = {(r.measure, r.metric): r.examples for r in found if r.examples is not None}
         except Exception as error:  # the training history stays with the run
             outcome.status, outcome.message = "failed", failure("evaluation", error)
     outcome.seconds = time.perf_counter() - start

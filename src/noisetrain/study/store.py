@@ -2,9 +2,12 @@
 
 Tables: ``studies`` (name, config), ``runs`` (key, group, arm, seed, grid factors, resolved config,
 status, message, attempts, timings, summary, environment, and whether it belongs to the current
-plan), ``metrics`` (one row per run, epoch and metric) and ``records`` (the evaluation records). The
-schema version is SQLite's ``user_version``; a store of another version is refused with a clear
-error, never changed. Each outcome is written in one transaction, so a killed driver leaves no
+plan), ``metrics`` (one row per run, epoch and metric), ``records`` (the evaluation records) and
+``examples`` (a record's per-example values on the test split: correctness packed 8 to a byte,
+absolute errors as float32). The schema version is SQLite's ``user_version``: a store of the previous
+version is upgraded in place by adding what it lacks (version 2 -> 3: the ``examples`` table), a store
+of any other version is refused with a clear error, never changed. Each outcome is written in one
+transaction, so a killed driver leaves no
 half-written run: a run is either finished with all its rows or still unfinished. A study run again
 with a changed file keeps the runs of its earlier plans, but reads (and so reports) see the runs of
 the current plan only.
@@ -25,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..registry import ConfigError
@@ -34,7 +38,7 @@ from .expand import RunSpec, cell
 
 DB = "study.db"
 """The store's file name in a study folder."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 COUNTED = ("completed", "early_stopped")
 """Statuses of the runs whose results count (reports average them; searches score them)."""
 FINISHED = (*COUNTED, "diverged")
@@ -57,6 +61,13 @@ CREATE TABLE records (
     setting TEXT NOT NULL, value REAL, ci_low REAL, ci_high REAL, n INTEGER);
 CREATE INDEX records_run ON records(run);
 """
+EXAMPLES = """
+CREATE TABLE examples (
+    run TEXT NOT NULL REFERENCES runs(key), measure TEXT NOT NULL, metric TEXT NOT NULL,
+    encoding TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (run, measure, metric));
+"""
+UPGRADES = {2: EXAMPLES}
+"""Schema version -> the statements that bring a store of that version to the next one."""
 RUN_COLUMNS = ("key", "grp", "arm", "label", "seed", "status", "message", "attempts", "started", "finished", "seconds")
 
 
@@ -78,7 +89,7 @@ class Store:
         except sqlite3.DatabaseError as error:
             self.connection.close()
             raise ConfigError(f"store {str(self.path)!r} is not a noisetrain study store: {error}") from None
-        if version != SCHEMA_VERSION and (version or tables):
+        if version != SCHEMA_VERSION and (version or tables) and version not in UPGRADES:
             self.connection.close()
             raise ConfigError(
                 f"store {str(self.path)!r} has schema version {version}; this noisetrain reads version "
@@ -87,7 +98,13 @@ class Store:
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA foreign_keys=ON")
         if not tables:
-            self.connection.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            self.connection.executescript(
+                f"BEGIN IMMEDIATE; {SCHEMA} {EXAMPLES} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            )
+        while version in UPGRADES and tables:
+            upgrade = UPGRADES[version]
+            version += 1
+            self.connection.executescript(f"BEGIN IMMEDIATE; {upgrade} PRAGMA user_version={version}; COMMIT;")
 
     @classmethod
     def of(cls, folder: str | Path) -> Store:
@@ -168,6 +185,7 @@ class Store:
              *(r["ci"] if r.get("ci") is not None else (None, None)), r.get("n"))
             for r in outcome.records
         ]  # fmt: skip
+        examples = [(outcome.key, *where, *encode(values)) for where, values in outcome.examples.items()]
         with self.transaction() as db:
             updated = db.execute(
                 "UPDATE runs SET status=?, message=?, finished=?, seconds=?, summary=?, environment=? WHERE key=?",
@@ -178,8 +196,10 @@ class Store:
                 raise ConfigError(f"store: run {outcome.key!r} is not registered in {str(self.path)!r}")
             db.execute("DELETE FROM metrics WHERE run=?", (outcome.key,))
             db.execute("DELETE FROM records WHERE run=?", (outcome.key,))
+            db.execute("DELETE FROM examples WHERE run=?", (outcome.key,))
             db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", metrics)
             db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", records)
+            db.executemany("INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?)", examples)
 
     # ---- reading ----
 
@@ -234,6 +254,16 @@ class Store:
         )
         return frame.merge(self.runs()[["key", "group", "arm", "label", "seed"]], on="key")
 
+    def examples(self, measure: str, metric: str) -> dict[str, np.ndarray]:
+        """``{run key: per-example values}`` of one record of the current plan's runs (correctness as bool, errors
+        as float32); runs without such values are absent."""
+        rows = self.connection.execute(
+            "SELECT e.run, e.encoding, e.size, e.data FROM examples e JOIN runs r ON r.key = e.run "
+            "WHERE r.current=1 AND e.measure=? AND e.metric=?",
+            (measure, metric),
+        ).fetchall()
+        return {key: decode(encoding, size, data) for key, encoding, size, data in rows}
+
     def best_metrics(self, name: str) -> dict[str, float]:
         """``{run key: value of metric name at the run's best epoch}`` of the counted runs (of any plan)."""
         marks = ",".join("?" * len(COUNTED))
@@ -263,6 +293,21 @@ class Store:
             frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path, index=False)
             paths.append(path)
         return paths
+
+
+def encode(values: np.ndarray) -> tuple[str, int, bytes]:
+    """``(encoding, size, bytes)`` of per-example values: booleans packed 8 to a byte, numbers as float32."""
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return "bits", len(values), np.packbits(values).tobytes()
+    return "float32", len(values), values.astype("<f4").tobytes()
+
+
+def decode(encoding: str, size: int, data: bytes) -> np.ndarray:
+    """The per-example values ``encode`` stored."""
+    if encoding == "bits":
+        return np.unpackbits(np.frombuffer(data, dtype=np.uint8), count=size).astype(bool)
+    return np.frombuffer(data, dtype="<f4").copy()
 
 
 def _number(value: Any) -> float | None:
