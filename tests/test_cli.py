@@ -82,6 +82,12 @@ def test_evaluate_a_trained_checkpoint(tmp_path):
     assert clean["value"] == summary["test_accuracy"]  # the checkpoint reloads the trained model exactly
     assert {r["measure"] for r in rows} == {"clean", "noise_sweep", "corruptions"}
     assert (out / "records.csv").read_text().startswith("measure,metric,setting,value,ci,n")
+    # the terminal shows the key numbers only, one row each, not the records
+    printed = result.output
+    assert f"{100 * clean['value']:.2f}%" in printed and "AUC gaussian" in printed
+    assert "mean accuracy (common)" in printed
+    assert "severity" not in printed and len(printed.splitlines()) < 20
+    assert f"wrote all {len(rows)} records to" in printed
     bad = runner.invoke(app, ["evaluate", "-c", str(out / "checkpoint.pt"), "--measures", "clean,robust"])
     assert bad.exit_code == 2 and "unknown measure 'robust'" in bad.output
     bad = runner.invoke(app, ["evaluate", "-c", str(out / "checkpoint.pt"), "--measures", "clean,adversarial:eps=-1"])

@@ -132,7 +132,7 @@ def evaluate(
 ) -> None:
     """Evaluate a trained model on robustness measures; print a table and write records (default: next to it)."""
     from .evaluate import evaluate as run_measures
-    from .evaluate import parse_measures
+    from .evaluate import failed_checks, key_numbers, parse_measures
     from .train import load_run
 
     folder = output or checkpoint.parent
@@ -153,16 +153,18 @@ def evaluate(
             records = run_measures(model, data, specs, progress=report, seed=seed, batch_size=batch_size)
     except ConfigError as error:
         raise fail(error) from None
-    table = Table(title=f"{checkpoint}")
-    for column in ("measure", "metric", "setting", "value", "95% interval"):
+    table = Table(title=f"{checkpoint}", title_justify="left")
+    for column in ("measure", "key number", "value", "95% interval"):
         table.add_column(column, justify="right" if column in ("value", "95% interval") else "left")
-    for r in records:
-        setting = ", ".join(f"{k}={v}" for k, v in r.setting.items())
-        interval = f"{r.ci[0]:.4g}..{r.ci[1]:.4g}" if r.ci is not None else ""
-        table.add_row(r.measure, r.metric, setting, f"{r.value:.4g}", interval)
+    shown = ""
+    for name, *cells in key_numbers(records):
+        table.add_row(name if name != shown else "", *cells)
+        shown = name
     Console().print(table)
+    for failed in failed_checks(records):
+        console.print(f"[red]sanity check {failed}[/red]", highlight=False)
     write_records(records, folder)
-    console.print(f"wrote records.json and records.csv to {folder}", highlight=False)
+    console.print(f"wrote all {len(records)} records to {folder}/records.json and records.csv", highlight=False)
 
 
 def write_records(records: list[Any], folder: Path) -> None:

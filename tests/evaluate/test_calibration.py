@@ -90,7 +90,8 @@ def test_temperature_scaling_fixes_an_overconfident_model(tmp_path):
     records = calibration(model, data, plot=path)
     assert model.training
     bins = [r for r in records if r.metric == "bin_accuracy"]
-    records = [r for r in records if r.metric != "bin_accuracy"]
+    confidences = {(r.setting["bin"], r.setting["scaled"]): r for r in records if r.metric == "bin_confidence"}
+    records = [r for r in records if not r.metric.startswith("bin_")]
     values = records_of(records)
     assert values["temperature", None] > 1.5
     assert values["nll", True] < values["nll", False]
@@ -111,8 +112,10 @@ def test_temperature_scaling_fixes_an_overconfident_model(tmp_path):
     for scaled in (False, True):
         own = [r for r in bins if r.setting["scaled"] is scaled]
         assert sum(r.n for r in own) == len(data.test) and all(0 <= r.value <= 1 for r in own)
-        assert all(r.setting["low"] < r.setting["confidence"] <= r.setting["high"] for r in own)
-        gap = sum(r.n * abs(r.value - r.setting["confidence"]) for r in own) / len(data.test)
+        confidence = [confidences[r.setting["bin"], scaled] for r in own]
+        assert [(c.setting, c.n) for c in confidence] == [(r.setting, r.n) for r in own]
+        assert all(r.setting["low"] < c.value <= r.setting["high"] for r, c in zip(own, confidence, strict=True))
+        gap = sum(r.n * abs(r.value - c.value) for r, c in zip(own, confidence, strict=True)) / len(data.test)
         assert gap == pytest.approx(values["ece", scaled])
 
     import matplotlib.image

@@ -81,3 +81,10 @@ def test_bad_options():
     tabular = Dataset("t", "classification", flat, flat, flat, num_classes=2)
     with pytest.raises(ConfigError, match="need image classification data"):
         evaluate(nn.Linear(5, 2), tabular, ["corruptions"])
+
+
+def test_ce_against_a_baseline_without_errors_is_undefined_not_infinite():
+    spec = {"kind": "corruptions", "corruptions": ["brightness"], "severities": [1], "baseline": TopHalf()}
+    records = evaluate(TopHalf(), images(), [spec])
+    ce = [r.value for r in records if r.metric in ("ce", "mce")]
+    assert len(ce) == 2 and all(v != v for v in ce)  # NaN: the baseline made no error, so no ratio exists

@@ -27,6 +27,7 @@ from ..registry import ConfigError
 from . import adversarial, calibration, certified, clean, corruptions, cost, flatness, noise_sweep, uncertainty  # noqa: F401
 from .progress import Progress, reporting
 from .records import MEASURES, Measure, Record, accuracy_record, check_outputs, clopper_pearson, get_measure, measure
+from .summary import failed_checks, key_numbers, records_frame
 
 log = logging.getLogger(__name__)
 MeasureSpec = str | Mapping[str, Any]
@@ -43,9 +44,12 @@ __all__ = [
     "clopper_pearson",
     "evaluate",
     "evaluation_mode",
+    "failed_checks",
     "get_measure",
+    "key_numbers",
     "measure",
     "parse_measures",
+    "records_frame",
 ]
 
 

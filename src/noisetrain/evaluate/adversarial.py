@@ -31,6 +31,7 @@ from ..attacks.base import NORMS
 from ..data import Dataset
 from ..noise.inject import evaluation_mode, mc_mode
 from ..registry import ConfigError
+from .keys import Key
 from .options import AUTO, auto_range, choice, flag, grid, integer, names, optional, real
 from .progress import expect, step
 from .records import Record, clopper_pearson, is_stochastic, measure
@@ -52,6 +53,7 @@ def _bounds_contain_data(options: Mapping[str, Any], data: Dataset, model: nn.Mo
 @measure(
     "adversarial",
     metrics=("accuracy", "check"),
+    keys=(Key("accuracy", "{attack} eps={eps:.3g}", lambda s: s.get("attack") != "none" and s.get("eps", 0) > 0),),
     checks={
         "attacks": names(ATTACK_NAMES),
         "eps": grid(0),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..checks import check_int
 from ..data.dataset import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
+from .keys import Key
 from .options import integer
 from .progress import expect, step
 from .records import Record, measure, predictions
@@ -34,13 +36,14 @@ TEMPERATURE_RANGE = (1e-2, 1e2)
 
 
 def bin_records(confidence: torch.Tensor, accuracy: torch.Tensor, count: torch.Tensor, *, scaled: bool) -> list[Record]:
-    """One ``bin_accuracy`` record per non-empty equal-width bin of a reliability diagram."""
+    """A ``bin_accuracy`` and a ``bin_confidence`` record per non-empty equal-width bin of a reliability diagram
+    (``n``: the bin's count); the setting names the bin, not its numbers, so records of runs average by bin."""
     bins, records = len(count), []
     for i in range(bins):
         if count[i] > 0:
-            edges = {"bin": i, "low": i / bins, "high": (i + 1) / bins}
-            setting = {**edges, "confidence": float(confidence[i]), "scaled": scaled}
-            records.append(Record("calibration", "bin_accuracy", float(accuracy[i]), setting, None, int(count[i])))
+            setting = {"bin": i, "low": round(i / bins, 6), "high": round((i + 1) / bins, 6), "scaled": scaled}
+            for metric, value in (("bin_accuracy", accuracy[i]), ("bin_confidence", confidence[i])):
+                records.append(Record("calibration", metric, float(value), setting, None, int(count[i])))
     return records
 
 
@@ -148,9 +151,21 @@ def check_plot(what: str, plot: Any) -> Path | None:
     return path
 
 
+def _before(setting: Mapping[str, Any]) -> bool:
+    return setting.get("temperature_scaled") is False
+
+
+def _after(setting: Mapping[str, Any]) -> bool:
+    return setting.get("temperature_scaled") is True
+
+
 @measure(
     "calibration",
-    metrics=("temperature", "ece", "adaptive_ece", "nll", "brier", "bin_accuracy"),
+    metrics=("temperature", "ece", "adaptive_ece", "nll", "brier", "bin_accuracy", "bin_confidence"),
+    keys=(
+        Key("ece", "ECE", _before), Key("ece", "ECE after TS", _after), Key("nll", "NLL", _before),
+        Key("brier", "Brier", _before),
+    ),
     checks={"num_bins": integer(1), "plot": check_plot},
     tasks=("classification",),
     splits=("val", "test"),
@@ -178,8 +193,9 @@ def calibration(
     Returns:
         ``temperature`` (fitted on validation), and ``ece``, ``adaptive_ece``, ``nll``, ``brier`` with setting
         ``{"temperature_scaled": False/True}`` (the ECEs also with ``num_bins``); and the reliability diagram's
-        equal-width bins as ``bin_accuracy`` records (value: the bin's accuracy; ``n``: its count; setting:
-        ``bin``, its edges ``low``/``high``, its mean ``confidence`` and ``scaled``), for reports to draw.
+        equal-width bins as ``bin_accuracy`` and ``bin_confidence`` records (the bin's accuracy and mean
+        confidence; ``n``: its count; setting: ``bin``, its edges ``low``/``high`` and ``scaled``), for reports
+        to draw.
         Progress: three units, the validation and test predictions and the temperature fit.
     """
     expect(3)

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..data import Dataset
 from ..noise.inject import evaluation_mode
+from .keys import Key
 from .options import grid, integer, real
 from .progress import expect, step
 from .records import Record, clopper_pearson, measure
@@ -120,6 +121,7 @@ def predict(
 @measure(
     "certified",
     metrics=("certified_accuracy", "abstention", "mean_radius"),
+    keys=(Key("certified_accuracy", "certified r={radius:g}"), Key("mean_radius", "mean radius")),
     checks={
         "sigma": real(0, low_open=True),
         "n0": integer(1),

@@ -13,10 +13,15 @@ from torch import nn
 from ..data.dataset import Dataset
 from ..noise.inject import evaluation_mode
 from ..train.metrics import target_scale
+from .keys import Key
 from .records import Record, accuracy_record, check_outputs, measure, predictions
 
 
-@measure("clean", metrics=("accuracy", "error", "nll", "rmse", "mae", "abs_error_std"))
+@measure(
+    "clean",
+    metrics=("accuracy", "error", "nll", "rmse", "mae", "abs_error_std"),
+    keys=(Key("accuracy"), Key("nll", "NLL"), Key("rmse", "RMSE"), Key("mae", "MAE")),
+)
 def clean(model: nn.Module, data: Dataset, *, batch_size: int = 512, seed: int = 0) -> list[Record]:
     """The model's performance on the clean test split, in eval mode.
 

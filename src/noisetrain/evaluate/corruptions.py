@@ -21,6 +21,7 @@ from ..data import Dataset
 from ..noise.base import derive_seed
 from ..noise.inject import evaluation_mode, injectors_in
 from ..registry import ConfigError
+from .keys import Key
 from .options import grid, instance, optional
 from .options import names as option_names
 from .progress import expect, step
@@ -28,7 +29,7 @@ from .records import Record, accuracy_record, measure
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, int]
+Cell = tuple[str, int]
 
 
 def corruptions_matching(model: nn.Module, trained_with: Sequence[str] = ()) -> dict[str, str]:
@@ -49,11 +50,11 @@ def corruptions_matching(model: nn.Module, trained_with: Sequence[str] = ()) -> 
 @torch.no_grad()
 def corrupted_correct(
     model: nn.Module, data: Dataset, chosen: Sequence[str], severities: Sequence[int], *, batch_size: int, seed: int
-) -> dict[Key, int]:
+) -> dict[Cell, int]:
     """Correct test predictions per (corruption, severity); each pair has its own seeded generator and is one
     unit of progress."""
     x, y = data.test.x, data.test.y
-    counts: dict[Key, torch.Tensor] = {}
+    counts: dict[Cell, torch.Tensor] = {}
     with evaluation_mode(model):
         for name in chosen:
             for severity in severities:
@@ -83,6 +84,7 @@ def _image_data(options: Mapping[str, Any], data: Dataset, model: nn.Module) -> 
 @measure(
     "corruptions",
     metrics=("accuracy", "mean_accuracy", "ce", "mce", "trained_on_corruption"),
+    keys=(Key("mean_accuracy", "mean accuracy ({set})"), Key("mce", "mCE")),
     checks={
         "corruptions": _all_or_names,
         "severities": grid(1, 5, integers=True),
@@ -135,13 +137,13 @@ def corruption_accuracy(
     return records
 
 
-def _corruption_errors(model: dict[Key, int], baseline: dict[Key, int], n: int) -> list[Record]:
+def _corruption_errors(model: dict[Cell, int], baseline: dict[Cell, int], n: int) -> list[Record]:
     """CE per corruption (errors summed over severities, relative to the baseline's) and mCE over the common ones."""
     records, common = [], []
     for name in dict.fromkeys(name for name, _ in model):
         errors = sum(n - c for (k, _), c in model.items() if k == name)
         reference = sum(n - c for (k, _), c in baseline.items() if k == name)
-        value = errors / reference if reference else float("inf")
+        value = errors / reference if reference else float("nan")  # the baseline made no error: CE is undefined
         records.append(Record("corruptions", "ce", value, {"corruption": name}))
         if not CORRUPTIONS[name].held_out:
             common.append(value)

@@ -18,6 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..data import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
+from .keys import Key
 from .options import optional
 from .records import Record, measure
 
@@ -82,6 +83,10 @@ def _baseline_needs_history(options: dict[str, Any]) -> dict[str, Any]:
         "seconds_total",
         "relative_seconds_per_epoch",
         "relative_seconds_total",
+    ),
+    keys=(
+        Key("parameters"), Key("flops_per_sample", "FLOPs per sample"),
+        Key("relative_seconds_per_epoch", "time per epoch vs baseline"),
     ),
     checks={"history": optional(check_history), "baseline": optional(_check_baseline)},
     joint=_baseline_needs_history,

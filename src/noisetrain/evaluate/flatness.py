@@ -30,6 +30,7 @@ from torch import nn
 from ..data import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
+from .keys import Key
 from .options import choice, grid, integer
 from .progress import expect, step
 from .records import Record, measure
@@ -186,6 +187,11 @@ def _split_and_weights(options: Mapping[str, Any], data: Dataset, model: nn.Modu
 @measure(
     "flatness",
     metrics=("loss", "gradient_norm", "hessian_top_eigenvalue", "sharpness_random", "sharpness_worst"),
+    keys=(
+        Key("sharpness_worst", "worst-case sharpness rho={rho:g}"),
+        Key("hessian_top_eigenvalue", "Hessian top eigenvalue"),
+        Key("gradient_norm", "gradient norm"),
+    ),
     checks={
         "rho": grid(0),
         "samples": integer(1),

@@ -28,6 +28,7 @@ from ..noise import functional as NF
 from ..noise.base import derive_seed
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
+from .keys import Key
 from .options import AUTO, auto_range, integer, names
 from .progress import expect, step
 from .records import Record, clopper_pearson, measure
@@ -154,6 +155,7 @@ def _strength_grids(options: dict[str, Any]) -> dict[str, Any]:
 @measure(
     "noise_sweep",
     metrics=("accuracy", "auc"),
+    keys=(Key("auc", "AUC {kind}"),),
     checks={"kinds": names(KINDS), "clip": auto_range, "repeats": integer(1)},
     tasks=("classification",),
     joint=_strength_grids,

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..data.dataset import Dataset, Task
 from ..registry import ConfigError
+from .keys import Key
 from .options import Check, integer
 
 Joint = Callable[[dict[str, Any]], dict[str, Any]]
@@ -81,6 +82,7 @@ class Measure:
         splits: the splits of the data it reads, which must not be empty.
         needs: ``needs(options, data, model)``, the checks of the data and the model against the options.
         metrics: the metrics of its records (what a study report may rank by).
+        keys: its key numbers (``evaluate.keys.Key``), what the command line and a report's summary show.
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class Measure:
         tasks: Sequence[Task],
         splits: Sequence[str],
         needs: Needs | None,
+        keys: Sequence[Key] = (),
     ) -> None:
         parameters = inspect.signature(fn).parameters.values()
         self.defaults = {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
@@ -107,6 +110,7 @@ class Measure:
         self.tasks = tuple(tasks)
         self.splits = tuple(splits)
         self.needs = needs
+        self.keys = tuple(keys)
         functools.update_wrapper(self, fn)
 
     def __call__(self, model: nn.Module, data: Dataset, **options: Any) -> list[Record]:
@@ -156,6 +160,7 @@ def measure(
     tasks: Sequence[Task] = ("classification", "regression"),
     splits: Sequence[str] = ("test",),
     needs: Needs | None = None,
+    keys: Sequence[Key] = (),
 ) -> Callable[[Callable[..., list[Record]]], Measure]:
     """Register ``fn`` as measure ``name`` for ``evaluate`` and the CLI, with the checks of its options and
     of the data and model it needs (see ``Measure``).
@@ -166,7 +171,7 @@ def measure(
     def decorate(fn: Callable[..., list[Record]]) -> Measure:
         if name in MEASURES:
             raise ValueError(f"measure {name!r} is already registered")
-        MEASURES[name] = Measure(fn, name, metrics, checks or {}, joint, tasks, splits, needs)
+        MEASURES[name] = Measure(fn, name, metrics, checks or {}, joint, tasks, splits, needs, keys)
         return MEASURES[name]
 
     return decorate

@@ -23,6 +23,7 @@ from ..data.dataset import Dataset
 from ..noise.base import Generators, derive_seed
 from ..noise.inject import evaluation_mode, injectors_in, mc_mode
 from ..registry import ConfigError
+from .keys import Key
 from .noise_sweep import check_noise, corrupt, extremes_of, resolve_clip
 from .options import AUTO, auto_range, integer
 from .progress import expect, step
@@ -111,6 +112,7 @@ def check_corrupted(what: str, corrupted: Any) -> dict[str, Any] | None:
 @measure(
     "uncertainty",
     metrics=("accuracy", "entropy", "mutual_information", "auroc"),
+    keys=(Key("auroc", "AUROC {score}, {target}"),),
     checks={"samples": integer(1), "corrupted": check_corrupted},
     tasks=("classification",),
 )

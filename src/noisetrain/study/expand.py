@@ -67,14 +67,14 @@ class RunSpec:
 
     @property
     def context(self) -> str:
-        """The context factors (grid values outside the noise arms), e.g. ``"train.optimizer.lr=0.01"``."""
-        return ", ".join(f"{name}={show(value)}" for name, value in self.factors.items() if not _in_arm(name))
+        """The context factors (grid values outside the noise arms) in short, e.g. ``"lr=0.01"``."""
+        return describe({name: value for name, value in self.factors.items() if not _in_arm(name)})
 
     @property
     def label(self) -> str:
-        """The arm and its noise factors, e.g. ``"gaussian(std=0.1)"``: what the report names a group by."""
-        own = [f"{name.split('.', 1)[1]}={show(value)}" for name, value in self.factors.items() if _in_arm(name)]
-        return f"{self.arm}({', '.join(own)})" if own else self.arm
+        """The arm and its noise factors in short, e.g. ``"gaussian std=0.1"``: what the report names a group by."""
+        own = describe({name: value for name, value in self.factors.items() if _in_arm(name)})
+        return f"{self.arm} {own}" if own else self.arm
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -237,3 +237,30 @@ def cell(value: Any) -> Any:
 def show(value: Any) -> str:
     """A grid value as text, e.g. ``0.1``, ``[64,32]``, ``{"kind":"linear","start":0.4}``."""
     return str(cell(value))
+
+
+def describe(factors: Mapping[str, Any]) -> str:
+    """Grid values as a person reads them: each factor by the last part of its name (more of it where two would
+    read alike) and its value in short (``short``), e.g. ``"std=linear 0.4→0, at=output:ReLU"``."""
+    names = {name: name.rsplit(".", 1)[-1] for name in factors}
+    clashing = [name for name in names if list(names.values()).count(names[name]) > 1]
+    names.update({name: name.removeprefix("noise.") for name in clashing})
+    return ", ".join(f"{names[name]}={short(value)}" for name, value in factors.items())
+
+
+def short(value: Any) -> str:
+    """A grid value in short: numbers as ``%g``, a schedule as ``linear 0.4→0`` (start and end) or ``warmup(value=0.2,
+    warmup=0.3)``, a list as ``[16,32]``."""
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        rest = {k: v for k, v in value.items() if k != "kind"}
+        if "kind" in value and set(rest) == {"start", "end"}:
+            return f"{value['kind']} {short(rest['start'])}→{short(rest['end'])}"
+        inner = ", ".join(f"{k}={short(v)}" for k, v in rest.items())
+        return f"{value['kind']}({inner})" if "kind" in value else f"{{{inner}}}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(short(v) for v in value) + "]"
+    return str(value)
