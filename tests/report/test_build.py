@@ -13,7 +13,7 @@ import pytest
 from matplotlib.image import imread
 
 from noisetrain.registry import ConfigError
-from noisetrain.report import FIGURES, build_report, headline, load
+from noisetrain.report import Report, build_report, headline, load
 
 PNG = b"\x89PNG\r\n\x1a\n"
 DATA_URI = "data:image/png;base64,"
@@ -43,30 +43,49 @@ class Page(HTMLParser):
         return {attrs["id"] for _, attrs in self.tags if "id" in attrs}
 
 
+FIGURES = ["headline_vs_strength", "cost_vs_benefit", "training_curves", "clean", "noise_sweep", "corruption_heatmap",
+           "calibration", "reliability_diagrams", "adversarial"]  # fmt: skip
+TABLES = ["headline", "statistics", "clean", "noise_sweep", "corruptions", "calibration", "adversarial", "status",
+          "problems"]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def report(full_study: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
-    output = tmp_path_factory.mktemp("report")
-    return output, build_report(full_study, output)
+def built(full_study: Path, tmp_path_factory: pytest.TempPathFactory) -> Report:
+    return build_report(full_study, tmp_path_factory.mktemp("report"))
 
 
-def test_writes_every_table_figure_and_the_page(report: tuple[Path, list[Path]], full_study: Path) -> None:
+@pytest.fixture(scope="module")
+def report(built: Report) -> tuple[Path, list[Path]]:
+    return built.folder, built.files
+
+
+def test_writes_every_table_figure_the_summary_and_the_page(report: tuple[Path, list[Path]], full_study: Path) -> None:
     output, paths = report
-    tables = ["headline", "status", "problems", "mce"]
-    expected = [output / f"{t}{s}" for t in tables for s in (".md", ".tex", ".csv")] + [output / "records.csv"]
-    expected += [output / f"{name}.png" for name in FIGURES] + [output / "report.html"]
+    expected = [output / f"{t}{s}" for t in TABLES for s in (".md", ".tex", ".csv")] + [output / "records.csv"]
+    expected += [output / f"{name}.png" for name in FIGURES] + [output / "summary.md", output / "report.html"]
     assert paths == expected
     assert sorted(output.iterdir()) == sorted(expected)
     data = load(full_study)
     written = pd.read_csv(output / "headline.csv")
     pd.testing.assert_series_equal(written["mean"], headline(data)["mean"])
     assert written.columns[0] == "label" and "train.optimizer.lr" in written.columns
+    summary = (output / "summary.md").read_text()
+    assert summary.startswith("# Study synthetic: summary\n\n- With lr=0.001: Best: **gaussian std=0.1**")
+
+
+def test_the_report_object_names_its_page_findings_and_headline(built: Report, study_factory) -> None:
+    assert built.page == built.folder / "report.html" and built.page in built.files
+    assert built.findings[0].kind == "best" and built.headline.name == "headline"
+    assert built.headline.shown is not None and built.headline.shown.iloc[0, 0] == "baseline"
+    assert build_report(study_factory(("clean",), seeds=(0, 1, 2)), formats=("csv",)).page is None
 
 
 def test_html_parses_and_every_figure_is_embedded_and_exists(report: tuple[Path, list[Path]]) -> None:
     output, _ = report
     page = Page((output / "report.html").read_text(encoding="utf-8"))
     images = page.all("img")
-    assert len(images) == len(FIGURES)
+    in_page = [*FIGURES[:2], *FIGURES[3:], FIGURES[2]]  # headline, each measure's section, then training
+    assert [image["data-file"] for image in images] == [f"{name}.png" for name in in_page]
     for image in images:
         assert image["src"].startswith(DATA_URI)
         png = base64.b64decode(image["src"].removeprefix(DATA_URI), validate=True)
@@ -75,7 +94,7 @@ def test_html_parses_and_every_figure_is_embedded_and_exists(report: tuple[Path,
         assert (output / image["data-file"]).read_bytes() == png  # the figure it names lies next to the page
     assert {image["data-file"] for image in images} == {p.name for p in output.glob("*.png")}
     text = "".join(page.text)
-    assert "Study synthetic" in text and "gaussian(gaussian.std=0.1)" in text
+    assert "Study synthetic" in text and "gaussian std=0.1" in text and "Best: gaussian std=0.1" in text
     assert "RuntimeError: boom" in text  # the failed run's message
     assert "optimizer:" in text  # the study config
 
@@ -84,7 +103,9 @@ def test_html_is_self_contained(report: tuple[Path, list[Path]]) -> None:
     output, _ = report
     page = Page((output / "report.html").read_text(encoding="utf-8"))
     assert not page.all("script") and not page.all("link") and not page.all("iframe")
-    assert len(page.all("table")) == 4  # headline, status, problems, mce; records is CSV only
+    assert len(page.all("table")) == len(TABLES)  # records is CSV only
+    assert len(page.all("strong")) > 3  # configurations in bold in the summary
+    assert page.all("meta")[-1] == {"name": "viewport", "content": "width=device-width, initial-scale=1"}
     references = [a["href"] for a in page.all("a")] + [i["src"] for i in page.all("img")]
     for reference in references:
         assert reference.startswith(("#", DATA_URI)), reference
@@ -94,7 +115,7 @@ def test_html_is_self_contained(report: tuple[Path, list[Path]]) -> None:
 
 def test_report_is_deterministic(full_study: Path, report: tuple[Path, list[Path]], tmp_path: Path) -> None:
     _, paths = report
-    again = build_report(full_study, tmp_path)
+    again = build_report(full_study, tmp_path).files
     assert [p.name for p in again] == [p.name for p in paths]
     for first, second in zip(paths, again, strict=True):
         assert first.read_bytes() == second.read_bytes(), first.name
@@ -107,9 +128,10 @@ def test_figures_and_tables_without_records_are_left_out_and_old_ones_removed(
     output = tmp_path / "report"
     shutil.copytree(old, output)
     (output / "notes.txt").write_text("mine")
-    paths = build_report(study_factory(("clean",)), output)
+    (output / "robustness_curves.png").write_bytes(b"from an earlier version")
+    paths = build_report(study_factory(("clean",)), output).files
     names = {p.name for p in paths}
-    assert {"corruption_heatmap.png", "mce.md", "mce.csv", "robustness_curves.png"}.isdisjoint(names)
+    assert {"corruption_heatmap.png", "corruptions.md", "noise_sweep.csv", "robustness_curves.png"}.isdisjoint(names)
     assert sorted(p.name for p in output.iterdir()) == sorted([*names, "notes.txt"])  # old files gone, others kept
     images = Page((output / "report.html").read_text()).all("img")
     assert sorted(i["data-file"] for i in images) == sorted(n for n in names if n.endswith(".png"))
@@ -117,7 +139,7 @@ def test_figures_and_tables_without_records_are_left_out_and_old_ones_removed(
 
 def test_formats_and_default_folder(study_factory) -> None:
     folder = study_factory(("clean",))
-    paths = build_report(folder, formats=("csv",))
+    paths = build_report(folder, formats=("csv",)).files
     assert all(p.parent == folder / "report" for p in paths)
     assert {p.suffix for p in paths} == {".csv", ".png"}
 

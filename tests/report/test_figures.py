@@ -1,4 +1,5 @@
-"""The report's figures: valid PNGs, the plotted numbers, and figures left out when their records are absent."""
+"""The report's figures: valid PNGs, the plotted numbers, one colour per configuration, readable sizes, and
+figures left out when their records are absent."""
 
 from __future__ import annotations
 
@@ -8,64 +9,93 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex
 from matplotlib.image import imread
 
-from noisetrain.report import FIGURES, headline, load, render
-from noisetrain.report.figures import accuracy_vs_strength, reliability_diagrams, training_curves
+from noisetrain.report import headline, load, render
+from noisetrain.report.figures import (
+    DPI,
+    WIDTH,
+    headline_vs_strength,
+    key_dots,
+    reliability_diagrams,
+    training_curves,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def test_every_figure_renders_as_png(full_study: Path) -> None:
+def test_every_figure_renders_as_png_no_wider_than_the_page(full_study: Path) -> None:
     data = load(full_study)
     plots = render(data, headline(data))
-    assert [p.name for p in plots] == list(FIGURES)
+    assert [(p.name, p.measure) for p in plots] == [
+        ("headline_vs_strength", None), ("cost_vs_benefit", None), ("training_curves", None), ("clean", "clean"),
+        ("noise_sweep", "noise_sweep"), ("corruption_heatmap", "corruptions"), ("calibration", "calibration"),
+        ("reliability_diagrams", "calibration"), ("adversarial", "adversarial"),
+    ]  # fmt: skip
     for plot in plots:
         assert plot.png.startswith(PNG)
         height, width, _ = imread(io.BytesIO(plot.png)).shape
-        assert height > 100 and width > 100
+        assert 100 < width <= WIDTH * DPI and height > 100
 
 
 def test_figures_without_their_records_are_left_out(study_factory) -> None:
     data = load(study_factory(("clean",)))
-    names = [p.name for p in render(data, headline(data))]
-    assert names == ["accuracy_vs_strength", "training_curves", "cost_vs_benefit"]
+    assert [p.name for p in render(data, headline(data))] == [
+        "headline_vs_strength", "cost_vs_benefit", "training_curves", "clean"
+    ]  # fmt: skip
     data = load(study_factory(("clean", "noise_sweep"), baseline=False))
     names = [p.name for p in render(data, headline(data))]
-    assert names == ["accuracy_vs_strength", "robustness_curves", "training_curves"]  # no baseline: no cost/benefit
+    assert names == ["training_curves", "clean", "noise_sweep"]  # no baseline: no differences, no cost
 
 
-def test_accuracy_vs_strength_plots_the_headline_means_and_the_baseline(full_study: Path, truth) -> None:
+def test_headline_vs_strength_plots_the_paired_differences(full_study: Path, truth) -> None:
     data = load(full_study)
     table = headline(data)
-    figure = accuracy_vs_strength(data, table)
+    figure = headline_vs_strength(data, table)
     assert len(figure.axes) == len(truth.LRS)  # one panel per context
     ax = figure.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert list(lines) == ["baseline", "gaussian: gaussian.std"]  # dropout has no numeric factor
+    assert list(lines) == ["baseline", "gaussian: std"]  # dropout has no numeric factor
     part = table[(table["train.optimizer.lr"] == truth.LRS[0])]
     gaussian = part[part["arm"] == "gaussian"].sort_values("noise.gaussian.std")
-    np.testing.assert_allclose(lines["gaussian: gaussian.std"].get_xdata(), [0.1, 0.2])
-    np.testing.assert_allclose(lines["gaussian: gaussian.std"].get_ydata(), gaussian["mean"])
-    assert lines["baseline"].get_ydata()[0] == pytest.approx(part[part["arm"] == "baseline"]["mean"].iloc[0])
+    np.testing.assert_allclose(lines["gaussian: std"].get_xdata(), [0.1, 0.2])
+    np.testing.assert_allclose(lines["gaussian: std"].get_ydata(), gaussian["diff"])
+    assert lines["baseline"].get_ydata()[0] == 0
 
 
-def test_accuracy_vs_strength_one_line_per_position(study_factory) -> None:
+def test_headline_vs_strength_one_line_per_position(study_factory) -> None:
     noise = {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.2, 0.3], "at": ["input", "output:ReLU"]}]}
     data = load(study_factory(("clean",), noise=noise))
-    ax = accuracy_vs_strength(data, headline(data)).axes[0]
+    ax = headline_vs_strength(data, headline(data)).axes[0]
     labels = [line.get_label() for line in ax.get_lines()]
-    assert labels == ["baseline", "gaussian: gaussian.std (at=input)", "gaussian: gaussian.std (at=output:ReLU)"]
+    assert labels == ["baseline", "gaussian: std (at=input)", "gaussian: std (at=output:ReLU)"]
     np.testing.assert_allclose(ax.get_lines()[1].get_xdata(), [0.1, 0.2, 0.3])
+
+
+def test_one_colour_per_configuration_in_every_figure(full_study: Path) -> None:
+    data = load(full_study)
+    colours = data.colours
+    assert len(colours) == 5 and colours["baseline"] == "#333333"
+    assert len(set(colours.values())) == 5  # an arm's configurations are shades of one hue
+    table = headline(data)
+    seen = {}
+    for figure in (training_curves(data, table), key_dots("clean")(data, table)):
+        for ax in figure.axes:
+            for line in ax.get_lines():
+                if line.get_label() in colours:
+                    seen.setdefault(line.get_label(), set()).add(to_hex(line.get_color()))
+    assert seen and all(found == {colours[label]} for label, found in seen.items())
 
 
 def test_reliability_diagram_pools_seeds_weighted_by_bin_counts(full_study: Path, truth: SimpleNamespace) -> None:
     data = load(full_study)
     figure = reliability_diagrams(data, headline(data))
-    assert len(figure.axes) == len(truth.LRS) * len(truth.EFFECT)  # one panel per group
-    ax = figure.axes[0]  # the first baseline, all 4 seeds finished
+    panels = [ax for ax in figure.axes if ax.get_ylabel() == "accuracy"]
+    assert len(panels) == len(truth.LRS) * len(truth.EFFECT)  # one panel per group, each with a count axis
+    ax = panels[0]  # the first baseline, every seed finished
     before, after = ax.get_lines()[:2]
-    assert (before.get_label(), after.get_label()) == ("before scaling", "temperature scaled")
+    assert (before.get_linestyle(), after.get_linestyle()) == ("--", "-")
     for line, scaled in ((before, False), (after, True)):
         bins = [b for b in range(3) if sum(truth.bin_count(b, s) for s in truth.SEEDS) > 0]
         counts = np.array([[truth.bin_count(b, s) for s in truth.SEEDS] for b in bins], float)
@@ -73,12 +103,17 @@ def test_reliability_diagram_pools_seeds_weighted_by_bin_counts(full_study: Path
         confidence = np.array([[truth.bin_confidence(b, s) for s in truth.SEEDS] for b in bins])
         np.testing.assert_allclose(line.get_xdata(), (confidence * counts).sum(1) / counts.sum(1))
         np.testing.assert_allclose(line.get_ydata(), (accuracy * counts).sum(1) / counts.sum(1))
+    counts_axis = next(other for other in figure.axes if other.get_ylabel() == "samples")
+    heights = sorted(bar.get_height() for bar in counts_axis.patches)
+    assert heights == pytest.approx(sorted(sum(truth.bin_count(b, s) for s in truth.SEEDS) for b in bins))
 
 
-def test_training_curves_average_over_seeds(full_study: Path, truth: SimpleNamespace) -> None:
+def test_training_curves_show_the_mean_and_the_range_of_the_seeds(full_study: Path, truth: SimpleNamespace) -> None:
     data = load(full_study)
     ax = training_curves(data, headline(data)).axes[0]
     line = ax.get_lines()[0]  # the baseline of the first context
-    assert line.get_label() == "baseline" and ax.get_ylabel() == "val_accuracy"
-    mean = np.mean([truth.accuracy(truth.LRS[0], "baseline", s) for s in truth.SEEDS])
-    np.testing.assert_allclose(line.get_ydata(), [mean - 0.1, mean - 0.05])
+    assert line.get_label() == "baseline" and ax.get_ylabel() == "val accuracy"
+    values = np.array([truth.accuracy(truth.LRS[0], "baseline", s) for s in truth.SEEDS])
+    np.testing.assert_allclose(line.get_ydata(), [values.mean() - 0.1 / e for e in (1, 2, 3)])
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(values.min() - 0.1) and band.max() == pytest.approx(values.max() - 0.1 / 3)

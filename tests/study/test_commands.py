@@ -18,8 +18,8 @@ def test_validate_lists_the_runs_and_runs_nothing(tmp_path: Path) -> None:
     path = write_study(tmp_path, tiny_study(train={"epochs": [1, 2]}))
     result = runner.invoke(app, ["study", "validate", str(path), "--set", "seeds=1"])
     assert result.exit_code == 0, result.output
-    assert "study tiny: 6 runs" in result.output and "gaussian(gaussian.std=0.3)" in result.output
-    assert "train.epochs=2" in result.output
+    assert "study tiny: 6 runs" in result.output and "gaussian std=0.3" in result.output
+    assert "epochs=2" in result.output
     assert not (tmp_path / "studies").exists()
 
 

@@ -63,7 +63,7 @@ def test_optuna_search_runs_its_trials_and_resumes_without_rerunning(tmp_path: P
         assert len(store.best_metrics("val_accuracy")) == 4
     # the report selects the trial with the best mean validation accuracy
     written = build_report(tmp_path, formats=["csv"])
-    assert tmp_path / "report" / "search.csv" in written
+    assert tmp_path / "report" / "search.csv" in written.files
     trials = pd.read_csv(tmp_path / "report" / "search.csv")
     assert len(trials) == 3 and trials.selected.sum() == 1
     assert trials.loc[trials.selected, "validation"].item() == trials.validation.max()

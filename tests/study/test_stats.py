@@ -21,6 +21,7 @@ from noisetrain.study.stats import (
     seeds_needed,
     sign_flip_test,
     summarise,
+    wilcoxon,
 )
 
 BASE = np.array([0.90, 0.92, 0.91, 0.89, 0.93])
@@ -85,7 +86,9 @@ def test_compare_matches_scipy_tests() -> None:
         assert row.min_p == 2 / 2**5
         assert (row.t_stat, row.t_p) == pytest.approx((t.statistic, t.pvalue))
         assert (row.ci_low, row.ci_high) == pytest.approx(tuple(t.confidence_interval(0.95)))
-        assert row.wilcoxon_p == pytest.approx(stats.wilcoxon(values, BASE).pvalue)
+        ties = len(set(np.abs(diff))) < len(diff) or not diff.all()  # exact without ties, else the normal approximation
+        method = "asymptotic" if ties else "exact"
+        assert row.wilcoxon_p == pytest.approx(stats.wilcoxon(values, BASE, method=method).pvalue)
         assert row.effect_size == pytest.approx(diff.mean() / diff.std(ddof=1))
     np.testing.assert_allclose(table["p_holm"], holm(table["p"]))
     np.testing.assert_allclose(table["t_p_holm"], holm(table["t_p"]))
@@ -144,7 +147,8 @@ def test_compare_one_sided_alternative_gives_one_sided_interval_and_test() -> No
     t = stats.ttest_rel(WORSE, BASE, alternative="less")
     assert row["t_p"] == pytest.approx(t.pvalue)
     assert row["p"] == pytest.approx(1 / 32)  # every difference negative: the smallest one-sided p
-    assert row["wilcoxon_p"] == pytest.approx(stats.wilcoxon(WORSE, BASE, alternative="less").pvalue)
+    expected = stats.wilcoxon(WORSE, BASE, alternative="less", method="asymptotic").pvalue  # tied differences
+    assert row["wilcoxon_p"] == pytest.approx(expected)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(t.confidence_interval(0.9)))
     assert row["ci_low"] == -math.inf
 
@@ -260,3 +264,10 @@ def test_errors_name_the_field_and_the_allowed_values() -> None:
         holm([0.1, 1.5])
     with pytest.raises(ConfigError, match="pvalues must be 1-D"):
         holm([[0.1, 0.2]])
+
+
+def test_wilcoxon_is_exact_without_ties_and_normal_with_them() -> None:
+    clean = np.array([0.01, -0.02, 0.03, 0.05, 0.04, 0.06])
+    assert wilcoxon(clean) == pytest.approx(stats.wilcoxon(clean, method="exact").pvalue)
+    tied = np.array([0.01, 0.01, 0.0, 0.03, -0.01, 0.02])
+    assert wilcoxon(tied) == pytest.approx(stats.wilcoxon(tied, method="asymptotic").pvalue)

@@ -102,7 +102,7 @@ def test_a_new_plan_renames_the_runs_it_shares_with_an_earlier_one(tmp_path: Pat
         store.save(outcome(shared.key))
         store.register(second, expand(second), plan=True)
         runs = store.runs().set_index("key")
-        assert runs.loc[shared.key, "label"] == "gaussian(gaussian.std=0.1)"  # the shared run, under its new name
+        assert runs.loc[shared.key, "label"] == "gaussian std=0.1"  # the shared run, under its new name
         assert runs.loc[shared.key, "status"] == "completed" and runs.loc[shared.key, "noise.gaussian.std"] == 0.1
         assert set(runs.arm) == {"baseline", "gaussian"} and len(runs) == 6
 

@@ -163,7 +163,7 @@ def _after(setting: Mapping[str, Any]) -> bool:
     "calibration",
     metrics=("temperature", "ece", "adaptive_ece", "nll", "brier", "bin_accuracy", "bin_confidence"),
     keys=(
-        Key("ece", "ECE", _before), Key("ece", "ECE after TS", _after), Key("nll", "NLL", _before),
+        Key("ece", "ECE", _before), Key("ece", "ECE after TS", _after), Key("nll", "NLL after TS", _after),
         Key("brier", "Brier", _before),
     ),
     checks={"num_bins": integer(1), "plot": check_plot},

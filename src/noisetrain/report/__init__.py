@@ -1,28 +1,37 @@
-"""Reports of a study: tables (Markdown, LaTeX, CSV), matplotlib figures and a self-contained HTML page.
+"""Reports of a study: a summary in words, tables (Markdown, LaTeX, CSV), matplotlib figures and a
+self-contained HTML page.
 
 ``build_report(folder)`` reads ``<folder>/study.db`` and writes ``<folder>/report/``. Statistics over
-seeds and the paired comparisons with the baseline come from ``noisetrain.study.stats``.
+seeds and the paired comparisons with the baseline come from ``noisetrain.study.stats`` and
+``noisetrain.study.bootstrap``.
 
 Example:
     >>> from noisetrain.report import build_report
-    >>> build_report("studies/digits")
+    >>> build_report("studies/digits").page
 """
 
-from .build import FORMATS, build_report
+from .build import FORMATS, Report, build_report
+from .comparisons import headline, key_numbers
 from .data import StudyData, load
-from .figures import FIGURES, Plot, render
+from .figures import FIGURES, MEASURE_FIGURES, Plot, render
 from .formats import Table
-from .tables import corruption_errors, headline, problems, record_summary, status_counts, tables
+from .summary import Finding, findings
+from .tables import corruption_errors, problems, record_summary, status_counts, tables
 
 __all__ = [
     "FIGURES",
     "FORMATS",
+    "MEASURE_FIGURES",
+    "Finding",
     "Plot",
+    "Report",
     "StudyData",
     "Table",
     "build_report",
     "corruption_errors",
+    "findings",
     "headline",
+    "key_numbers",
     "load",
     "problems",
     "record_summary",

@@ -4,6 +4,8 @@ A study's runs differ by *context* factors (data, model, train: grid axes outsid
 *arm* factors (``noise.<kind>.<param>``). A group is compared only with the baseline of its own
 context (the same context factor values), paired by seed. Only the counted runs (``completed`` and
 ``early_stopped``) enter the statistics; diverged and failed runs appear in the status tables only.
+Each configuration (label) keeps one colour in every figure: its arm's colour, lighter for the arm's
+weaker settings, and dark grey for the baseline.
 
 Example:
     >>> data = load("studies/digits")
@@ -13,15 +15,27 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from matplotlib.colors import to_hex, to_rgb
 
+from ..config import RUN_SEED
+from ..evaluate.keys import Key
 from ..registry import ConfigError
+from ..study import bootstrap
 from ..study.config import BASELINE, StudyConfig
+from ..study.expand import describe
 from ..study.store import COUNTED, Store
+
+BASELINE_COLOUR = "#333333"
+ARM_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
+"""matplotlib's tab10 without its grey (the baseline's)."""
+LIGHTEST = 0.55
+"""How far towards white an arm's first (weakest) configuration is mixed, when the arm has several."""
 
 
 @dataclass(frozen=True)
@@ -30,13 +44,16 @@ class StudyData:
 
     Args:
         config: the study config.
-        runs: every run (``Store.runs()``) with ``context`` (e.g. ``"train.optimizer.lr=0.001"``, ``""``
-            without context factors) and ``name`` (the label, with the context when there are several).
+        runs: every run (``Store.runs()``) with ``context`` (e.g. ``"lr=0.001"``, ``""`` without context
+            factors), ``name`` (the label, with the context when there are several) and ``test_set`` (the
+            identity of its test split: its resolved data spec).
         records: the evaluation records of the counted runs, with the run columns, ``context`` and ``name``.
         metrics: the per-epoch metrics of the counted runs (``key``, ``epoch``, ``metric``, ``value``, the run
             columns, ``context`` and ``name``).
         context_factors: the grid factors outside ``noise``, in grid order.
         arm_factors: the ``noise.`` grid factors, in grid order.
+        examples: per-example test values of the headline metric (``bootstrap.source``), by run key; empty when
+            the metric has none or the runs did not store them.
     """
 
     config: StudyConfig
@@ -45,6 +62,10 @@ class StudyData:
     metrics: pd.DataFrame
     context_factors: tuple[str, ...]
     arm_factors: tuple[str, ...]
+    examples: dict[str, np.ndarray] = field(default_factory=dict)
+    derived: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Results computed from this data once and read by several tables and figures (e.g. each measure's key
+    numbers); a copy with ``dataclasses.replace`` starts empty."""
 
     @property
     def counted(self) -> pd.DataFrame:
@@ -60,6 +81,34 @@ class StudyData:
     def group_order(self) -> dict[str, int]:
         """``{group: its position in grid order}``."""
         return {group: i for i, group in enumerate(dict.fromkeys(self.runs["group"]))}
+
+    @property
+    def colours(self) -> dict[str, str]:
+        """``{label: colour}``: one colour per configuration in every figure (an arm's configurations share its
+        hue, lighter for the ones listed first; the baseline dark grey)."""
+        found: dict[str, str] = {}
+        labels = self.runs.drop_duplicates("label")
+        arms = [arm for arm in dict.fromkeys(labels["arm"]) if arm != BASELINE]
+        for arm, rows in labels.groupby("arm", sort=False):
+            if arm == BASELINE:
+                found.update(dict.fromkeys(rows["label"], BASELINE_COLOUR))
+                continue
+            hue = np.array(to_rgb(ARM_COLOURS[arms.index(arm) % len(ARM_COLOURS)]))
+            steps = np.linspace(LIGHTEST, 0.0, len(rows)) if len(rows) > 1 else np.zeros(1)
+            found.update({label: to_hex(hue + (1 - hue) * s) for label, s in zip(rows["label"], steps, strict=True)})
+        return found
+
+    @property
+    def variance_sources(self) -> str:
+        """Which sources of variance the headline intervals cover, in words."""
+        seeds = "the seeds (initialisation, data order, noise"
+        seeds += ", and the data split and test set: data.seed is run)" if self.replicates_data else ")"
+        return seeds + (" and the test examples (hierarchical bootstrap)" if self.examples else "")
+
+    @property
+    def replicates_data(self) -> bool:
+        """Whether the data draw follows the run seed (``data.seed: run``)."""
+        return self.config.data.get("seed") == RUN_SEED
 
     def values(self) -> pd.DataFrame:
         """The headline value of every counted run: the record of ``report.measure`` and ``report.metric`` whose
@@ -94,20 +143,55 @@ class StudyData:
         settings = pd.DataFrame([json.loads(s) for s in r["setting"]], index=r.index)
         return pd.concat([r, settings.add_prefix("setting.")], axis=1)
 
+    def key_values(self, measure: str, keys: tuple[Key, ...]) -> pd.DataFrame:
+        """The records of ``measure`` that are key numbers, with ``number``: the key number's name (e.g.
+        ``"pgd eps=0.03"``); key numbers in the order of ``keys``, then of the records."""
+        r = self.records[self.records["measure"] == measure]
+        settings = [json.loads(s) for s in r["setting"]]
+        parts = [r.iloc[:0].assign(number=[])]
+        for key in keys:
+            hits = [key.matches(m, s) for m, s in zip(r["metric"], settings, strict=True)]
+            parts.append(r[hits].assign(number=[key.name(s) for s, hit in zip(settings, hits, strict=True) if hit]))
+        return pd.concat(parts, ignore_index=True)
+
+    def epoch_seconds(self) -> pd.Series:
+        """Steady-state training time of each counted run: the median seconds per epoch over its epochs after the
+        first (which includes start-up work: data to the device, first allocations), or its only epoch."""
+        seconds = self.metrics[self.metrics["metric"] == "seconds"]
+        later = seconds[seconds["epoch"] > 1]
+        steady = later.groupby("key")["value"].median()
+        return steady.combine_first(seconds.groupby("key")["value"].median()).rename("epoch_seconds")
+
 
 def load(folder: str | Path) -> StudyData:
     """Read the store ``<folder>/study.db`` of a study (``ConfigError`` when there is none)."""
     with Store.of(folder) as store:
-        config, runs, records, metrics = store.study(), store.runs(), store.records(), store.metrics()
+        config, runs, records, metrics = store.study(), store.runs(details=True), store.records(), store.metrics()
         factors = store.factors()
+        metric = config.report.metric
+        useful = config.report.measure == "clean" and bootstrap.supported(metric)
+        examples = store.examples("clean", bootstrap.source(metric)) if useful else {}
     context_factors = tuple(f for f in factors if not f.startswith("noise."))
     arm_factors = tuple(f for f in factors if f.startswith("noise."))
-    runs = runs.assign(context=[_context(row, context_factors) for _, row in runs.iterrows()])
+    grid = [json.loads(f) for f in runs["factors"]]
+    runs = runs.assign(
+        context=[describe({f: point[f] for f in context_factors if f in point}) for point in grid],
+        test_set=[_test_set(json.loads(c)) for c in runs["config"]],
+    ).drop(columns=["factors", "summary", "config", "environment"])
     runs["name"] = runs["label"] + (" [" + runs["context"] + "]" if runs["context"].nunique() > 1 else "")
     counted = runs.loc[runs["status"].isin(COUNTED), ["key", "context", "name"]]
     records = records.merge(counted, on="key").astype({"value": float})
     metrics = metrics.rename(columns={"name": "metric"}).merge(counted, on="key").astype({"value": float})
-    return StudyData(config, runs, records, metrics, context_factors, arm_factors)
+    kept = {key: values for key, values in examples.items() if key in set(counted["key"])}
+    return StudyData(config, runs, records, metrics, context_factors, arm_factors, kept)
+
+
+def _test_set(config: dict[str, Any]) -> str:
+    """The identity of a run's test split: its data spec with ``seed: run`` resolved."""
+    data = config["data"]
+    if data.get("seed") == RUN_SEED:
+        data = {**data, "seed": config["seed"]}
+    return json.dumps(data, sort_keys=True)
 
 
 def _holds(setting: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -124,7 +208,3 @@ def flag(frame: pd.DataFrame, column: str) -> pd.Series:
 def is_baseline(frame: pd.DataFrame) -> pd.Series:
     """True for the rows of baseline runs or groups."""
     return frame["arm"] == BASELINE
-
-
-def _context(run: pd.Series, factors: tuple[str, ...]) -> str:
-    return ", ".join(f"{factor}={run[factor]}" for factor in factors)

@@ -3,12 +3,13 @@
 LaTeX is built here rather than with ``DataFrame.to_latex``, which needs jinja2, not a dependency.
 
 Example:
-    >>> shown, align = readable(frame, {"label": "configuration", ("ci_low", "ci_high"): "95% CI"})
+    >>> text_table("headline", "Accuracy", frame, {"configuration": "label", "p": lambda row: p_value(row["p"])})
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-Columns = dict[str | tuple[str, str], str]
-"""Shown columns: a raw column, or a ``(low, high)`` pair shown as one interval, -> its header."""
+Cell = Callable[[pd.Series], str]
+"""A column of a shown table: the text of its cell in a row."""
 SUFFIX = {"md": ".md", "latex": ".tex", "csv": ".csv"}
 """File suffix of each table format."""
 LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\n": " ",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\n": " ", "→": r"$\rightarrow$", "Δ": r"$\Delta$",
+    "×": r"$\times$",
 }  # fmt: skip
 
 
@@ -47,20 +49,21 @@ class Table:
     note: str = ""
 
 
-def readable(frame: pd.DataFrame, columns: Columns) -> tuple[pd.DataFrame, str]:
-    """The ``columns`` of ``frame`` as text cells (numbers to 4 significant digits, missing as empty,
-    booleans as yes/no) under their headers, and their alignment (``r`` for numbers and intervals)."""
-    shown, align = {}, ""
-    for source, header in columns.items():
-        if isinstance(source, tuple):
-            low, high = source
-            shown[header] = [_interval(a, b) for a, b in zip(frame[low], frame[high], strict=True)]
-            align += "r"
-        else:
-            shown[header] = [cell(v) for v in frame[source]]
-            numeric = pd.api.types.is_numeric_dtype(frame[source]) and not pd.api.types.is_bool_dtype(frame[source])
-            align += "r" if numeric else "l"
-    return pd.DataFrame(shown, index=range(len(frame)), columns=list(shown)), align
+def shown(frame: pd.DataFrame, columns: Mapping[str, Cell | str]) -> pd.DataFrame:
+    """The text cells of ``frame``: each header's cell from a function of the row, or a raw column by name
+    (``cell``)."""
+    rows = [
+        [column(row) if callable(column) else cell(row[column]) for column in columns.values()]
+        for _, row in frame.iterrows()
+    ]
+    return pd.DataFrame(rows, columns=list(columns), index=range(len(frame)))
+
+
+def text_table(
+    name: str, title: str, frame: pd.DataFrame, columns: Mapping[str, Cell | str], note: str = "", *, left: int = 1
+) -> Table:
+    """A ``Table`` of ``frame`` shown as ``columns``: the first ``left`` columns left-aligned, the others right."""
+    return Table(name, title, frame, shown(frame, columns), "l" * left + "r" * (len(columns) - left), note)
 
 
 def cell(value: Any) -> str:
@@ -72,6 +75,13 @@ def cell(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         return f"{value:.4g}"
     return str(value)
+
+
+def p_value(p: float) -> str:
+    """A p-value to 2 significant digits, ``< 0.001`` below that, empty when there is none."""
+    if p is None or math.isnan(p):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.2g}"
 
 
 def markdown(table: Table) -> str:
@@ -114,10 +124,6 @@ def write_table(table: Table, folder: Path, formats: tuple[str, ...]) -> list[Pa
             path.write_text(markdown(table) if fmt == "md" else latex(table))
         paths.append(path)
     return paths
-
-
-def _interval(low: Any, high: Any) -> str:
-    return "" if cell(low) == cell(high) == "" else f"[{cell(low)}, {cell(high)}]"
 
 
 def _latex_escape(text: str) -> str:

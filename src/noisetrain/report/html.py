@@ -1,13 +1,15 @@
 """The report as one self-contained HTML page: inline CSS, tables as HTML, figures as base64 PNG data URIs.
 
 The page loads nothing (no scripts, fonts, style sheets or images from elsewhere), so it opens from disk in
-any browser and can be mailed as one file. Each figure's ``<img>`` names its PNG file (``data-file``),
-written next to the page.
+any browser and can be mailed as one file. It reads from 900 px to wide screens: text and figures fit the
+column, wide tables scroll inside their own box. Each figure's ``<img>`` names its PNG file
+(``data-file``), written next to the page.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections import Counter
 from html import escape
 
@@ -16,51 +18,98 @@ import yaml
 from .data import StudyData
 from .figures import Plot
 from .formats import Table
+from .summary import Finding
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
-h1, h2 { font-weight: 600; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
-table { border-collapse: collapse; font-size: 0.85em; margin: .5em 0; }
-th, td { padding: .25em .6em; border-bottom: 1px solid #e4e4e4; text-align: right; vertical-align: top; }
-th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
-td { white-space: pre-wrap; } .note { color: #555; font-size: 0.85em; max-width: 60em; }
-figure { margin: 1.5em 0; } img { max-width: 100%; } figcaption { color: #444; font-size: 0.9em; }
-pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
-nav a { margin-right: 1em; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f; margin: 0 auto;
+       max-width: 1100px; padding: 1.2em 1.5em 3em; }
+h1 { font-weight: 650; margin-bottom: .2em; } h2 { font-weight: 600; border-bottom: 1px solid #ddd;
+     padding-bottom: .2em; margin-top: 2.2em; } h3 { font-weight: 600; margin: 1.4em 0 .4em; }
+.meta { color: #555; margin-top: 0; } nav { margin: 1em 0; line-height: 1.9; }
+nav a { margin-right: .9em; white-space: nowrap; color: #0b57d0; text-decoration: none; }
+.findings { padding-left: 1.2em; } .findings li { margin: .35em 0; }
+.findings li.warning { color: #8a4b00; } .findings li.intervals { color: #555; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: .85em; margin: .5em 0; font-variant-numeric: tabular-nums; }
+th, td { padding: .3em .65em; border-bottom: 1px solid #e6e6e6; white-space: nowrap; vertical-align: top; }
+th { background: #f4f4f4; font-weight: 600; } .l { text-align: left; } .r { text-align: right; }
+td.wrap { white-space: normal; min-width: 18em; max-width: 40em; }
+.note { color: #555; font-size: .85em; max-width: 60em; }
+figure { margin: 1.2em 0; } img { max-width: 100%; height: auto; } figcaption { color: #444; font-size: .9em; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
 """
+WRAPPED = ("note", "message")
+"""Columns whose long text wraps instead of widening the table."""
 
 
-def page(data: StudyData, tables: list[Table], plots: list[Plot]) -> str:
-    """The HTML page of a study's report: overview, the shown tables, the figures and the study config."""
+def page(data: StudyData, findings: list[Finding], tables: list[Table], plots: list[Plot]) -> str:
+    """The HTML page of a study's report: summary, headline, each measure, training, statistics, runs, config."""
     study, report = data.config, data.config.report
     counts = Counter(data.runs["status"])
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
-    shown = [table for table in tables if table.shown is not None]
-    links = [(t.name, t.title) for t in shown] + [("figures", "Figures"), ("config", "Study config")]
+    by_name = {table.name: table for table in tables if table.shown is not None}
+    measures = [m for m in dict.fromkeys(data.records["measure"]) if m in by_name or _plots(plots, m)]
+    sections = [
+        ("summary", "Summary", _findings(findings)),
+        ("headline", by_name["headline"].title, _table(by_name["headline"]) + _figures(plots, ["headline_vs_strength",
+                                                                                                "cost_vs_benefit"])),
+        *((m, f"Measure: {m}", _table(by_name.get(m)) + "".join(_figure(p) for p in _plots(plots, m)))
+          for m in measures),
+        ("training", "Training", _figures(plots, ["training_curves"])),
+        ("statistics", "Statistics of the comparisons", _table(by_name.get("statistics"))),
+        ("runs", "Runs", "".join(_table(by_name.get(n), heading=True) for n in ("search", "status", "problems"))),
+        ("config", "Study config", f"<pre>{escape(yaml.safe_dump(study.model_dump(mode='json'), sort_keys=False))}"
+                                   "</pre>"),
+    ]  # fmt: skip
+    sections = [(anchor, title, body) for anchor, title, body in sections if body]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>noisetrain report: {escape(study.name)}</title><style>{STYLE}</style></head><body>",
         f"<h1>Study {escape(study.name)}</h1>",
-        f"<p>{len(data.runs)} runs ({escape(statuses)}); headline: {escape(report.measure)} "
-        f"{escape(report.metric)} ({'higher' if report.higher_is_better else 'lower'} is better), "
-        f"{report.confidence:.0%} confidence. CSV, Markdown and LaTeX tables and the PNG figures lie next to "
-        "this page.</p>",
-        "<nav>" + "".join(f'<a href="#{escape(name)}">{escape(title)}</a>' for name, title in links) + "</nav>",
+        f'<p class="meta">{len(data.runs)} runs ({escape(statuses)}); headline: {escape(report.measure)} '
+        f"{escape(report.metric)} ({'higher' if report.higher else 'lower'} is better), {report.confidence:.0%} "
+        "intervals. CSV, Markdown and LaTeX tables and the PNG figures lie next to this page.</p>",
+        "<nav>" + "\n".join(f'<a href="#{escape(a)}">{escape(t)}</a>' for a, t, _ in sections) + "</nav>",
     ]
-    for table in shown:
-        assert table.shown is not None
-        parts += [
-            f'<section id="{escape(table.name)}"><h2>{escape(table.title)}</h2>',
-            table.shown.to_html(index=False, border=0, escape=True, na_rep=""),
-            f'<p class="note">{escape(table.note)}</p></section>' if table.note else "</section>",
-        ]
-    parts.append('<section id="figures"><h2>Figures</h2>')
-    parts += [_figure(plot) for plot in plots] or ["<p>No figures: the study has no records to draw.</p>"]
-    config = yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
-    parts += ["</section>", f'<section id="config"><h2>Study config</h2><pre>{escape(config)}</pre></section>']
+    parts += [f'<section id="{escape(a)}"><h2>{escape(t)}</h2>{body}</section>' for a, t, body in sections]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def emphasis(text: str) -> str:
+    """Escaped ``text`` with ``**bold**`` as ``<strong>``."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escape(text))
+
+
+def _findings(findings: list[Finding]) -> str:
+    items = "".join(f'<li class="{escape(f.kind)}">{emphasis(f.text)}</li>' for f in findings)
+    return f'<ul class="findings">{items}</ul>'
+
+
+def _table(table: Table | None, *, heading: bool = False) -> str:
+    """A table with its alignment (long notes wrap), its note, and with ``heading`` its title as a heading."""
+    if table is None or table.shown is None:
+        return ""
+    columns = list(table.shown.columns)
+    classes = [f"{a}{' wrap' if c in WRAPPED else ''}" for a, c in zip(table.align, columns, strict=True)]
+    head = "".join(f'<th class="{a}">{escape(str(c))}</th>' for a, c in zip(table.align, columns, strict=True))
+    rows = "".join(
+        "<tr>" + "".join(f'<td class="{k}">{escape(str(v))}</td>' for k, v in zip(classes, row, strict=True)) + "</tr>"
+        for row in table.shown.itertuples(index=False)
+    )
+    title = f"<h3>{escape(table.title)}</h3>" if heading else ""
+    note = f'<p class="note">{escape(table.note)}</p>' if table.note else ""
+    return f'{title}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>{note}'
+
+
+def _plots(plots: list[Plot], measure: str) -> list[Plot]:
+    return [plot for plot in plots if plot.measure == measure]
+
+
+def _figures(plots: list[Plot], names: list[str]) -> str:
+    return "".join(_figure(plot) for name in names for plot in plots if plot.name == name)
 
 
 def _figure(plot: Plot) -> str:

@@ -1,59 +1,128 @@
-"""The report's tables: the headline comparison with the baseline, mCE, run status, every record over seeds.
+"""The report's tables: the headline (a narrow main table and the full statistics), each measure's key numbers,
+mCE, the strength search, run status and problems, and every record over seeds (CSV).
 
-Statistics come from ``noisetrain.study.stats``: per group the mean, standard deviation and Student t
-interval over seeds (``summarise``); per non-baseline group the difference to the baseline of its
-context, paired by seed, with the paired t-test, the Wilcoxon signed-rank test, Holm's correction
-across all compared groups of the study and Cohen's d_z (``compare``). The mean corruption error
-follows Hendrycks & Dietterich 2019, "Benchmarking Neural Network Robustness to Common Corruptions
-and Perturbations" (arXiv:1903.12261).
+Numbers are shown by kind (``noisetrain.evaluate.keys``): accuracies in % with 2 decimals, differences in
+percentage points, p-values to 2 significant digits or ``< 0.001``; intervals on one line. The mean
+corruption error follows Hendrycks & Dietterich 2019, "Benchmarking Neural Network Robustness to Common
+Corruptions and Perturbations" (arXiv:1903.12261).
 
 Example:
-    >>> headline(load("studies/digits"))[["label", "mean", "diff", "t_p_holm"]]
+    >>> [table.name for table in tables(data, headline(data))]   # ['headline', 'statistics', 'status', ...]
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 import pandas as pd
 
-from ..study.config import BASELINE
-from ..study.stats import COMPARISON_COLUMNS, compare, summarise
+from ..evaluate.keys import metric, show, show_difference, show_interval
+from ..study.stats import summarise
 from ..study.store import STATUSES
+from .comparisons import groups, key_numbers, ordered
 from .data import StudyData, flag, is_baseline
-from .formats import Columns, Table, readable
+from .formats import Table, cell, p_value, shown, text_table
 
 log = logging.getLogger(__name__)
 PROBLEMS = ("diverged", "failed")
 """Statuses of the runs listed one by one, with their messages."""
 
 
-def headline(data: StudyData) -> pd.DataFrame:
-    """The headline metric per group: summary over seeds and the paired comparison with its context's baseline.
+def verdict(row: pd.Series, higher: bool) -> str:
+    """What a comparison says: ``baseline``, ``better``/``worse`` (significant after Holm), ``n.s.`` (not
+    significant; ``underpowered`` where the seeds could not have shown it) or ``not testable``."""
+    if row["arm"] == "baseline":
+        return "baseline"
+    if not row.get("testable", False) or pd.isna(row.get("testable")):
+        return "not testable"
+    if row["significant"]:
+        return "better" if (row["diff"] > 0) == higher else "worse"
+    return "n.s., underpowered" if row["underpowered"] else "n.s."
 
-    Returns:
-        One row per group with a counted run: ``label``, the context and arm factors, ``arm``, ``n``,
-        ``mean``, ``std``, ``sem``, ``ci_low``, ``ci_high``, ``n_pairs``, ``diff`` (group - baseline) with
-        ``diff_ci_low``/``diff_ci_high``, ``t_stat``, ``t_p``, ``wilcoxon_p``, ``t_p_holm``, ``wilcoxon_p_holm``,
-        ``effect_size`` (d_z), ``significant``, ``seconds`` (mean per run), ``group``, ``context``, ``name``.
-        Ordered by context, baseline first, then best mean first (``report.higher_is_better``).
-    """
+
+def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
+    """The narrow main table (fits a paper column) and the full statistics of the headline comparison."""
     report = data.config.report
-    values = data.values()
-    if len(values) and values["value"].isna().all():
-        log.warning("no counted run has a %s %s record (see report: in the study config)", report.measure,
-                    report.metric)  # fmt: skip
-    summary = summarise(values, group="group", value="value", confidence=report.confidence)
-    renamed = {"mean_diff": "diff", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"}
-    comparison = _compare(values, report.confidence).rename(columns=renamed)
-    seconds = values.groupby("group")["seconds"].mean().rename("seconds").reset_index()
-    table = _groups(data).merge(summary, on="group").merge(comparison, on="group", how="left")
-    table = table.merge(seconds, on="group")
-    score = -table["mean"] if report.higher_is_better else table["mean"]
-    table = _ordered(table, data, _rest=~is_baseline(table), _score=score, _label=table["label"])
-    first = ["label", *data.context_factors, "arm", *data.arm_factors]
-    last = ["seconds", "group", "context", "name"]
-    return table[[*first, *(c for c in table.columns if c not in first and c not in last), *last]]
+    name, level = report.metric, f"{report.confidence:.0%}"
+    contexts = ["context"] if len(data.contexts) > 1 else []
+    main = {
+        "configuration": "label", **{c: c for c in contexts}, "n": lambda r: cell(r["n"]),
+        f"{report.measure} {name} ({level} CI)": lambda r: _with_interval(name, r["mean"], r["ci_low"], r["ci_high"]),
+        f"Δ vs baseline ({level} CI)": lambda r: _difference(name, r),
+        "p (Holm)": lambda r: p_value(r["p_holm"]),
+        "verdict": lambda r: verdict(r, report.higher),
+        "time/epoch": lambda r: f"{r['cost']:.2f}×" if pd.notna(r["cost"]) else "",
+    }  # fmt: skip
+    alpha = f"{1 - report.confidence:.2g}"
+    note = (
+        f"Mean over seeds of the completed and early-stopped runs (n counts them; diverged and failed runs are left "
+        f"out, which favours recipes that diverge more often: see the status table) with its {level} interval, and "
+        f"the difference to the baseline of the same context, paired by seed. Intervals cover "
+        f"{data.variance_sources}. p: exact sign-flip permutation test of the paired differences, Holm-corrected "
+        f"across all compared configurations; better/worse: Holm-adjusted p < {alpha}; n.s.: not significant "
+        f"(underpowered: the seeds could not have shown the observed difference, see the statistics table). "
+        f"time/epoch: steady-state training time per epoch (median over epochs after the first) over the baseline's. "
+        f"{'Higher' if report.higher else 'Lower'} is better."
+    )
+    statistics = {
+        "configuration": "label", **{c: c for c in contexts}, "pairs": lambda r: cell(r["n_pairs"]),
+        "p": lambda r: p_value(r["p"]), "smallest p": lambda r: p_value(r["min_p"]),
+        "p (Holm)": lambda r: p_value(r["p_holm"]), "t p": lambda r: p_value(r["t_p"]),
+        "t p (Holm)": lambda r: p_value(r["t_p_holm"]), "Wilcoxon p": lambda r: p_value(r["wilcoxon_p"]),
+        "Wilcoxon p (Holm)": lambda r: p_value(r["wilcoxon_p_holm"]),
+        "d_z": lambda r: "" if pd.isna(r["effect_size"]) else f"{r['effect_size']:.2f}",
+        "detectable Δ": lambda r: show_difference(name, r["mdd"]) if pd.notna(r["mdd"]) else "",
+        "seeds needed": lambda r: cell(int(r["seeds_needed"])) if pd.notna(r["seeds_needed"]) else "",
+        "interval": "interval",
+        "s/epoch": lambda r: f"{r['epoch_seconds']:.3g}" if pd.notna(r["epoch_seconds"]) else "",
+        "note": lambda r: cell(r["note"]),
+    }  # fmt: skip
+    effect = f"{show_difference(name, report.effect)}" if report.effect else "the observed difference"
+    details = (
+        f"p: exact sign-flip permutation test (all 2^n sign patterns up to 16 pairs); smallest p: the smallest p it "
+        f"can give with these pairs (2/2^n). t-test and Wilcoxon signed-rank test for comparison, each Holm-corrected. "
+        f"d_z: mean difference / sd of the differences. detectable Δ: the smallest difference the seeds detect with "
+        f"80% power at the observed spread (paired t power); seeds needed: for 80% power to detect {effect}. "
+        f"interval: bootstrap (seeds and test examples) or t (seeds only, cut to the metric's bounds)."
+    )
+    compared = summary[~is_baseline(summary) & summary["n_pairs"].notna()]
+    found = [text_table("headline", f"{report.measure} {name} per configuration", summary.drop(columns="name"), main,
+                        note, left=1 + len(contexts))]  # fmt: skip
+    if len(compared):
+        found.append(text_table("statistics", f"Statistics of the comparisons with the baseline ({report.measure} "
+                                f"{name})", compared.drop(columns="name"), statistics, details,
+                                left=1 + len(contexts)))  # fmt: skip
+    return found
+
+
+def measure_table(data: StudyData, measure: str) -> Table | None:
+    """The key numbers of ``measure`` per configuration (mean and t interval over seeds); for corruptions with a
+    baseline also the mCE. None when the measure recorded no key numbers."""
+    numbers = key_numbers(data, measure)
+    mce = corruption_errors(data) if measure == "corruptions" else None
+    if numbers.empty and mce is None:
+        return None
+    level = f"{data.config.report.confidence:.0%}"
+    present = set(numbers["group"]) | (set(mce["group"]) if mce is not None else set())
+    rows = ordered(groups(data)[lambda g: g["group"].isin(present)], data)
+    by_cell = numbers.set_index(["group", "number"])
+    columns = {"configuration": "name"}
+    for number in dict.fromkeys(numbers["number"]):
+        columns[number] = lambda r, n=number: _key_cell(by_cell, r["group"], n)
+    if mce is not None:
+        rows = rows.merge(mce[["group", "mce", "ci_low", "ci_high"]], on="group", how="left")
+        columns["mCE"] = lambda r: _with_interval("mce", r["mce"], r["ci_low"], r["ci_high"])
+    note = (f"Mean over seeds with its {level} Student t interval (cut to the metric's bounds; it covers the seeds "
+            f"only, unlike the headline's). The differences to the baseline, with their intervals and tests, are in "
+            f"{measure}.csv.")  # fmt: skip
+    if mce is not None:
+        note += (" mCE: CE_c = sum over severities of errors / the baseline's (same context and seed), averaged over "
+                 "the common corruptions (Hendrycks & Dietterich 2019).")  # fmt: skip
+    title = f"{measure}: key numbers per configuration"
+    mce_rows = mce.rename(columns={"mce": "mean"}).assign(number="mCE", metric="mce") if mce is not None else None
+    raw = pd.concat([numbers, mce_rows], ignore_index=True) if mce_rows is not None else numbers
+    return Table(measure, title, raw, shown(rows, columns), "l" + "r" * (len(columns) - 1), note)
 
 
 def record_summary(data: StudyData) -> pd.DataFrame:
@@ -69,7 +138,7 @@ def record_summary(data: StudyData) -> pd.DataFrame:
     summary = summarise(records, group="cell", value="value", confidence=data.config.report.confidence)
     columns = ["label", *data.context_factors, "measure", "metric", "setting"]
     first = records.drop_duplicates("cell")[["cell", "context", "group", *columns]]
-    table = _ordered(first.merge(summary, on="cell"), data)
+    table = ordered(first.merge(summary, on="cell"), data)
     return table[[*columns, *summary.columns.drop("cell"), "group"]]
 
 
@@ -82,7 +151,7 @@ def corruption_errors(data: StudyData) -> pd.DataFrame | None:
 
     Returns:
         ``label``, the context factors, ``n`` (seeds), ``mce`` (mean over seeds), ``std``, ``sem``, ``ci_low``,
-        ``ci_high``, ``group``; None when there are no corruption accuracies of baseline runs.
+        ``ci_high`` (cut at 0), ``group``; None when there are no corruption accuracies of baseline runs.
     """
     accuracy = data.select("corruptions", "accuracy")
     if accuracy.empty:
@@ -95,10 +164,12 @@ def corruption_errors(data: StudyData) -> pd.DataFrame | None:
     if reference.empty:
         log.info("no mCE: the baseline runs have no accuracies under common corruptions")
         return None
-    paired = errors.merge(reference, on=keys).assign(ce=lambda e: e["error"] / e["reference"])
+    paired = errors.merge(reference, on=keys)
+    paired = paired.assign(ce=(paired["error"] / paired["reference"]).where(paired["reference"] > 0))
     per_run = paired.groupby(["group", "seed"], sort=False)["ce"].mean().reset_index()
-    summary = summarise(per_run, group="group", value="ce", confidence=data.config.report.confidence)
-    table = _ordered(_groups(data).merge(summary.rename(columns={"mean": "mce"}), on="group"), data)
+    confidence = data.config.report.confidence
+    summary = summarise(per_run, group="group", value="ce", confidence=confidence, bounds=metric("mce").bounds)
+    table = ordered(groups(data).merge(summary.rename(columns={"mean": "mce"}), on="group"), data)
     return table[["label", *data.context_factors, "n", "mce", "std", "sem", "ci_low", "ci_high", "group"]]
 
 
@@ -121,7 +192,7 @@ def search_trials(data: StudyData, summary: pd.DataFrame) -> pd.DataFrame | None
     validation = best.groupby("group", sort=False)["value"].mean().rename("validation").reset_index()
     factor = f"noise.{search.parameter}"
     columns = ["group", "mean", "ci_low", "ci_high"]
-    table = _groups(data).merge(validation, on="group").merge(summary[columns], on="group")
+    table = groups(data).merge(validation, on="group").merge(summary[columns], on="group")
     table = table.sort_values(["context", factor], kind="stable").reset_index(drop=True)
     scores = table.groupby("context", sort=False)["validation"]
     winners = scores.idxmax() if search.maximize else scores.idxmin()  # ties: the smallest value
@@ -135,7 +206,7 @@ def status_counts(data: StudyData) -> pd.DataFrame:
     counts = pd.crosstab(data.runs["group"], data.runs["status"])
     statuses = [status for status in STATUSES if status in counts.columns]
     counts = counts[statuses].assign(runs=counts.sum(axis=1)).reset_index()
-    table = _ordered(_groups(data).merge(counts, on="group"), data)
+    table = ordered(groups(data).merge(counts, on="group"), data)
     return table[["label", *data.context_factors, "runs", *statuses, "group"]]
 
 
@@ -146,81 +217,64 @@ def problems(data: StudyData) -> pd.DataFrame:
 
 
 def tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
-    """Every table of the report, given the ``headline`` table ``summary``."""
-    report, context = data.config.report, list(data.context_factors)
-    level = f"{report.confidence:.0%}"
-    metric = f"{report.measure} {report.metric}"
-    headline_columns: Columns = {
-        "label": "configuration", **{f: f for f in context}, "n": "n", "mean": "mean", "std": "std",
-        ("ci_low", "ci_high"): f"{level} CI", "diff": "diff", ("diff_ci_low", "diff_ci_high"): f"diff {level} CI",
-        "t_p": "t p", "wilcoxon_p": "Wilcoxon p", "t_p_holm": "t p (Holm)", "wilcoxon_p_holm": "Wilcoxon p (Holm)",
-        "effect_size": "d_z", "significant": "significant",
-    }  # fmt: skip
-    note = (
-        f"Mean, standard deviation (ddof 1) and Student t {level} interval over seeds of the completed and "
-        "early-stopped runs (n counts them: diverged and failed runs are left out, which favours recipes that "
-        "diverge more often; see the status table). "
-        "diff: configuration minus the baseline of the same context, paired by seed, with its t interval; "
-        "paired t-test and Wilcoxon signed-rank test, Holm-corrected across all compared configurations; "
-        f"d_z: mean difference / sd of the differences (Cohen); significant: Holm-adjusted t p < "
-        f"{1 - report.confidence:.2g}. {'Higher' if report.higher_is_better else 'Lower'} is better."
-    )
-    found = [
-        Table("headline", f"{metric} per configuration", summary.drop(columns="name"),
-              *readable(summary, headline_columns), note),
-        Table("status", "Runs per configuration and status", *_shown(status_counts(data))),
-    ]  # fmt: skip
+    """Every table of the report, given the ``headline`` table ``summary``: the headline and its statistics, one
+    table per evaluated measure, then search, status, problems and the per-record CSV."""
+    from ..evaluate import MEASURES
+
+    found = headline_tables(data, summary)
+    for measure in dict.fromkeys(data.records["measure"]):
+        table = measure_table(data, measure) if measure in MEASURES else None
+        if table is not None:
+            found.append(table)
     trials = search_trials(data, summary)
     if trials is not None:
         search = data.config.search
         assert search is not None
         caption = f"Search of {search.parameter} ({search.method}), selected by {search.metric}"
-        note = (f"validation: {search.metric} at each run's best epoch, mean over seeds; mean: {metric}; the "
-                "selected value has the best validation score of its context.")  # fmt: skip
-        found.append(Table("search", caption, *_shown(trials), note))
+        note = (f"validation: {search.metric} at each run's best epoch, mean over seeds; mean: the headline metric; "
+                "the selected value has the best validation score of its context.")  # fmt: skip
+        found.append(Table("search", caption, *_raw_table(trials), note))
+    found.append(Table("status", "Runs per configuration and status", *_raw_table(status_counts(data))))
     failed = problems(data)
     if len(failed):
-        found.append(Table("problems", "Diverged and failed runs (not averaged)", *_shown(failed)))
-    mce = corruption_errors(data)
-    if mce is not None:
-        note = "CE_c = sum over severities of errors / the baseline's (same context and seed); mCE = mean CE_c"
-        columns: Columns = {"label": "configuration", **{f: f for f in context}, "n": "n", "mce": "mCE", "std": "std",
-                            ("ci_low", "ci_high"): f"{level} CI"}  # fmt: skip
-        found.append(Table("mce", "Mean corruption error (mCE) over the common corruptions", mce,
-                           *readable(mce, columns), note + " over the common corruptions."))  # fmt: skip
+        found.append(Table("problems", "Diverged and failed runs (not averaged)", *_raw_table(failed)))
     found.append(Table("records", "Every record, mean over seeds", record_summary(data)))
     return found
 
 
-def _compare(values: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """``compare`` of every group with the baseline of its context: the baselines of all contexts become one group
-    ``"baseline"`` and pairs are (context, seed), so a group pairs with its own context's baseline only and Holm's
-    correction spans every compared group of the study."""
-    base = is_baseline(values)
-    if base.all() or not base.any():
-        return pd.DataFrame(columns=["group", *COMPARISON_COLUMNS])
-    paired = values.assign(
-        group=values["group"].where(~base, BASELINE), pair=values["context"] + "\x1f" + values["seed"].astype(str)
-    )
-    return compare(paired, baseline=BASELINE, group="group", pair="pair", value="value", confidence=confidence)
+def _with_interval(name: str, mean: float, low: float, high: float) -> str:
+    """``97.86% [97.20, 98.52]``: a value of metric ``name`` and its interval on one line."""
+    if pd.isna(mean):
+        return ""
+    interval = show_interval(name, low, high)
+    return show(name, mean) + (f" {interval}" if interval else "")
 
 
-def _groups(data: StudyData) -> pd.DataFrame:
-    """One row per group (grid order): ``group``, ``label``, ``arm``, ``context``, ``name`` and the grid factors."""
-    columns = ["group", "label", "arm", "context", "name", *data.context_factors, *data.arm_factors]
-    return data.runs.drop_duplicates("group")[columns]
+def _difference(name: str, row: pd.Series) -> str:
+    if pd.isna(row.get("diff", math.nan)):
+        return ""
+    interval = show_interval(name, row["diff_ci_low"], row["diff_ci_high"])
+    return show_difference(name, row["diff"]) + (f" {interval}" if interval else "")
 
 
-def _ordered(table: pd.DataFrame, data: StudyData, **keys: pd.Series) -> pd.DataFrame:
-    """``table`` sorted by context and group in grid order, or by context then ``keys`` (sort columns, dropped)."""
-    context = table["context"].map({c: i for i, c in enumerate(data.contexts)})
-    group = table["group"].map(data.group_order)
-    order = {"_context": context, **keys} if keys else {"_context": context, "_group": group}
-    by = list(order)
-    return table.assign(**order).sort_values(by, kind="stable").drop(columns=by).reset_index(drop=True)
+def _key_cell(numbers: pd.DataFrame, group: str, number: str) -> str:
+    if (group, number) not in numbers.index:
+        return ""
+    row = numbers.loc[(group, number)]
+    return _with_interval(row["metric"], row["mean"], row["ci_low"], row["ci_high"])
 
 
-def _shown(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """The raw table and its formatted cells, without the group hash."""
-    columns: Columns = {c: "configuration" if c == "label" else c for c in table.columns if c != "group"}
-    return (table, *readable(table, columns))
+def _raw(table: pd.DataFrame) -> dict[str, str]:
+    """Every column but the group hash, under its own name (``label`` as ``configuration``)."""
+    return {"configuration" if c == "label" else c: c for c in table.columns if c != "group"}
+
+
+def _raw_table(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The table, its cells and their alignment: numeric columns right, text left."""
+    columns = _raw(table)
+    align = "".join("r" if _is_number(table[c]) else "l" for c in columns.values())
+    return table, shown(table, columns), align
+
+
+def _is_number(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)

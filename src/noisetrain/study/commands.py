@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import webbrowser
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -23,6 +26,9 @@ app = typer.Typer(help="Grid studies: validate, run (locally or on Ray), export.
 DEMO = Path(__file__).with_name("demo.yaml")
 
 StudyFile = Annotated[Path, typer.Argument(help="The study file (YAML).")]
+OpenPage = Annotated[bool, typer.Option("--open", help="Open the report's HTML page in a browser.")]
+SHOWN_ROWS = 8
+"""Rows of the headline table the terminal shows (the report has them all)."""
 Overrides = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a field: key.path=value.")]
 
 
@@ -61,13 +67,16 @@ def run(
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: local).")] = None,
     retries: Annotated[int | None, typer.Option("--retries", help="Reruns of a failed run.", min=0)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    open_page: OpenPage = False,
 ) -> None:
-    """Run every unfinished run of a study and store the results (rerun to resume)."""
+    """Run every unfinished run of a study and store the results (rerun to resume); then write its report and
+    print the summary."""
     try:
         config = load_study(study, overrides=overrides or ())
     except ConfigError as error:
         raise fail(error) from None
     result = execute(config, output, quiet, workers=workers, backend=backend, address=address, retries=retries)
+    conclude(result.folder, open_page)
     if result.statuses["failed"]:
         raise typer.Exit(1)
 
@@ -125,13 +134,12 @@ def report(
     from ..report import build_report
 
     try:
-        paths = build_report(folder, output, [f.strip() for f in formats.split(",") if f.strip()])
+        written = build_report(folder, output, [f.strip() for f in formats.split(",") if f.strip()])
     except ConfigError as error:
         raise fail(error) from None
-    page = next((p for p in paths if p.suffix == ".html"), None)
-    console.print(
-        f"wrote {len(paths)} files to {paths[0].parent}" + (f"; open {page}" if page else ""), highlight=False
-    )
+    page = written.page
+    console.print(f"wrote {len(written.files)} files to {written.folder}" + (f"; open {page}" if page else ""),
+                  highlight=False)  # fmt: skip
 
 
 def recommend(
@@ -161,14 +169,40 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Study folder.")] = Path("studies/demo"),
     workers: Annotated[int | None, typer.Option("--workers", "-w", help="Runs in parallel.", min=1)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    open_page: OpenPage = False,
 ) -> None:
-    """The demo study on bundled digits data (21 small runs), then its report: a few minutes on 2 cores."""
-    from ..report import build_report
-
+    """The demo study on bundled digits data (70 small runs), then its report and summary: about a minute on 2
+    cores."""
     console.print(f"demo study: {DEMO}", highlight=False)
     result = execute(load_study(DEMO), output, quiet, workers=workers)
-    paths = build_report(output)
-    page = next(p for p in paths if p.suffix == ".html")
-    console.print(f"report: {page}", highlight=False)
+    conclude(result.folder, open_page)
     if result.statuses["failed"]:
         raise typer.Exit(1)
+
+
+def conclude(folder: Path, open_page: bool) -> None:
+    """Write the study's report, print its summary (the best configurations and the findings) and the page's path;
+    with ``open_page``, open the page in a browser."""
+    from ..report import build_report
+
+    try:
+        report = build_report(folder)
+    except ConfigError as error:
+        raise fail(error) from None
+    shown = report.headline.shown
+    assert shown is not None
+    table = Table(title=report.headline.title, title_justify="left")
+    for column, align in zip(shown.columns, report.headline.align, strict=True):
+        table.add_column(column, justify="right" if align == "r" else "left")
+    for row in shown.head(SHOWN_ROWS).itertuples(index=False):
+        table.add_row(*row)
+    out = Console()
+    out.print(table)
+    if len(shown) > SHOWN_ROWS:
+        out.print(f"... and {len(shown) - SHOWN_ROWS} more configurations in the report", highlight=False)
+    for finding in report.findings:
+        text = re.sub(r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", escape(finding.text))
+        out.print(f"{'!' if finding.kind == 'warning' else '-'} {text}", highlight=False)
+    out.print(f"report: {report.page}", highlight=False)
+    if open_page and report.page is not None:
+        webbrowser.open(report.page.resolve().as_uri())

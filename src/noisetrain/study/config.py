@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from ..config import Spec, Strict, apply_override, as_spec, parse, read_yaml
+from ..evaluate.keys import metric
 from ..registry import ConfigError
 
 BASELINE = "baseline"
@@ -60,13 +61,28 @@ class ExecutionConfig(Strict):
 
 class ReportConfig(Strict):
     """What the report compares: the record of ``measure`` and ``metric`` whose setting holds ``setting``
-    (one per run; e.g. ``{measure: adversarial, metric: accuracy, setting: {attack: pgd, eps: 0.03}}``)."""
+    (one per run; e.g. ``{measure: adversarial, metric: accuracy, setting: {attack: pgd, eps: 0.03}}``).
+
+    ``higher_is_better`` defaults to what is known of the metric (lower for error, NLL, ECE, RMSE, ...;
+    higher otherwise). ``confidence`` is the level of every interval (``1 - confidence`` the significance
+    level); ``effect`` the smallest difference worth detecting, in the metric's units (e.g. 0.005 for
+    half a point of accuracy), for the seeds each comparison needs; without it, each comparison's
+    observed difference.
+    """
 
     measure: str = "clean"
     metric: str = "accuracy"
     setting: dict[str, Any] = Field(default_factory=dict)
-    higher_is_better: bool = True
+    higher_is_better: bool | None = None
     confidence: float = Field(0.95, gt=0, lt=1)
+    effect: float | None = Field(None, gt=0)
+
+    @property
+    def higher(self) -> bool:
+        """Whether a higher value of the metric is better (``higher_is_better``, or the metric's known direction)."""
+        if self.higher_is_better is not None:
+            return self.higher_is_better
+        return metric(self.metric).higher is not False
 
 
 class ArmConfig(Strict):

@@ -10,7 +10,7 @@ A comparison pairs a group's seeds with the baseline's and tests the per-seed di
   p-values as ``scipy.stats.permutation_test`` with ``permutation_type="samples"``. With n pairs its
   smallest two-sided p is 2 / 2**n (0.25 with 3 seeds, 0.0625 with 5), reported as ``min_p``;
 - extra columns: the paired t-test (``scipy.stats.ttest_rel``) and the Wilcoxon signed-rank test
-  (Wilcoxon 1945, ``scipy.stats.wilcoxon``);
+  (Wilcoxon 1945, ``scipy.stats.wilcoxon``: exact without ties, else the normal approximation);
 - Holm's correction across the compared groups (Holm 1979, "A simple sequentially rejective multiple test
   procedure", Scandinavian Journal of Statistics 6:65-70), for each test;
 - effect size: Cohen's d_z, mean difference / standard deviation of the differences (Cohen 1988);
@@ -267,6 +267,16 @@ def seeds_needed(effect: float, sd: float, alpha: float = 0.05, alternative: str
     return float(high)
 
 
+def wilcoxon(diff: np.ndarray, alternative: str = "two-sided") -> float:
+    """The Wilcoxon signed-rank p of paired differences: exact without ties or zeros (up to 50 pairs), else the
+    normal approximation with tie correction (zero differences dropped)."""
+    nonzero = diff[diff != 0]
+    exact = len(nonzero) == len(diff) <= 50 and len(np.unique(np.abs(nonzero))) == len(nonzero)
+    with warnings.catch_warnings():  # scipy warns that ties or few samples make the approximation rough
+        warnings.simplefilter("ignore")
+        return float(stats.wilcoxon(diff, alternative=alternative, method="exact" if exact else "asymptotic").pvalue)
+
+
 def untestable(diff: np.ndarray) -> str | None:
     """Why paired differences cannot be tested, or None: fewer than ``MIN_PAIRS`` pairs, or no spread."""
     if len(diff) < MIN_PAIRS:
@@ -327,9 +337,7 @@ def _paired(diff: np.ndarray, alpha: float, alternative: str, effect: float | No
         nans = dict.fromkeys(("p", "t_stat", "t_p", "wilcoxon_p", "effect_size", "mdd", "seeds_needed"), nan)
         return {**row, **nans, "testable": False, "note": reason, "underpowered": False}
     t = stats.ttest_rel(diff, np.zeros(n), alternative=alternative)
-    with warnings.catch_warnings():  # scipy warns when ties force its normal approximation
-        warnings.simplefilter("ignore")
-        wilcoxon_p = float(stats.wilcoxon(diff, alternative=alternative).pvalue) if np.any(diff) else 1.0
+    wilcoxon_p = wilcoxon(diff, alternative) if np.any(diff) else 1.0
     wanted = effect if effect is not None else abs(mean)
     wanted = -wanted if alternative == "less" else wanted
     reached = power(wanted, sd, n, alpha, alternative)

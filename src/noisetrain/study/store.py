@@ -213,8 +213,8 @@ class Store:
     def runs(self, *, every: bool = False, details: bool = False) -> pd.DataFrame:
         """The runs of the current plan (``every``: of all plans, with a ``current`` column), in the order
         registered: key, group, arm, label, seed, status, message, attempts, timings, best epoch, one
-        column per grid factor (``factors()`` names them), and with ``details`` the resolved config, the
-        summary (test metrics) and the environment as JSON."""
+        column per grid factor (``factors()`` names them), and with ``details`` the grid factors, the resolved
+        config, the summary (test metrics) and the environment as JSON."""
         where = "" if every else "WHERE current=1"
         rows = self.connection.execute(
             f"SELECT {', '.join(RUN_COLUMNS)}, current, factors, summary, config, environment FROM runs {where} "
@@ -227,9 +227,7 @@ class Store:
         ]
         factors = pd.DataFrame([json.loads(f) for f in frame["factors"]], index=frame.index)
         frame = pd.concat([frame, factors.map(cell) if not factors.empty else factors], axis=1)
-        dropped = (
-            ["factors"] + ([] if every else ["current"]) + ([] if details else ["summary", "config", "environment"])
-        )
+        dropped = ([] if every else ["current"]) + ([] if details else ["factors", "summary", "config", "environment"])
         return frame.drop(columns=dropped)
 
     def factors(self) -> list[str]:

@@ -1,0 +1,184 @@
+"""The study's answer in words, written from the numbers: the best configuration, which differences are real,
+what they cost, what they do to every other evaluated measure, and what limits the conclusions.
+
+Each finding is a sentence with the configurations' names between ``**`` (bold in Markdown, HTML and the
+terminal). Nothing is called significant that the sign-flip test with Holm's correction does not support,
+and a comparison that cannot be tested says why.
+
+Example:
+    >>> for finding in findings(data, headline(data)): print(finding.text)
+    Best: **gaussian std=0.3**, clean accuracy 97.86% [97.20, 98.52] against the baseline's 96.94% ...
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..evaluate.keys import metric, show, show_difference, show_interval
+from ..study.stats import fewest_seeds
+from .comparisons import key_numbers
+from .data import StudyData, is_baseline
+from .formats import p_value
+
+SHOWN_EFFECTS = 3
+"""Configurations whose effects on the other measures the summary spells out (the best, then significant ones)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence of the summary: ``kind`` is ``best``, ``real``, ``cost``, ``effects``, ``warning`` or
+    ``intervals``."""
+
+    kind: str
+    text: str
+
+
+def findings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
+    """The summary of a study, per context, then the warnings that hold for the whole study."""
+    found: list[Finding] = []
+    several = len(data.contexts) > 1
+    for context in data.contexts:
+        rows = headline[headline["context"] == context]
+        prefix = f"With {context}: " if several and context else ""
+        found += [Finding(kind, prefix + text) for kind, text in _context_findings(data, rows)]
+    found += _warnings(data, headline)
+    level = f"{data.config.report.confidence:.0%}"
+    found.append(Finding("intervals", f"Intervals are {level} intervals covering {data.variance_sources}."))
+    return found
+
+
+def _context_findings(data: StudyData, rows: pd.DataFrame) -> list[tuple[str, str]]:
+    report = data.config.report
+    name = report.metric
+    what = f"{report.measure} {name}"
+    base = rows[is_baseline(rows) & rows["mean"].notna()]
+    compared = rows[~is_baseline(rows) & rows["mean"].notna()]
+    if compared.empty:
+        return [("best", f"No noise configuration has a {what} to compare.")]
+    best = compared.iloc[0]  # the headline table lists the best first
+    value = f"{what} {_value(name, best)}"
+    if base.empty:
+        return [("best", f"Best: **{best['label']}**, {value} (there is no baseline to compare with).")]
+    baseline = base.iloc[0]
+    gain = (best["diff"] > 0) == report.higher and best["diff"] != 0
+    lead = "Best" if gain else "No configuration beats the baseline; the best"
+    lead += f": **{best['label']}**" if gain else f", **{best['label']}**"
+    found = [("best", f"{lead}, {value} against the baseline's {_value(name, baseline)}: "
+                      f"{_difference(name, best)}, {_test(best)}.")]  # fmt: skip
+    significant = compared[compared["significant"].eq(True)]
+    if significant.empty:
+        found.append(("real", "No configuration differs significantly from the baseline after Holm's correction."))
+    else:
+        alpha = f"{1 - report.confidence:.2g}"
+        better = (significant["diff"] > 0) == report.higher
+        shown = significant.assign(text=[f"**{r['label']}** ({show_difference(name, r['diff'])})"
+                                         for _, r in significant.iterrows()])  # fmt: skip
+        sides = [
+            f"{side}: " + ", ".join(part["text"])
+            for side, part in (("better", shown[better]), ("worse", shown[~better]))
+            if len(part)
+        ]
+        found.append(("real", f"Significant after Holm (p < {alpha}): " + "; ".join(sides) + "."))
+    if pd.notna(best["cost"]):
+        costs = compared["cost"].dropna()
+        spread = f"; {costs.min():.2f}× to {costs.max():.2f}× over all configurations" if len(costs) > 1 else ""
+        found.append(("cost", f"**{best['label']}** trains at {best['cost']:.2f}× the baseline's time per epoch"
+                              f"{spread}."))  # fmt: skip
+    shown = [best, *(r for _, r in significant.iterrows() if r["group"] != best["group"])][:SHOWN_EFFECTS]
+    for row in shown:
+        effects = _effects(data, row)
+        if effects:
+            found.append(("effects", f"On the other measures, **{row['label']}** against the baseline: {effects}."))
+    return found
+
+
+def _effects(data: StudyData, row: pd.Series) -> str:
+    """Every key number's difference to the baseline for one configuration, e.g. ``pgd eps=0.03 +4.10 pt [1.20,
+    7.00] (better)``, except the headline's own."""
+    from ..evaluate import MEASURES
+
+    report = data.config.report
+    parts = []
+    for measure in dict.fromkeys(data.records["measure"]):
+        if measure not in MEASURES:
+            continue
+        numbers = key_numbers(data, measure)
+        own = numbers[(numbers["group"] == row["group"]) & numbers["diff"].notna()]
+        for _, number in own.iterrows():
+            if measure == report.measure and number["metric"] == report.metric:
+                continue
+            name = number["metric"]
+            text = f"{number['number']} {show_difference(name, number['diff'])}"
+            interval = show_interval(name, number["diff_ci_low"], number["diff_ci_high"])
+            text += f" {interval}" if interval else ""
+            direction = metric(name).higher
+            if number["significant"] is True and direction is not None:
+                text += " (better)" if (number["diff"] > 0) == direction else " (worse)"
+            parts.append(text)
+    return "; ".join(parts)
+
+
+def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
+    report = data.config.report
+    alpha = 1 - report.confidence
+    compared = headline[~is_baseline(headline) & headline["testable"].notna()]
+    found = []
+    untestable = compared[~compared["testable"].astype(bool)]
+    for note, part in untestable.groupby("note", sort=False):
+        found.append(Finding("warning", f"{_names(part)}: {note}."))
+    weak = compared[compared["underpowered"].eq(True)]
+    if len(weak):
+        pairs = int(weak["n_pairs"].max())
+        smallest = 2 / 2**pairs
+        if smallest > alpha:
+            text = (f"{len(weak)} of {len(compared)} comparisons are underpowered: with {pairs} seeds the sign-flip "
+                    f"test's smallest p is {smallest:.2g} > {alpha:.2g}, so nothing can be significant; use at least "
+                    f"{fewest_seeds(alpha)} seeds.")  # fmt: skip
+        else:
+            needed = weak["seeds_needed"].dropna()
+            more = f"; 80% power needs up to {int(needed.max())} seeds" if len(needed) else ""
+            text = (f"{len(weak)} of {len(compared)} comparisons are underpowered: the seeds cannot reliably show "
+                    f"differences as small as theirs ({_names(weak)}){more}.")  # fmt: skip
+        found.append(Finding("warning", text))
+    flat = headline[(headline["n"] > 1) & (headline["std"] == 0)]
+    if len(flat):
+        found.append(Finding("warning", f"{_names(flat)}: every seed gives the same {report.metric}, so the seeds do "
+                                        "not vary this result; set data.seed: run to replicate the data draw too."))
+    counts = data.runs["status"].value_counts()
+    problems = [f"{counts[s]} {s}" for s in ("failed", "diverged") if counts.get(s, 0)]
+    if problems:
+        found.append(Finding("warning", f"Runs {' and '.join(problems)}: left out of every average, which favours "
+                                        "recipes that fail more often (see the problems table)."))
+    checks = data.records[(data.records["metric"] == "check") & (data.records["value"] == 0)]
+    for (measure, setting), part in checks.groupby(["measure", "setting"], sort=False):
+        check = json.loads(setting).get("check", "check")
+        found.append(Finding("warning", f"Sanity check {measure} {check} failed in {len(part)} run(s) of "
+                                        f"{_names(part.drop_duplicates('group'))}."))
+    return found
+
+
+def _value(name: str, row: pd.Series) -> str:
+    interval = show_interval(name, row["ci_low"], row["ci_high"])
+    return show(name, row["mean"]) + (f" {interval}" if interval else "")
+
+
+def _difference(name: str, row: pd.Series) -> str:
+    interval = show_interval(name, row["diff_ci_low"], row["diff_ci_high"])
+    return show_difference(name, row["diff"]) + (f" {interval}" if interval else "")
+
+
+def _test(row: pd.Series) -> str:
+    if not bool(row["testable"]):
+        return str(row["note"])
+    verdict = "significant" if row["significant"] else "not significant"
+    if row["underpowered"] and not row["significant"]:
+        verdict += " (underpowered)"
+    return f"sign-flip p = {p_value(row['p'])} (Holm {p_value(row['p_holm'])}), {verdict}"
+
+
+def _names(rows: pd.DataFrame) -> str:
+    names = [f"**{name}**" for name in dict.fromkeys(rows["name"])]
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")

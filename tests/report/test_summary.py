@@ -1,0 +1,75 @@
+"""The summary in words: written from the numbers, never calling significant what the test does not support."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from noisetrain.report import findings, headline, load
+from noisetrain.report.html import emphasis
+
+
+def said(folder: Path) -> dict[str, list[str]]:
+    data = load(folder)
+    found: dict[str, list[str]] = {}
+    for finding in findings(data, headline(data)):
+        found.setdefault(finding.kind, []).append(finding.text)
+    return found
+
+
+def test_the_summary_names_the_best_its_effect_test_cost_and_other_measures(full_study: Path) -> None:
+    data = load(full_study)
+    table = headline(data)
+    text = said(full_study)
+    first = table[table["context"] == data.contexts[0]]
+    best = first.iloc[1]  # the best configuration of the first context
+    assert best["label"] == "gaussian std=0.1"
+    line = text["best"][0]
+    assert line.startswith("With lr=0.001: Best: **gaussian std=0.1**, clean accuracy ")
+    assert f"{100 * best['mean']:.2f}%" in line and f"{100 * best['diff']:+.2f} pt [" in line
+    assert "sign-flip p = " in line and "(Holm " in line
+    real = text["real"][0]
+    significant = first[first["significant"].eq(True)]
+    better = significant[significant["diff"] > 0]["label"].tolist()
+    assert real.startswith("With lr=0.001: Significant after Holm (p < 0.05): ")
+    assert all(f"**{label}**" in real.split("worse:")[0] for label in better)
+    assert "worse: **dropout at=input** (-5.40 pt)." in real
+    assert best["cost"] > 1.1  # the gaussian arm's epochs take 1.2 s against the baseline's 1 s (+ the same jitter)
+    assert text["cost"][0].startswith(f"With lr=0.001: **gaussian std=0.1** trains at {best['cost']:.2f}× the "
+                                      "baseline's time per epoch")  # fmt: skip
+    effects = text["effects"][0]
+    assert "pgd eps=0.2 +" in effects and "(better)" in effects and "mCE" not in effects  # key numbers only
+    assert "clean accuracy" not in effects  # the headline itself is not repeated
+    warnings = " ".join(text["warning"])
+    assert "Runs 1 failed and 1 diverged: left out of every average" in warnings
+    assert ("Sanity check adversarial monotone_in_eps failed in 19 run(s) of **dropout at=input [lr=0.001]**, "
+            "**dropout at=input [lr=0.01]**.") in warnings  # 20 runs less the failed one
+    assert text["intervals"] == ["Intervals are 95% intervals covering the seeds (initialisation, data order, noise)."]
+
+
+def test_few_seeds_give_no_significance_and_say_why(study_factory) -> None:
+    text = said(study_factory(("clean",), seeds=(0, 1, 2)))
+    assert all("not significant (underpowered)" in line for line in text["best"])
+    assert all("No configuration differs significantly" in line for line in text["real"])
+    assert any("with 3 seeds the sign-flip test's smallest p is 0.25 > 0.05, so nothing can be significant; use at "
+               "least 6 seeds" in line for line in text["warning"])  # fmt: skip
+    two = said(study_factory(("clean",), seeds=(0, 1)))
+    assert all("not testable: " in line and "paired seed" in line for line in two["best"])
+
+
+def test_a_baseline_that_nothing_beats_and_seeds_that_vary_nothing(study_factory) -> None:
+    worse = {"dropout": [{"kind": "dropout", "p": 0.2, "at": ["input"]}]}  # -6 points: nothing beats the baseline
+    text = said(study_factory(("clean",), noise=worse))
+    assert text["best"][0].startswith("With lr=0.001: No configuration beats the baseline; the best, **dropout")
+    folder = study_factory(("clean",), seeds=(0, 1, 2, 3))
+    import sqlite3
+
+    with sqlite3.connect(folder / "study.db") as db:  # every seed the same accuracy: kNN-like replicas
+        db.execute("UPDATE records SET value = 0.9 WHERE metric = 'accuracy'")
+    text = said(folder)
+    warnings = " ".join(text["warning"])
+    assert "every seed gives the same accuracy, so the seeds do not vary this result; set data.seed: run" in warnings
+    assert "not testable: every seed gives the same difference (0)" in warnings
+
+
+def test_emphasis_escapes_then_bolds() -> None:
+    assert emphasis("**a<b** & c") == "<strong>a&lt;b</strong> &amp; c"
