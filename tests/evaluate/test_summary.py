@@ -70,3 +70,4 @@ def test_intervals_and_key_names() -> None:
     key = Key("accuracy", "{attack} eps={eps:.3g}", lambda s: s["eps"] > 0)
     assert key.matches("accuracy", {"eps": 0.1}) and not key.matches("accuracy", {"eps": 0})
     assert not key.matches("check", {"eps": 0.1}) and key.name({"attack": "fgsm", "eps": 0.0313}) == "fgsm eps=0.0313"
+    assert key.name({"eps": "big"}) == "accuracy eps=big"  # a setting the label does not fit

@@ -42,6 +42,7 @@ SWEEP = (0.0, 0.1, 0.3)
 SECONDS = {"baseline": 1.0, "gaussian": 1.2, "dropout": 1.1}
 """Steady-state seconds per epoch of each arm (the first epoch takes 5 s more: start-up)."""
 EPS = (0.0, 0.1, 0.2)
+RADII = (0.0, 0.25, 0.5)
 
 
 def accuracy(lr: float, label: str, seed: int) -> float:
@@ -114,6 +115,20 @@ def records(lr: float, label: str, seed: int, measures: tuple[str, ...]) -> list
         found += [record("adversarial", "accuracy", robust(lr, label, seed, e), {"attack": "pgd", "eps": e})
                   for e in EPS]  # fmt: skip
         found.append(record("adversarial", "check", float(label != "dropout at=input"), {"check": "monotone_in_eps"}))
+    if "uncertainty" in measures:
+        found += [record("uncertainty", "auroc", 0.8 + 0.001 * seed + 0.05 * label.startswith("gaussian"),
+                         {"samples": 20, "score": score, "target": "misclassified"})
+                  for score in ("entropy", "mutual_information")]  # fmt: skip
+    if "flatness" in measures:
+        found += [record("flatness", "sharpness_worst", 0.3 + 0.01 * seed, {"rho": 0.05, "steps": 1}),
+                  record("flatness", "hessian_top_eigenvalue", 4 + 0.1 * seed),
+                  record("flatness", "gradient_norm", 0.5)]  # fmt: skip
+    if "certified" in measures:
+        found += [record("certified", "certified_accuracy", acc * (1 - r), {"sigma": 0.25, "radius": r})
+                  for r in RADII]  # fmt: skip
+        found.append(record("certified", "mean_radius", 0.4 + 0.01 * seed, {"sigma": 0.25}))
+    if "cost" in measures:
+        found += [record("cost", "parameters", 85002.0), record("cost", "flops_per_sample", 168960.0 + seed)]
     return found
 
 

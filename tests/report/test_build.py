@@ -150,3 +150,18 @@ def test_bad_input_is_refused(study_factory, tmp_path: Path) -> None:
     assert not (tmp_path / "nowhere").exists()
     with pytest.raises(ConfigError, match="formats must be among md, latex, csv, html; got 'pdf'"):
         build_report(study_factory(("clean",)), formats=("md", "pdf"))
+
+
+def test_every_other_measure_gets_its_table_and_figure(study_factory, tmp_path: Path) -> None:
+    measures = ("clean", "uncertainty", "flatness", "certified", "cost")
+    written = build_report(study_factory(measures, seeds=(0, 1, 2)), tmp_path)
+    names = {p.name for p in written.files}
+    for measure in measures:
+        assert {f"{measure}.md", f"{measure}.tex", f"{measure}.csv", f"{measure}.png"} <= names, measure
+    certified = (tmp_path / "certified.md").read_text()
+    assert "certified r=0.25" in certified and "mean radius" in certified and "%" in certified
+    assert "AUROC entropy, misclassified" in (tmp_path / "uncertainty.md").read_text()
+    assert "85,002" in (tmp_path / "cost.md").read_text()
+    page = Page((tmp_path / "report.html").read_text())
+    assert {f"{m}.png" for m in measures} <= {image["data-file"] for image in page.all("img")}
+    assert {"uncertainty", "flatness", "certified", "cost"} <= page.ids

@@ -17,7 +17,7 @@ from noisetrain.registry import ConfigError
 from noisetrain.report import (
     corruption_errors,
     headline,
-    key_numbers,
+    key_comparisons,
     load,
     problems,
     record_summary,
@@ -144,7 +144,7 @@ def test_not_testable_and_underpowered_comparisons_say_why(study_factory, truth:
     compared = five[five["arm"] != "baseline"]
     assert compared["testable"].all() and not compared["significant"].any() and compared["underpowered"].all()
     assert (compared["p"] >= 2 / 2**5 - 1e-12).all()
-    assert set(compared.apply(verdict, axis=1, higher=True)) == {"n.s., underpowered"}
+    assert set(compared.apply(verdict, axis=1, higher=True)) == {"n.s., low power"}
 
 
 def test_headline_order_context_then_baseline_then_best(full_study: Path, truth: SimpleNamespace) -> None:
@@ -222,7 +222,7 @@ def test_mce_against_hand_computation(full_study: Path, truth: SimpleNamespace) 
 
 
 def test_key_numbers_per_measure_with_paired_differences(full_study: Path, truth: SimpleNamespace) -> None:
-    numbers = key_numbers(load(full_study), "adversarial")
+    numbers = key_comparisons(load(full_study), "adversarial")
     assert list(dict.fromkeys(numbers["number"])) == ["pgd eps=0.1", "pgd eps=0.2"]  # eps 0 is not a key number
     lr, label = truth.LRS[0], "gaussian std=0.1"
     got = numbers[(numbers[LR] if LR in numbers else numbers["context"]).astype(str).str.contains(str(lr))]

@@ -70,8 +70,11 @@ class Key:
         return metric == self.metric and (self.where is None or self.where(setting))
 
     def name(self, setting: Mapping[str, Any]) -> str:
-        """The key's name for a record with ``setting``."""
-        return self.label.format(**setting) if self.label else self.metric
+        """The key's name for a record with ``setting`` (the metric and the setting where the label does not fit)."""
+        try:
+            return self.label.format(**setting) if self.label else self.metric
+        except (KeyError, ValueError, TypeError):
+            return f"{self.metric} " + ", ".join(f"{k}={v}" for k, v in setting.items())
 
 
 def key_records(keys: Iterable[Key], records: Iterable[Any]) -> list[tuple[str, Any]]:

@@ -11,7 +11,7 @@ Example:
 """
 
 from .build import FORMATS, Report, build_report
-from .comparisons import headline, key_numbers
+from .comparisons import headline, key_comparisons
 from .data import StudyData, load
 from .figures import FIGURES, MEASURE_FIGURES, Plot, render
 from .formats import Table
@@ -31,7 +31,7 @@ __all__ = [
     "corruption_errors",
     "findings",
     "headline",
-    "key_numbers",
+    "key_comparisons",
     "load",
     "problems",
     "record_summary",

@@ -19,7 +19,7 @@ from .figures import FIGURES, MEASURE_FIGURES, render
 from .formats import SUFFIX, Table, write_table
 from .html import page
 from .summary import Finding, findings
-from .tables import tables
+from .tables import brief, tables
 
 log = logging.getLogger(__name__)
 FORMATS = ("md", "latex", "csv", "html")
@@ -35,12 +35,13 @@ SUMMARY = "summary.md"
 @dataclass(frozen=True)
 class Report:
     """A written report: its ``folder``, the ``files`` written (tables, figures, summary, page), the summary's
-    ``findings`` and the ``headline`` table (its ``shown`` cells are what the command line prints)."""
+    ``findings``, the ``headline`` table and its ``brief`` form, what the command line prints."""
 
     folder: Path
     files: list[Path]
     findings: list[Finding]
     headline: Table
+    brief: Table
 
     @property
     def page(self) -> Path | None:
@@ -91,4 +92,4 @@ def build_report(folder: str | Path, output: str | Path | None = None, formats: 
     for stale in sorted(ours - set(written)):
         stale.unlink(missing_ok=True)
     log.info("report of %s written to %s: %d files", folder, output, len(written))
-    return Report(output, written, said, found[0])
+    return Report(output, written, said, found[0], brief(data, summary))

@@ -8,7 +8,7 @@ intervals come from the paired hierarchical bootstrap over seeds and test exampl
 (``noisetrain.study.bootstrap``); otherwise from Student t over seeds, cut to the metric's bounds.
 
 Each measure's key numbers (``Measure.keys``) get the same comparison with Student t intervals over
-seeds (``key_numbers``), for the measure's table and the report's summary.
+seeds (``key_comparisons``), for the measure's table and the report's summary.
 
 Example:
     >>> headline(load("studies/digits"))[["label", "mean", "diff", "p_holm", "cost"]]
@@ -79,7 +79,7 @@ def compare_with_baseline(values: pd.DataFrame, confidence: float, effect: float
                    effect=effect)  # fmt: skip
 
 
-def key_numbers(data: StudyData, measure: str) -> pd.DataFrame:
+def key_comparisons(data: StudyData, measure: str) -> pd.DataFrame:
     """The key numbers of ``measure`` per group: mean over seeds with its t interval (cut to the metric's bounds)
     and the paired difference to the baseline of the context with its interval, sign-flip p and Holm-adjusted p
     (across the configurations, per key number).
@@ -91,8 +91,8 @@ def key_numbers(data: StudyData, measure: str) -> pd.DataFrame:
     """
     from ..evaluate import get_measure
 
-    if ("key_numbers", measure) in data.derived:
-        return data.derived["key_numbers", measure]
+    if ("key_comparisons", measure) in data.derived:
+        return data.derived["key_comparisons", measure]
     confidence = data.config.report.confidence
     found = data.key_values(measure, get_measure(measure).keys)
     parts = []
@@ -109,7 +109,7 @@ def key_numbers(data: StudyData, measure: str) -> pd.DataFrame:
     if parts:
         table = groups(data).merge(pd.concat(parts, ignore_index=True), on="group")
         found = ordered(table, data, _group=table["group"].map(data.group_order))[columns]
-    data.derived["key_numbers", measure] = found
+    data.derived["key_comparisons", measure] = found
     return found
 
 

@@ -31,7 +31,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..evaluate.keys import metric
 from ..study.stats import summarise
-from .comparisons import key_numbers
+from .comparisons import key_comparisons
 from .data import BASELINE_COLOUR, StudyData, flag, is_baseline
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def key_dots(measure: str) -> Draw:
     interval over seeds, the baseline's value as a dashed line."""
 
     def draw(data: StudyData, headline: pd.DataFrame) -> Figure | None:
-        numbers = key_numbers(data, measure)
+        numbers = key_comparisons(data, measure)
         if numbers.empty:
             return None
         names = list(dict.fromkeys(numbers["name"]))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..evaluate.keys import metric, show, show_difference, show_interval
 from ..study.stats import fewest_seeds
-from .comparisons import key_numbers
+from .comparisons import key_comparisons
 from .data import StudyData, is_baseline
 from .formats import p_value
 
@@ -105,7 +105,7 @@ def _effects(data: StudyData, row: pd.Series) -> str:
     for measure in dict.fromkeys(data.records["measure"]):
         if measure not in MEASURES:
             continue
-        numbers = key_numbers(data, measure)
+        numbers = key_comparisons(data, measure)
         own = numbers[(numbers["group"] == row["group"]) & numbers["diff"].notna()]
         for _, number in own.iterrows():
             if measure == report.measure and number["metric"] == report.metric:
@@ -115,7 +115,7 @@ def _effects(data: StudyData, row: pd.Series) -> str:
             interval = show_interval(name, number["diff_ci_low"], number["diff_ci_high"])
             text += f" {interval}" if interval else ""
             direction = metric(name).higher
-            if number["significant"] is True and direction is not None:
+            if direction is not None and pd.notna(number["significant"]) and bool(number["significant"]):
                 text += " (better)" if (number["diff"] > 0) == direction else " (worse)"
             parts.append(text)
     return "; ".join(parts)

@@ -20,7 +20,7 @@ import pandas as pd
 from ..evaluate.keys import metric, show, show_difference, show_interval
 from ..study.stats import summarise
 from ..study.store import STATUSES
-from .comparisons import groups, key_numbers, ordered
+from .comparisons import groups, key_comparisons, ordered
 from .data import StudyData, flag, is_baseline
 from .formats import Table, cell, p_value, shown, text_table
 
@@ -31,14 +31,14 @@ PROBLEMS = ("diverged", "failed")
 
 def verdict(row: pd.Series, higher: bool) -> str:
     """What a comparison says: ``baseline``, ``better``/``worse`` (significant after Holm), ``n.s.`` (not
-    significant; ``underpowered`` where the seeds could not have shown it) or ``not testable``."""
+    significant; ``low power`` where the seeds could not have shown it) or ``not testable``."""
     if row["arm"] == "baseline":
         return "baseline"
     if not row.get("testable", False) or pd.isna(row.get("testable")):
         return "not testable"
     if row["significant"]:
         return "better" if (row["diff"] > 0) == higher else "worse"
-    return "n.s., underpowered" if row["underpowered"] else "n.s."
+    return "n.s., low power" if row["underpowered"] else "n.s."
 
 
 def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
@@ -61,7 +61,7 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         f"the difference to the baseline of the same context, paired by seed. Intervals cover "
         f"{data.variance_sources}. p: exact sign-flip permutation test of the paired differences, Holm-corrected "
         f"across all compared configurations; better/worse: Holm-adjusted p < {alpha}; n.s.: not significant "
-        f"(underpowered: the seeds could not have shown the observed difference, see the statistics table). "
+        f"(low power: the seeds could not have shown the observed difference, see the statistics table). "
         f"time/epoch: steady-state training time per epoch (median over epochs after the first) over the baseline's. "
         f"{'Higher' if report.higher else 'Lower'} is better."
     )
@@ -96,10 +96,25 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
     return found
 
 
+def brief(data: StudyData, summary: pd.DataFrame) -> Table:
+    """The headline for an 80-column terminal: configuration, mean, difference (in the metric's unit: percentage
+    points for an accuracy) with its interval, p (Holm), verdict and time per epoch."""
+    report = data.config.report
+    name, level = report.metric, f"{report.confidence:.0%}"
+    unit = " pt" if metric(name).percent else ""
+    columns = {
+        "configuration": "name", name: lambda r: show(name, r["mean"]),
+        f"Δ{unit} ({level} CI)": lambda r: _difference(name, r).replace(" pt", ""),
+        "p (Holm)": lambda r: p_value(r["p_holm"]), "verdict": lambda r: verdict(r, report.higher),
+        "time": lambda r: f"{r['cost']:.2f}×" if pd.notna(r["cost"]) else "",
+    }  # fmt: skip
+    return text_table("brief", f"{report.measure} {name} per configuration", summary, columns)
+
+
 def measure_table(data: StudyData, measure: str) -> Table | None:
     """The key numbers of ``measure`` per configuration (mean and t interval over seeds); for corruptions with a
     baseline also the mCE. None when the measure recorded no key numbers."""
-    numbers = key_numbers(data, measure)
+    numbers = key_comparisons(data, measure)
     mce = corruption_errors(data) if measure == "corruptions" else None
     if numbers.empty and mce is None:
         return None

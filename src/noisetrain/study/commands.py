@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 import yaml
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import TextColumn, TimeRemainingColumn
@@ -189,17 +190,20 @@ def conclude(folder: Path, open_page: bool) -> None:
         report = build_report(folder)
     except ConfigError as error:
         raise fail(error) from None
-    shown = report.headline.shown
+    shown = report.brief.shown
     assert shown is not None
-    table = Table(title=report.headline.title, title_justify="left")
-    for column, align in zip(shown.columns, report.headline.align, strict=True):
-        table.add_column(column, justify="right" if align == "r" else "left")
+    table = Table(title=report.brief.title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0),
+                  pad_edge=False, show_edge=False)  # fmt: skip
+    for column, align in zip(shown.columns, report.brief.align, strict=True):
+        number = align == "r"  # numbers stay on one line; the configuration wraps when it must
+        table.add_column(column, justify="right" if number else "left", no_wrap=number, min_width=None if number else 8)
     for row in shown.head(SHOWN_ROWS).itertuples(index=False):
         table.add_row(*row)
     out = Console()
     out.print(table)
     if len(shown) > SHOWN_ROWS:
         out.print(f"... and {len(shown) - SHOWN_ROWS} more configurations in the report", highlight=False)
+    out.print()
     for finding in report.findings:
         text = re.sub(r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", escape(finding.text))
         out.print(f"{'!' if finding.kind == 'warning' else '-'} {text}", highlight=False)
