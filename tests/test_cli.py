@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 import yaml
 from typer.testing import CliRunner
@@ -59,6 +60,7 @@ def test_help_shows_examples():
     assert result.exit_code == 0 and "Examples" in result.output and "--set" in result.output
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_in_new_processes(tmp_path):
     def metrics(folder):
         command = [sys.executable, "-m", "noisetrain.cli", "train", *TINY, "--set", "seed=4", "--output", folder]

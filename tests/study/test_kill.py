@@ -44,6 +44,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads child processes from Linux /proc")
 def test_sigkill_mid_study_then_resume(tmp_path: Path) -> None:
     noise = {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.2, 0.3]}]}

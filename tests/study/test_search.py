@@ -50,6 +50,7 @@ def test_bad_search(case: str) -> None:
         )
 
 
+@pytest.mark.slow
 def test_optuna_search_runs_its_trials_and_resumes_without_rerunning(tmp_path: Path) -> None:
     pytest.importorskip("optuna")
     study = study_config(search={**SEARCH, "method": "optuna"}, seeds=1)

@@ -163,8 +163,8 @@ def _after(setting: Mapping[str, Any]) -> bool:
     "calibration",
     metrics=("temperature", "ece", "adaptive_ece", "nll", "brier", "bin_accuracy", "bin_confidence"),
     keys=(
-        Key("ece", "ECE", _before), Key("ece", "ECE after TS", _after), Key("nll", "NLL after TS", _after),
-        Key("brier", "Brier", _before),
+        Key("ece", "ECE", _before), Key("ece", "ECE after TS", _after), Key("nll", "NLL", _before),
+        Key("nll", "NLL after TS", _after), Key("brier", "Brier", _before), Key("brier", "Brier after TS", _after),
     ),
     checks={"num_bins": integer(1), "plot": check_plot},
     tasks=("classification",),

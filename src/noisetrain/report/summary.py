@@ -101,7 +101,7 @@ def _effects(data: StudyData, row: pd.Series) -> str:
     from ..evaluate import MEASURES
 
     report = data.config.report
-    parts = []
+    parts: dict[str, str] = {}  # by name: clean's NLL and calibration's NLL before scaling are one number
     for measure in dict.fromkeys(data.records["measure"]):
         if measure not in MEASURES:
             continue
@@ -117,8 +117,8 @@ def _effects(data: StudyData, row: pd.Series) -> str:
             direction = metric(name).higher
             if direction is not None and pd.notna(number["significant"]) and bool(number["significant"]):
                 text += " (better)" if (number["diff"] > 0) == direction else " (worse)"
-            parts.append(text)
-    return "; ".join(parts)
+            parts.setdefault(number["number"], text)
+    return "; ".join(parts.values())
 
 
 def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
