@@ -35,8 +35,12 @@ def test_train_writes_config_metrics_checkpoint_and_result(tmp_path):
 def test_resume_continues_the_checkpoint(tmp_path):
     out = str(tmp_path / "out")
     assert runner.invoke(app, ["train", *TINY, "--output", out]).exit_code == 0
+    config = (tmp_path / "out" / "config.yaml").read_bytes()
     result = runner.invoke(app, ["train", *TINY, "--set", "train.epochs=3", "--output", out, "--resume"])
-    assert result.exit_code == 2 and "other training settings" in result.output
+    assert result.exit_code == 2 and "was written with another train; resume with its own config" in result.output
+    assert (tmp_path / "out" / "config.yaml").read_bytes() == config  # a refused resume changes nothing
+    again = runner.invoke(app, ["train", "--config", f"{out}/config.yaml", "--output", out, "--resume", "--quiet"])
+    assert again.exit_code == 0, again.output  # the README's resume command
 
 
 def test_bad_config_is_one_clear_message_before_any_work(tmp_path):

@@ -25,7 +25,7 @@ def test_defaults_and_bare_kind_names():
         ({"model": {"kind": "mlp", "depth": 3}}, "mlp' has no parameter 'depth'; accepted: .*widths"),
         ({"noise": [{"kind": "gaussian", "std": -1}]}, r"noise\[0\]: GaussianNoise.std must be in \[0, inf\)"),
         ({"noise": [{"kind": "gaussian", "at": "middle"}]}, r"noise\[0\].at: unknown position 'middle'"),
-        ({"noise": [{"kind": "gausian"}]}, "unknown noise kind 'gausian'; known kinds: .*gaussian"),
+        ({"noise": [{"kind": "gausian"}]}, r"unknown noise kind 'gausian' \(did you mean 'gaussian'\?\); known kinds"),
         ({"train": {"lr_schedule": {"kind": "cosine", "start": -1}}}, "lr_schedule must be a schedule spec"),
         ({"train": {"adversarial": {"attack": {"kind": "pgd", "eps": -1}}}}, "eps"),
         ({"device": "gpu0"}, "device must be 'cpu', 'cuda'"),

@@ -20,7 +20,8 @@ def test_readme_examples_run():
     assert BAD_SPEC in config
     exec(config.replace(BAD_SPEC, ""), namespace)  # reuses the tour's model and imports
     assert namespace["model"](torch.randn(4, 64)).shape == (4, 10)
-    with pytest.raises(ConfigError, match="unknown noise kind 'gausian'; known kinds: alpha_dropout, background_noise"):
+    expected = r"unknown noise kind 'gausian' \(did you mean 'gaussian'\?\); known kinds: alpha_dropout, "
+    with pytest.raises(ConfigError, match=expected):
         exec(BAD_SPEC, namespace)
 
 

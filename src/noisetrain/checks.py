@@ -27,10 +27,12 @@ def check_range(
 ) -> None:
     """Raise ``ConfigError`` naming ``what`` and the allowed interval unless ``value`` is a real number in it.
 
-    The bounds are closed unless ``low_open``/``high_open``; NaN is never in range; a bool counts as 0 or 1.
+    The bounds are closed unless ``low_open``/``high_open``; an infinite bound is always open, so that
+    infinities are refused unless a bound says otherwise; NaN is never in range; a bool counts as 0 or 1.
     """
     if not isinstance(value, Real):
         raise ConfigError(f"{what} must be a number, got {value!r}")
+    low_open, high_open = low_open or low == -math.inf, high_open or high == math.inf
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high
     if below or above or math.isnan(value):
@@ -53,8 +55,7 @@ def check_number(
     in the interval of ``check_range``."""
     if isinstance(value, bool):
         raise ConfigError(f"{what} must be a number, got {value!r}")
-    # infinite bounds are open, so that +-inf itself is refused
-    check_range(what, value, low, high, low_open=low_open or low == -math.inf, high_open=high_open or high == math.inf)
+    check_range(what, value, low, high, low_open=low_open, high_open=high_open)
     return float(value)
 
 

@@ -22,13 +22,13 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from .config import load_config
-from .registry import ConfigError
 from .study.commands import app as study_app
 from .study.commands import demo, recommend, report
-from .terminal import bars, console, fail
+from .terminal import DEBUG, Guarded, bars, console
 from .train import Callback, run
 
 app = typer.Typer(
+    cls=Guarded,
     help="noisetrain: noise-injection training and robustness evaluation for PyTorch.",
     epilog="Examples:\n\n  noisetrain demo\n\n"
     "  noisetrain train --config examples/configs/text_token_mask.yaml --output runs/text\n\n"
@@ -41,8 +41,12 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    context: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of any error.")] = False,
+) -> None:
     """noisetrain: noise-injection training and robustness evaluation for PyTorch."""
+    context.meta[DEBUG] = debug
 
 
 class ProgressBar(Callback):
@@ -90,12 +94,9 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train one model with a noise recipe; write the resolved config, metrics and checkpoint to OUTPUT."""
-    try:
-        run_config = load_config(config, overrides=overrides or ())
-        with bars(quiet=quiet) as progress:
-            result = run(run_config, output=output, callbacks=[ProgressBar(progress)], resume=resume)
-    except ConfigError as error:
-        raise fail(error) from None
+    run_config = load_config(config, overrides=overrides or ())
+    with bars(quiet=quiet) as progress:
+        result = run(run_config, output=output, callbacks=[ProgressBar(progress)], resume=resume)
     summary = result.summary()
     table = Table(title=f"{run_config.data['kind']} / {run_config.model['kind']}: {summary['status']}")
     table.add_column("metric")
@@ -136,23 +137,20 @@ def evaluate(
     from .train import load_run
 
     folder = output or checkpoint.parent
-    try:
-        specs = parse_measures(measures)
-        _, data, model = load_run(checkpoint)
-        if baseline is not None:
-            reference = load_run(baseline)[2]
-            specs = [{**s, "baseline": reference} if s["kind"] == "corruptions" else s for s in specs]
-        with bars(quiet=quiet) as progress:
-            tasks: dict[str, TaskID] = {}
+    specs = parse_measures(measures)
+    _, data, model = load_run(checkpoint)
+    if baseline is not None:
+        reference = load_run(baseline)[2]
+        specs = [{**s, "baseline": reference} if s["kind"] == "corruptions" else s for s in specs]
+    with bars(quiet=quiet) as progress:
+        tasks: dict[str, TaskID] = {}
 
-            def report(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = progress.add_task(name, total=total)
-                progress.update(tasks[name], completed=done, total=total)
+        def report(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done, total=total)
 
-            records = run_measures(model, data, specs, progress=report, seed=seed, batch_size=batch_size)
-    except ConfigError as error:
-        raise fail(error) from None
+        records = run_measures(model, data, specs, progress=report, seed=seed, batch_size=batch_size)
     table = Table(title=f"{checkpoint}", title_justify="left")
     for column in ("measure", "key number", "value", "95% interval"):
         table.add_column(column, justify="right" if column in ("value", "95% interval") else "left")

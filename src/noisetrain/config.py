@@ -31,8 +31,26 @@ DATA_FACTS = ("num_classes", "vocab_size", "mask_id")
 C = TypeVar("C", bound=BaseModel)
 
 
+MAX_VALUES = 1_000_000
+"""Most values a YAML document may expand to (an alias counts at every use): a guard against alias bombs."""
+MERGE = "tag:yaml.org,2002:merge"
+
+
 class Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading numbers as YAML 1.2 does: ``1e-3`` is a float there, a string in YAML 1.1."""
+    """PyYAML's safe loader, reading numbers as YAML 1.2 does (``1e-3`` is a float there, a string in YAML 1.1)
+    and refusing a key given twice in one mapping, which YAML leaves undefined and PyYAML resolves silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == MERGE:  # keys merged in with <<: may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise ConfigError(f"key {key!r} is given twice, on lines {seen[key]} and {line}; keep one")
+            seen.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
 
 
 Loader.add_implicit_resolver(
@@ -44,8 +62,31 @@ Loader.add_implicit_resolver(
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML text safely (``Loader``: no objects, YAML 1.2 numbers)."""
-    return yaml.load(text, Loader=Loader)
+    """Parse YAML text safely (``Loader``: no objects, YAML 1.2 numbers, no duplicate keys) and refuse a document
+    that expands to more than ``MAX_VALUES`` values, nests too deeply or contains itself."""
+    try:
+        value = yaml.load(text, Loader=Loader)
+        _count(value, {})
+    except RecursionError:
+        raise ConfigError("the YAML nests too deeply") from None
+    return value
+
+
+def _count(value: Any, counted: dict[int, int | None]) -> int:
+    """How many values ``value`` expands to, each shared part counted at every use (``counted`` by id)."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    if id(value) in counted:
+        if counted[id(value)] is None:
+            raise ConfigError("the YAML contains itself (an alias inside its own anchor)")
+        return counted[id(value)] or 0
+    counted[id(value)] = None
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    total = 1 + sum(_count(item, counted) for item in items)
+    if total > MAX_VALUES:
+        raise ConfigError(f"the YAML expands to more than {MAX_VALUES:,} values (aliases repeat what they name)")
+    counted[id(value)] = total
+    return total
 
 
 def as_spec(value: Any) -> Any:
@@ -54,9 +95,10 @@ def as_spec(value: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """Base of every config: unknown keys are errors; values are checked on assignment too."""
+    """Base of every config: unknown keys are errors, numbers must be finite; values are checked on assignment
+    too."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class OptimizerConfig(Strict):
@@ -239,21 +281,41 @@ def apply_override(config: dict[str, Any], assignment: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"override {assignment!r}: {'.'.join(parents[: i + 1])} is not a section")
         node = child
-    node[leaf] = load_yaml(raw)
+    try:
+        node[leaf] = load_yaml(raw)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override {assignment!r}: the value is not valid YAML ({_problem(error)})") from None
+    except ConfigError as error:
+        raise ConfigError(f"override {assignment!r}: {error}") from None
 
 
 def read_yaml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
     """The mapping in a YAML file (``load_yaml``; empty file: ``{}``); errors name the file as ``what``."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} is a folder; give the YAML file")
     if not path.is_file():
         raise ConfigError(f"{what} {str(path)!r} does not exist")
     try:
-        raw = load_yaml(path.read_text()) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {str(path)!r} is not a text file (UTF-8 YAML)") from None
+    except OSError as error:
+        raise ConfigError(f"{what} {str(path)!r} cannot be read: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {error}") from None
+        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {_problem(error)}") from None
+    except ConfigError as error:
+        raise ConfigError(f"{what} {str(path)!r}: {error}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{what} {str(path)!r} must hold a mapping at the top level")
     return raw
+
+
+def _problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (line and column)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)
 
 
 def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()) -> RunConfig:

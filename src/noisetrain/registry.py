@@ -7,6 +7,7 @@ error that lists what is known.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import types
 import typing
@@ -60,8 +61,9 @@ class Registry(Generic[T]):
         """The class registered under ``name``; the error lists the known names."""
         try:
             return self._entries[name]
-        except KeyError:
-            raise ConfigError(f"unknown {self.family} kind {name!r}; known kinds: {', '.join(self.names())}") from None
+        except (KeyError, TypeError):
+            raise ConfigError(f"unknown {self.family} kind {name!r}{suggest(name, self.names())}; known kinds: "
+                              f"{', '.join(self.names())}") from None  # fmt: skip
 
     def complete(self, spec: Mapping[str, Any], facts: Mapping[str, Any]) -> dict[str, Any]:
         """``spec`` with every fact its kind's constructor takes and the spec leaves out (None facts skipped).
@@ -101,8 +103,8 @@ class Registry(Generic[T]):
         unknown = sorted(set(params) - set(accepted))
         if unknown:
             raise ConfigError(
-                f"{where}{self.family} {spec['kind']!r} has no parameter {', '.join(map(repr, unknown))}; "
-                f"accepted: {', '.join(accepted)}"
+                f"{where}{self.family} {spec['kind']!r} has no parameter {', '.join(map(repr, unknown))}"
+                f"{suggest(unknown[0], accepted)}; accepted: {', '.join(accepted)}"
             )
         return cls, params
 
@@ -119,6 +121,12 @@ class Registry(Generic[T]):
             raise ConfigError(f"{where}{error}") from None
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{where}{self.family} {spec['kind']!r}: {error}") from None
+
+
+def suggest(name: object, known: Iterable[str]) -> str:
+    """``"; did you mean 'gaussian'?"`` for the known name closest to a misspelt ``name``, or ``""``."""
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def parameter_names(cls: type) -> list[str]:

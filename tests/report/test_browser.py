@@ -16,9 +16,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from noisetrain.cli import app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -62,16 +59,12 @@ def measure(chromium: str, page: Path, width: int, profile: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_the_demo_report_renders_in_chromium_at_900_and_1400_px(tmp_path: Path) -> None:
+def test_the_demo_report_renders_in_chromium_at_900_and_1400_px(demo: tuple[Path, str], tmp_path: Path) -> None:
     if CHROMIUM is None:
         if os.environ.get("NOISETRAIN_BROWSER_REQUIRED"):
             pytest.fail("Chromium is required here (NOISETRAIN_BROWSER_REQUIRED) but not installed")
         pytest.skip("needs Chromium (Debian's chromium package); .ci/run installs it")
-    folder = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["demo", "--output", str(folder), "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert "Best: " in result.output and "report: " in result.output  # the terminal ends with the summary
-    page = folder / "report" / "report.html"
+    page = demo[0] / "report" / "report.html"
     for width in (900, 1400):
         seen = measure(CHROMIUM, page, width, tmp_path / "chromium")
         assert seen["images"] >= 8 and seen["broken"] == 0, seen  # every figure of every measure, loaded

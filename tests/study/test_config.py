@@ -12,7 +12,7 @@ from studykit import tiny_study, write_study
 
 BAD = {
     "unknown key": ({"epochs": 3}, r"epochs: Extra inputs are not permitted"),
-    "unknown data": ({"data": {"kind": "mnits"}}, r"unknown dataset kind 'mnits'; known kinds: .*mnist"),
+    "unknown data": ({"data": {"kind": "mnits"}}, r"unknown dataset kind 'mnits' \(did you mean 'mnist'\?\); known"),
     "unknown model option": ({"model": {"kind": "mlp", "depth": 3}}, r"model.*'depth'"),
     "negative strength in a grid": (
         {"noise": {"g": [{"kind": "gaussian", "std": [0.1, -0.2]}]}},

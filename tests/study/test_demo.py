@@ -1,21 +1,21 @@
-"""The README's main job: ``noisetrain demo`` runs the bundled study and writes its HTML report."""
+"""The README's main job: ``noisetrain demo`` runs the bundled study, writes its report and prints the answer."""
 
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
-from noisetrain.cli import app
 
 
 @pytest.mark.slow
-def test_demo_runs_the_study_and_writes_the_report(tmp_path: Path) -> None:
-    result = CliRunner(env={"COLUMNS": "240"}).invoke(app, ["demo", "--output", str(tmp_path), "-q"])
-    assert result.exit_code == 0, result.output
-    assert "21 runs: 0 already finished; this time 21 completed" in result.output
-    page = tmp_path / "report" / "report.html"
-    assert page.is_file() and f"report: {page}" in result.output.replace("\n", "")
-    headline = pd.read_csv(tmp_path / "report" / "headline.csv")
-    assert len(headline) == 7 and set(headline.n) == {3}
+def test_demo_runs_the_study_writes_the_report_and_prints_the_answer(demo: tuple[Path, str]) -> None:
+    folder, output = demo
+    assert "70 runs: 0 already finished; this time 70 completed" in output
+    page = folder / "report" / "report.html"
+    assert page.is_file() and f"report: {page}" in output.replace("\n", "")
+    headline = pd.read_csv(folder / "report" / "headline.csv")
+    assert len(headline) == 7 and set(headline.n) == {10}
     assert headline["mean"].min() > 0.9  # every recipe learns digits
+    assert set(headline["interval"]) == {"bootstrap"}  # the runs stored each test example's correctness
+    lines = output.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)  # the summary fits an 80-column terminal
+    assert any(line.startswith("- Best: ") for line in lines) and "p (Holm)" in output and "verdict" in output

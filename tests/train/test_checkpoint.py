@@ -79,10 +79,10 @@ def test_resume_refuses_other_settings(tmp_path):
 
 
 def test_checkpoint_files_are_checked(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
     torch.save({"weights": torch.zeros(1)}, tmp_path / "foreign.pt")
-    with pytest.raises(ValueError, match="not a noisetrain checkpoint"):
+    with pytest.raises(ConfigError, match="not a noisetrain checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
     save_checkpoint({"x": 1}, tmp_path / "sub" / "ok.pt")
     assert load_checkpoint(tmp_path / "sub" / "ok.pt")["x"] == 1

@@ -18,12 +18,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
+import yaml
 from torch import nn
 
 from ..config import load_yaml
 from ..data import Dataset
 from ..noise.inject import evaluation_mode
-from ..registry import ConfigError
+from ..registry import ConfigError, suggest
 from . import adversarial, calibration, certified, clean, corruptions, cost, flatness, noise_sweep, uncertainty  # noqa: F401
 from .progress import Progress, reporting
 from .records import MEASURES, Measure, Record, accuracy_record, check_outputs, clopper_pearson, get_measure, measure
@@ -62,25 +63,38 @@ def parse_measures(text: str) -> list[dict[str, Any]]:
     """
     specs: list[dict[str, Any]] = []
     key: str | None = None
-    for token in (t.strip() for t in text.split(",") if t.strip()):
+    tokens = [t.strip() for t in text.split(",") if t.strip()]
+    if not tokens:
+        raise ConfigError(f"measures: give at least one measure; known: {', '.join(sorted(MEASURES))}")
+    for token in tokens:
         name, colon, option = token.partition(":")
-        if colon or name in MEASURES:
-            get_measure(name)
+        if colon or name in MEASURES or not specs:
+            try:
+                get_measure(name)
+            except ConfigError as error:
+                raise ConfigError(f"measures: {error}") from None
             specs.append({"kind": name})
             key, token = None, option
             if not token:
                 continue
-        if not specs:
-            raise ConfigError(f"measures: {token!r} must follow a measure name; known: {', '.join(sorted(MEASURES))}")
         if "=" in token:
             key, _, value = token.partition("=")
-            specs[-1][key.strip()] = load_yaml(value)
+            specs[-1][key.strip()] = _value(token, value)
         elif key is not None:
             current = specs[-1][key]
-            specs[-1][key] = [*(current if isinstance(current, list) else [current]), load_yaml(token)]
+            specs[-1][key] = [*(current if isinstance(current, list) else [current]), _value(token, token)]
         else:
-            raise ConfigError(f"measures: unknown measure {token!r}; known measures: {', '.join(sorted(MEASURES))}")
+            raise ConfigError(f"measures: unknown measure {token!r}{suggest(token, MEASURES)}; known measures: "
+                              f"{', '.join(sorted(MEASURES))}")  # fmt: skip
     return specs
+
+
+def _value(token: str, text: str) -> Any:
+    """An option value of ``parse_measures``: YAML, or a ``ConfigError`` naming the token."""
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"measures: {token!r}: the value is not valid YAML") from None
 
 
 @contextmanager
@@ -121,6 +135,17 @@ def check_measures(measures: Sequence[MeasureSpec], settings: Mapping[str, Any])
     return plan
 
 
+def check_finite(model: nn.Module) -> None:
+    """``ConfigError`` naming the parameters and buffers of ``model`` that hold NaN or infinite values (a diverged
+    model: every measure of it would be meaningless)."""
+    bad = [name for name, tensor in (*model.named_parameters(), *model.named_buffers())
+           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]  # fmt: skip
+    if bad:
+        names = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        raise ConfigError(f"the model has non-finite weights (NaN or inf) in {names}: it diverged; evaluate a model "
+                          "trained with a lower learning rate, gradient clipping or weaker noise")  # fmt: skip
+
+
 @torch.no_grad()
 def _probe(model: nn.Module, data: Dataset) -> None:
     """One forward pass on 2 test samples in eval mode: the model must run on them and its outputs fit the task."""
@@ -155,10 +180,12 @@ def evaluate(
         settings: options given to every measure that accepts them (e.g. ``batch_size``, ``seed``).
 
     Before the first measure runs, every name, option and option value is checked, the data against what
-    each measure needs (task, non-empty splits, image shape), and one forward pass on 2 test samples checks
-    the model's output shape; a ``ConfigError`` names the measure and the field.
+    each measure needs (task, non-empty splits, image shape), the model's weights are checked to be finite,
+    and one forward pass on 2 test samples checks the model's output shape; a ``ConfigError`` names the
+    measure and the field.
     """
     plan = check_measures(measures, settings)
+    check_finite(model)
     for index, (_, chosen, options) in enumerate(plan):
         with _naming(index, chosen.name):
             chosen.check_data(options, data, model)

@@ -22,7 +22,7 @@ from scipy.stats import beta
 from torch import nn
 
 from ..data.dataset import Dataset, Task
-from ..registry import ConfigError
+from ..registry import ConfigError, suggest
 from .keys import Key
 from .options import Check, integer
 
@@ -180,7 +180,8 @@ def measure(
 def get_measure(name: str) -> Measure:
     """The measure registered as ``name``; the error lists the known ones."""
     if name not in MEASURES:
-        raise ConfigError(f"unknown measure {name!r}; known measures: {', '.join(sorted(MEASURES))}")
+        raise ConfigError(f"unknown measure {name!r}{suggest(name, MEASURES)}; known measures: "
+                          f"{', '.join(sorted(MEASURES))}")  # fmt: skip
     return MEASURES[name]
 
 
@@ -210,9 +211,11 @@ def predictions(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) -> 
 
 @torch.no_grad()
 def is_stochastic(model: nn.Module, x: torch.Tensor) -> bool:
-    """True when two passes of the model on the same inputs differ in its current mode (e.g. MC mode)."""
+    """True when two passes of the model on the same inputs differ in its current mode (e.g. MC mode); NaN
+    outputs in the same places count as equal."""
     probe = x[:8]
-    return not torch.equal(model(probe), model(probe))
+    first, second = model(probe), model(probe)
+    return not bool(((first == second) | (first.isnan() & second.isnan())).all())
 
 
 def check_outputs(outputs: Any, data: Dataset, n: int) -> None:

@@ -15,8 +15,7 @@ from rich.markup import escape
 from rich.progress import TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..registry import ConfigError
-from ..terminal import bars, console, fail
+from ..terminal import bars, console
 from .config import StudyConfig, load_study
 from .recommend import DATA_TYPES, recommended_study
 from .recommend import recommend as techniques
@@ -36,10 +35,7 @@ Overrides = Annotated[list[str] | None, typer.Option("--set", "-s", help="Overri
 @app.command(epilog="Example:\n\n  noisetrain study validate examples/studies/digits.yaml")
 def validate(study: StudyFile, overrides: Overrides = None) -> None:
     """Validate a study file and print its expanded runs, without running anything."""
-    try:
-        config, runs = plan(load_study(study, overrides=overrides or ()))
-    except ConfigError as error:
-        raise fail(error) from None
+    config, runs = plan(load_study(study, overrides=overrides or ()))
     table = Table(title=f"study {config.name}: {len(runs)} runs")
     for column in ("key", "arm", "label", "seed", "context"):
         table.add_column(column)
@@ -72,10 +68,7 @@ def run(
 ) -> None:
     """Run every unfinished run of a study and store the results (rerun to resume); then write its report and
     print the summary."""
-    try:
-        config = load_study(study, overrides=overrides or ())
-    except ConfigError as error:
-        raise fail(error) from None
+    config = load_study(study, overrides=overrides or ())
     result = execute(config, output, quiet, workers=workers, backend=backend, address=address, retries=retries)
     conclude(result.folder, open_page)
     if result.statuses["failed"]:
@@ -97,10 +90,7 @@ def execute(config: StudyConfig, output: Path | None, quiet: bool, **execution: 
             if event.kind == "retry":
                 progress.console.print(f"retrying {event.run.label} seed {event.run.seed}", highlight=False)
 
-        try:
-            result = run_study(config, folder, on_event=show, **execution)  # type: ignore[arg-type]
-        except ConfigError as error:
-            raise fail(error) from None
+        result = run_study(config, folder, on_event=show, **execution)  # type: ignore[arg-type]
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items())) or "nothing new"
     console.print(
         f"{result.total} runs: {result.skipped} already finished; this time {counts}. Store: {folder / DB}",
@@ -116,11 +106,8 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where (default FOLDER/export).")] = None,
 ) -> None:
     """Export a study's runs, per-epoch metrics and evaluation records as CSV or Parquet."""
-    try:
-        with Store.of(folder) as store:
-            paths = store.export(output or folder / "export", fmt)
-    except ConfigError as error:
-        raise fail(error) from None
+    with Store.of(folder) as store:
+        paths = store.export(output or folder / "export", fmt)
     console.print("wrote " + ", ".join(map(str, paths)), highlight=False)
 
 
@@ -134,10 +121,7 @@ def report(
     """Tables (Markdown, LaTeX, CSV), figures and a self-contained HTML page of a study's results."""
     from ..report import build_report
 
-    try:
-        written = build_report(folder, output, [f.strip() for f in formats.split(",") if f.strip()])
-    except ConfigError as error:
-        raise fail(error) from None
+    written = build_report(folder, output, [f.strip() for f in formats.split(",") if f.strip()])
     page = written.page
     console.print(f"wrote {len(written.files)} files to {written.folder}" + (f"; open {page}" if page else ""),
                   highlight=False)  # fmt: skip
@@ -149,10 +133,7 @@ def recommend(
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds of the study file.", min=1)] = 3,
 ) -> None:
     """The recommended noise techniques and combinations for a data type, with starting strengths."""
-    try:
-        found = techniques(data_type)
-    except ConfigError as error:
-        raise fail(error) from None
+    found = techniques(data_type)
     table = Table(title=f"recommended for {data_type} data")
     for column in ("arm", "start with", "sweep", "why"):
         table.add_column(column)
@@ -186,10 +167,7 @@ def conclude(folder: Path, open_page: bool) -> None:
     with ``open_page``, open the page in a browser."""
     from ..report import build_report
 
-    try:
-        report = build_report(folder)
-    except ConfigError as error:
-        raise fail(error) from None
+    report = build_report(folder)
     shown = report.brief.shown
     assert shown is not None
     table = Table(title=report.brief.title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0),

@@ -86,8 +86,12 @@ def load_run(path: str | Path) -> tuple[RunConfig, Dataset, nn.Module]:
     config = validate(state["run"])
     data, model = build(config)
     handle = attach_noise(model, config.noise, data, seed=config.seed)
-    model.load_state_dict(state["model"])
-    handle.load_state_dict(state["noise"])
+    try:
+        model.load_state_dict(state["model"])
+        handle.load_state_dict(state["noise"])
+    except (RuntimeError, KeyError) as error:
+        raise ConfigError(f"checkpoint {str(path)!r} does not fit the model its config builds: "
+                          f"{str(error).strip().splitlines()[0]}") from None  # fmt: skip
     if callable(getattr(model, "fit", None)):
         model.fit(data.train.x, data.train.y)
     return config, data, model.eval()
@@ -100,20 +104,25 @@ def run(
     callbacks: Iterable[Callback] = (),
     resume: bool = False,
 ) -> RunResult:
-    """Execute one run; with ``output``, write its files there (``resume=True`` continues its checkpoint)."""
+    """Execute one run; with ``output``, write its files there (``resume=True`` continues its checkpoint).
+
+    Nothing is written before every check has passed: the config, the device, a resumed checkpoint's config,
+    the data, the model and the noise recipe attached to it.
+    """
     config = validate(config)
     device = resolve_device(config.device)
     folder = Path(output) if output is not None else None
     checkpoint = folder / "checkpoint.pt" if folder is not None else None
-    if resume and (checkpoint is None or not checkpoint.is_file()):
-        raise ConfigError(f"resume: no checkpoint at {str(checkpoint)!r}")
+    if resume:
+        check_resume(config, checkpoint)
+    data, model = build(config)
+    handle = attach_noise(model, config.noise, data, seed=config.seed)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         callbacks = [*callbacks, MetricsWriter(folder)]
-    data, model = build(config)
     trained = fit(
-        model, data, noise=config.noise, config=config.train, seed=config.seed, device=device,
+        model, data, noise=handle, config=config.train, seed=config.seed, device=device,
         callbacks=callbacks, checkpoint=checkpoint, resume=checkpoint if resume else None,
         extra={"run": config.model_dump(mode="json")},
     )  # fmt: skip
@@ -126,3 +135,16 @@ def run(
         summary = {**result.summary(), "environment": environment(config.device)}
         (folder / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
     return result
+
+
+def check_resume(config: RunConfig, checkpoint: Path | None) -> None:
+    """``ConfigError`` unless ``checkpoint`` exists and was written by a run of exactly ``config``."""
+    if checkpoint is None or not checkpoint.is_file():
+        raise ConfigError(f"resume: no checkpoint at {str(checkpoint)!r}")
+    saved, current = load_checkpoint(checkpoint).get("run") or {}, config.model_dump(mode="json")
+    changed = sorted(key for key in {*saved, *current} if saved.get(key) != current.get(key))
+    if changed:
+        raise ConfigError(
+            f"resume: the checkpoint {str(checkpoint)!r} was written with another {', '.join(changed)}; resume with "
+            f"its own config ({str(checkpoint.with_name('config.yaml'))!r}) or write to a new --output"
+        )

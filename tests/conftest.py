@@ -1,0 +1,19 @@
+"""Fixtures shared across the test folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from noisetrain.cli import app
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``noisetrain demo`` run once (70 runs, about a minute): its study folder and what it printed at 80 columns."""
+    folder = tmp_path_factory.mktemp("demo")
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["demo", "--output", str(folder), "-q"])
+    assert result.exit_code == 0, result.output
+    return folder, result.output

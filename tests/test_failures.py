@@ -1,0 +1,221 @@
+"""A corpus of bad inputs to every command: each exits 2 with one ``error:`` line naming the file or field, no
+traceback, and leaves every file already on disk byte for byte as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from noisetrain.cli import app
+
+runner = CliRunner(env={"COLUMNS": "200"})
+TINY = ["--set", "data={kind: digits, train_size: 200}", "--set", "model={kind: mlp, widths: [8]}",
+        "--set", "train.epochs=1", "--quiet"]  # fmt: skip
+BOMB = "a: &a [x]\n" + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
+                              for p, c in zip("abcdefg", "bcdefgh", strict=True))  # 10**7 values from 71 aliases
+STUDY = {
+    "name": "tiny", "data": {"kind": "digits"}, "model": {"kind": "mlp", "widths": [8]}, "train": {"epochs": 1},
+    "seeds": 1, "noise": {"g": [{"kind": "gaussian", "std": 0.1}]}, "evaluate": {"measures": ["clean"]},
+}  # fmt: skip
+
+
+class Foreign:
+    """An object no noisetrain checkpoint holds: torch's weights_only loader must refuse to build it."""
+
+
+@pytest.fixture(scope="module")
+def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a trained run, broken checkpoints, YAML files and a study store, as a user might have."""
+    root = tmp_path_factory.mktemp("place")
+    assert runner.invoke(app, ["train", *TINY, "--output", str(root / "run")]).exit_code == 0
+    good = root / "run" / "checkpoint.pt"
+    (root / "truncated.pt").write_bytes(good.read_bytes()[:300])
+    (root / "text.pt").write_text("not a checkpoint\n")
+    torch.save({"a": torch.ones(2)}, root / "foreign.pt")
+    torch.save({"format": 1, "payload": Foreign()}, root / "pickle.pt")
+    torch.save({"a": 1}, root / "legacy.pt", _use_new_zipfile_serialization=False)
+    state = torch.load(good, weights_only=True)
+    state["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                      for k, v in state["model"].items()}  # fmt: skip
+    torch.save(state, root / "nan.pt")
+    state = torch.load(good, weights_only=True)
+    state["model"] = {k: v[:1] if v.ndim else v for k, v in state["model"].items()}
+    torch.save(state, root / "shapes.pt")
+    (root / "binary.yaml").write_bytes(bytes(range(256)) * 4)
+    (root / "nested.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    (root / "list.yaml").write_text("- a\n- b\n")
+    (root / "broken.yaml").write_text("a: [1,\n")
+    (root / "duplicate.yaml").write_text("data: digits\nmodel: mlp\ntrain: {epochs: 1}\ntrain: {epochs: 2}\n")
+    (root / "bomb.yaml").write_text(BOMB)
+    (root / "a_file").write_text("in the way\n")
+    (root / "folder").mkdir()
+    for name, change in {
+        "study": {}, "arms": None, "negative": {"noise": {"g": [{"kind": "gaussian", "std": -0.2}]}},
+        "measure": {"evaluate": {"measures": ["clean", "robustness"]}}, "metric": {"report": {"metric": "ece"}},
+        "address": {"execution": {"address": "auto"}}, "seeds": {"seeds": 0}, "name": {"name": "a/b"},
+        "infinite": {"noise": {"g": [{"kind": "gaussian", "std": float("inf")}]}},
+        "lr": {"train": {"epochs": 1, "optimizer": {"lr": float("inf")}}},
+        "setting": {"evaluate": {"measures": ["clean"], "settings": {"eps": 0.1}}},
+    }.items():  # fmt: skip
+        text = yaml.safe_dump({**STUDY, **(change or {})}, sort_keys=False)
+        if change is None:  # two arms of one name: the second would silently win
+            text = text.replace("noise:\n", "noise:\n  g: [{kind: uniform}]\n")
+        (root / f"{name}.yaml").write_text(text)
+    anchors = BOMB.replace(": &", ": &").splitlines()
+    bomb = "\n".join(f"x{line}" for line in anchors)  # the anchors under keys of their own
+    (root / "bomb_study.yaml").write_text(f"{yaml.safe_dump(STUDY)}{bomb}\nreport: {{setting: {{eps: *h}}}}\n")
+    assert runner.invoke(app, ["study", "run", str(root / "study.yaml"), "-o", str(root / "done"), "-q"]).exit_code == 0
+    (root / "junk").mkdir()
+    (root / "junk" / "study.db").write_text("not sqlite\n")
+    (root / "dbfolder" / "study.db").mkdir(parents=True)
+    return root
+
+
+def args(*parts: str) -> Callable[[Path], list[str]]:
+    """A command line whose ``{}`` parts name files in the fixture's folder."""
+    return lambda root: [part.replace("{}", str(root)) for part in parts]
+
+
+CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
+    # train: files and YAML
+    "train missing config": (args("train", "-c", "{}/missing.yaml"), "config file '{}/missing.yaml' does not exist"),
+    "train config is a folder": (args("train", "-c", "{}/folder"), "is a folder; give the YAML file"),
+    "train binary config": (args("train", "-c", "{}/binary.yaml"), "is not a text file"),
+    "train nested config": (args("train", "-c", "{}/nested.yaml"), "nests too deeply"),
+    "train list config": (args("train", "-c", "{}/list.yaml"), "must hold a mapping at the top level"),
+    "train broken YAML": (args("train", "-c", "{}/broken.yaml"), "is not valid YAML"),
+    "train duplicate key": (args("train", "-c", "{}/duplicate.yaml"), "key 'train' is given twice, on lines 3 and 4"),
+    "train alias bomb": (args("train", "-c", "{}/bomb.yaml"), "expands to more than 1,000,000 values"),
+    "train bad override YAML": (args("train", "--set", "train.epochs=[1,"), "the value is not valid YAML"),
+    "train override without =": (args("train", "--set", "epochs"), "must look like key.path=value"),
+    "train zero epochs": (args("train", *TINY, "--set", "train.epochs=0"), "train.epochs"),
+    "train infinite lr": (args("train", *TINY, "--set", "train.optimizer.lr=.inf"), "should be a finite number"),
+    "train infinite std": (args("train", *TINY, "--set", "noise=[{kind: gaussian, std: .inf}]"),
+                           "GaussianNoise.std must be in [0, inf), got inf"),
+    "train misspelt noise": (args("train", *TINY, "--set", "noise=[{kind: gausian}]"), "did you mean 'gaussian'?"),
+    "train misspelt parameter": (args("train", *TINY, "--set", "noise=[{kind: gaussian, stdd: 0.1}]"),
+                                 "did you mean 'std'?"),
+    "train unknown data": (args("train", *TINY, "--set", "data=imagenet"), "unknown dataset kind 'imagenet'"),
+    "train unknown model option": (args("train", *TINY, "--set", "model.depth=3"), "has no parameter 'depth'"),
+    "train missing CUDA": (args("train", *TINY, "--set", "device=cuda", "-o", "{}/cuda"), "torch sees no CUDA device"),
+    "train negative seed": (args("train", *TINY, "--set", "seed=-1"), "seed"),
+    "train resume without checkpoint": (args("train", *TINY, "-o", "{}/fresh", "--resume"), "resume: no checkpoint"),
+    "train output is a file": (args("train", *TINY, "-o", "{}/a_file"), "a_file"),
+    "train missing data folder": (args("train", *TINY, "--set", "data={kind: mnist, root: /nonexistent/mnist}",
+                                       "-o", "{}/run"), "/nonexistent/mnist"),  # the run's config.yaml stays
+    "train resume with other settings": (args("train", "-c", "{}/run/config.yaml", "--set", "train.epochs=3",
+                                              "-o", "{}/run", "--resume", "-q"), "was written with another train"),
+    "train resume another run's folder": (args("train", *TINY, "--set", "seed=5", "-o", "{}/run", "--resume"),
+                                          "was written with another seed"),
+    "train selector matches nothing": (args("train", *TINY, "--set", "noise=[{kind: dropout, at: 'output:Conv2d'}]"),
+                                       "Conv2d"),
+    # evaluate: checkpoints and measures
+    "evaluate missing checkpoint": (args("evaluate", "-c", "{}/missing.pt"),
+                                    "checkpoint '{}/missing.pt' does not exist"),
+    "evaluate checkpoint is a folder": (args("evaluate", "-c", "{}/folder"), "is a folder; give its checkpoint.pt"),
+    "evaluate truncated checkpoint": (args("evaluate", "-c", "{}/truncated.pt"), "is not a readable checkpoint"),
+    "evaluate text checkpoint": (args("evaluate", "-c", "{}/text.pt"), "is not a readable checkpoint"),
+    "evaluate foreign checkpoint": (args("evaluate", "-c", "{}/foreign.pt"), "is not a noisetrain checkpoint"),
+    "evaluate pickle payload": (args("evaluate", "-c", "{}/pickle.pt"), "no code in it ran"),
+    "evaluate legacy format": (args("evaluate", "-c", "{}/legacy.pt"), "legacy.pt"),
+    "evaluate NaN weights": (args("evaluate", "-c", "{}/nan.pt"), "non-finite weights"),
+    "evaluate mismatched shapes": (args("evaluate", "-c", "{}/shapes.pt"), "does not fit the model its config builds"),
+    "evaluate no measures": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", ""), "give at least one measure"),
+    "evaluate misspelt measure": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "clen"),
+                                  "did you mean 'clean'?"),
+    "evaluate unknown measure": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "clean,robust"),
+                                 "unknown measure 'robust'"),
+    "evaluate negative eps": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "adversarial:eps=-1"),
+                              "eps must be in [0, inf), got -1"),
+    "evaluate bad option YAML": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "adversarial:eps=[0"),
+                                 "not valid YAML"),
+    "evaluate unknown sweep kind": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "noise_sweep:kinds=gaussan"),
+                                    "gaussan"),
+    "evaluate zero batch size": (args("evaluate", "-c", "{}/run/checkpoint.pt", "--batch-size", "0"), "batch_size"),
+    "evaluate missing baseline": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "corruptions",
+                                       "--baseline", "{}/missing.pt"), "missing.pt"),
+    "evaluate corruptions on flat data": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "corruptions"),
+                                          "corruptions"),
+    "evaluate output is a file": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-o", "{}/a_file"), "a_file"),
+    # study validate and run
+    "validate missing file": (args("study", "validate", "{}/missing.yaml"), "does not exist"),
+    "validate folder": (args("study", "validate", "{}/folder"), "is a folder"),
+    "validate broken YAML": (args("study", "validate", "{}/broken.yaml"), "is not valid YAML"),
+    "validate two arms of one name": (args("study", "validate", "{}/arms.yaml"), "key 'g' is given twice"),
+    "validate alias bomb in report": (args("study", "validate", "{}/bomb_study.yaml"), "expands to more than"),
+    "validate negative std": (args("study", "validate", "{}/negative.yaml"), "noise.g[0]: GaussianNoise.std"),
+    "validate infinite std": (args("study", "validate", "{}/infinite.yaml"), "GaussianNoise.std must be in [0, inf)"),
+    "validate infinite lr": (args("study", "validate", "{}/lr.yaml"), "finite number"),
+    "validate unknown measure": (args("study", "validate", "{}/measure.yaml"), "unknown measure 'robustness'"),
+    "validate unrecorded metric": (args("study", "validate", "{}/metric.yaml"), "report.metric"),
+    "validate address without ray": (args("study", "validate", "{}/address.yaml"), "execution.address"),
+    "validate zero seeds": (args("study", "validate", "{}/seeds.yaml"), "seeds"),
+    "validate slash in name": (args("study", "validate", "{}/name.yaml"), "name must be letters"),
+    "validate unused setting": (args("study", "validate", "{}/setting.yaml"), "'eps' is accepted by none"),
+    "validate zero workers": (args("study", "validate", "{}/study.yaml", "--set", "execution.workers=0"),
+                              "execution.workers"),
+    "run bad study": (args("study", "run", "{}/negative.yaml", "-o", "{}/never", "-q"), "GaussianNoise.std"),
+    "run output is a file": (args("study", "run", "{}/study.yaml", "-o", "{}/a_file", "-q"), "a_file"),
+    # report, export, recommend
+    "report without store": (args("report", "{}/folder"), "no study store"),
+    "report bad format": (args("report", "{}/done", "--formats", "pdf"), "formats must be among md, latex, csv, html"),
+    "report store is junk": (args("report", "{}/junk"), "is not a noisetrain study store"),
+    "report store is a folder": (args("report", "{}/dbfolder"), "no study store"),
+    "report output is a file": (args("report", "{}/done", "-o", "{}/a_file"), "a_file"),
+    "export bad format": (args("study", "export", "{}/done", "--format", "xlsx"), "export format must be"),
+    "export without store": (args("study", "export", "{}/folder"), "no study store"),
+    "recommend unknown data type": (args("recommend", "--data-type", "audio-ish"), "data"),
+}  # fmt: skip
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under ``root`` and its content's hash (folders as such)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
+            for p in sorted(root.rglob("*"))}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_bad_input_is_one_line_exit_2_and_changes_nothing(
+    case: str, place: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(place)  # default output folders (runs/train, studies/NAME) land where the snapshot sees them
+    command, expected = CASES[case]
+    before = snapshot(place)
+    result = runner.invoke(app, command(place))
+    output = result.output
+    assert result.exit_code == 2, f"{case}: exit {result.exit_code}\n{output}\n{result.exception!r}"
+    assert "Traceback" not in output and "internal error" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    assert expected.replace("{}", str(place)) in output, output
+    assert snapshot(place) == before, f"{case} changed files on disk"
+
+
+def test_debug_shows_the_traceback_and_a_bug_names_its_log(place: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    debugged = runner.invoke(app, ["--debug", "evaluate", "-c", str(place / "missing.pt")])
+    assert debugged.exit_code == 1 and "does not exist" in str(debugged.exception)  # raised, not reported
+    import noisetrain.cli
+
+    def broken(*_: object, **__: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(noisetrain.cli, "load_config", broken)
+    result = runner.invoke(app, ["train", *TINY])
+    assert result.exit_code == 1 and "internal error (a bug in noisetrain): ZeroDivisionError: a bug" in result.output
+    log = Path(result.output.split("its traceback is in ")[1].split(";")[0])
+    assert "Traceback" in log.read_text() and "ZeroDivisionError" in log.read_text()
+    log.unlink()
+
+
+def test_the_corpus_is_large_and_the_files_are_what_they_claim(place: Path) -> None:
+    assert len(CASES) >= 60
+    with pytest.raises(pickle.UnpicklingError):  # the payload really is refused by torch itself
+        torch.load(place / "pickle.pt", weights_only=True)
+    assert torch.load(place / "legacy.pt", weights_only=True) == {"a": 1}  # a readable file of another format
