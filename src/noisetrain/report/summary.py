@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..evaluate.keys import metric, show, show_difference, show_interval
-from ..study.stats import fewest_seeds
+from ..study.stats import fewest_seeds, min_p
 from .comparisons import key_comparisons
 from .data import StudyData, is_baseline
 from .formats import p_value
@@ -132,7 +132,7 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
     weak = compared[compared["underpowered"].eq(True)]
     if len(weak):
         pairs = int(weak["n_pairs"].max())
-        smallest = 2 / 2**pairs
+        smallest = min_p(pairs)
         if smallest > alpha:
             text = (f"{len(weak)} of {len(compared)} comparisons are underpowered: with {pairs} seeds the sign-flip "
                     f"test's smallest p is {smallest:.2g} > {alpha:.2g}, so nothing can be significant; use at least "
