@@ -63,6 +63,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "infinite": {"noise": {"g": [{"kind": "gaussian", "std": float("inf")}]}},
         "lr": {"train": {"epochs": 1, "optimizer": {"lr": float("inf")}}},
         "setting": {"evaluate": {"measures": ["clean"], "settings": {"eps": 0.1}}},
+        "selector": {"noise": {"g": [{"kind": "dropout", "at": "output:Conv2d"}]}}, "cuda": {"device": "cuda"},
     }.items():  # fmt: skip
         text = yaml.safe_dump({**STUDY, **(change or {})}, sort_keys=False)
         if change is None:  # two arms of one name: the second would silently win
@@ -147,6 +148,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     # study validate and run
     "validate missing file": (args("study", "validate", "{}/missing.yaml"), "does not exist"),
     "validate folder": (args("study", "validate", "{}/folder"), "is a folder"),
+    "validate a device file": (args("study", "validate", "/dev/null"), "'/dev/null' is not a regular file"),
     "validate broken YAML": (args("study", "validate", "{}/broken.yaml"), "is not valid YAML"),
     "validate two arms of one name": (args("study", "validate", "{}/arms.yaml"), "key 'g' is given twice"),
     "validate alias bomb in report": (args("study", "validate", "{}/bomb_study.yaml"), "expands to more than"),
@@ -159,6 +161,9 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "validate zero seeds": (args("study", "validate", "{}/seeds.yaml"), "seeds"),
     "validate slash in name": (args("study", "validate", "{}/name.yaml"), "name must be letters"),
     "validate unused setting": (args("study", "validate", "{}/setting.yaml"), "'eps' is accepted by none"),
+    "validate selector matches nothing": (args("study", "validate", "{}/selector.yaml"),
+                                          "arm 'g' (g): noise.g[0]: selector 'output:Conv2d' matched no module"),
+    "validate missing CUDA": (args("study", "validate", "{}/cuda.yaml"), "torch sees no CUDA device"),
     "validate zero workers": (args("study", "validate", "{}/study.yaml", "--set", "execution.workers=0"),
                               "execution.workers"),
     "run bad study": (args("study", "run", "{}/negative.yaml", "-o", "{}/never", "-q"), "GaussianNoise.std"),

@@ -295,7 +295,7 @@ def read_yaml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
     if path.is_dir():
         raise ConfigError(f"{what} {str(path)!r} is a folder; give the YAML file")
     if not path.is_file():
-        raise ConfigError(f"{what} {str(path)!r} does not exist")
+        raise ConfigError(f"{what} {str(path)!r} " + ("is not a regular file" if path.exists() else "does not exist"))
     try:
         raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError:

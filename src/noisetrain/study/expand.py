@@ -200,10 +200,15 @@ def _validate(raw: dict[str, Any], arm: str, factors: dict[str, Any]) -> RunConf
     try:
         return validate(raw)
     except ConfigError as error:
-        message = re.sub(r"\bnoise\[(\d+)\]", lambda m: f"noise.{arm}[{m.group(1)}]", str(error))
+        message = arm_fields(str(error), arm)
         point = ", ".join(f"{name}={show(value)}" for name, value in factors.items())
         where = f"arm {arm!r}" + (f" at {point}" if point else "")
         raise ConfigError(f"{where}: {message}") from None
+
+
+def arm_fields(message: str, arm: str) -> str:
+    """``message`` with a run's ``noise[i]`` or a recipe's ``recipe[i]`` named as the study field ``noise.<arm>[i]``."""
+    return re.sub(r"\b(?:noise|recipe)\[(\d+)\]", lambda m: f"noise.{arm}[{m.group(1)}]", message)
 
 
 def spec_names(recipe: Sequence[Any]) -> list[str]:

@@ -31,7 +31,7 @@ from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend
 from .config import StudyConfig
 from .execute import Outcome, Task, worker_threads
-from .expand import RunSpec, expand
+from .expand import RunSpec, arm_fields, expand
 from .search import check_search, optuna_search, random_values, with_values
 from .store import DB, Store
 
@@ -113,20 +113,34 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
 
 
 def check_data(runs: list[RunSpec], planned: list[Any]) -> None:
-    """Load each distinct data set and build each model of ``runs`` once, and check the measures against them
-    (task, splits, image shapes, ...), so a measure that cannot run on the data fails before any training."""
-    from ..train.run import build
+    """Load each distinct data set and build each model of ``runs`` once, check the measures against them (task,
+    splits, image shapes, ...) and attach each distinct noise recipe to a model built for it (a selector that
+    matches nothing, a recipe the model cannot take), so that neither fails a run after training started; the
+    device is checked once."""
+    from ..train.loop import attach_noise
+    from ..train.run import build, resolve_device
 
+    for device in dict.fromkeys(run.config.device for run in runs):
+        resolve_device(device)
     loaded: dict[str, Dataset] = {}
-    seen: set[str] = set()
+    models: set[str] = set()
+    recipes: set[str] = set()
     for run in runs:
         source = json.dumps(run.config.data, sort_keys=True)
         pair = json.dumps([source, run.config.model], sort_keys=True)
-        if pair in seen:
+        recipe = json.dumps([pair, run.config.noise], sort_keys=True, default=str)
+        if recipe in recipes:
             continue
-        seen.add(pair)
+        recipes.add(recipe)
         data, model = build(run.config, loaded.get(source))
         loaded[source] = data
+        try:
+            attach_noise(model, run.config.noise, data, seed=run.config.seed)
+        except ConfigError as error:
+            raise ConfigError(f"arm {run.arm!r} ({run.label}): {arm_fields(str(error), run.arm)}") from None
+        if pair in models:
+            continue
+        models.add(pair)
         for index, (_, chosen, options) in enumerate(planned):
             try:
                 chosen.check_data(options, data, model)
