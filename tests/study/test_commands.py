@@ -1,8 +1,10 @@
 """The study commands: validate, run, export, recommend (report and demo: see tests/report)."""
 
+import webbrowser
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -35,8 +37,15 @@ def test_run_then_rerun_then_export(tmp_path: Path) -> None:
     result = runner.invoke(app, ["study", "run", str(path), "--output", str(folder), "--workers", "2", "-q"])
     assert result.exit_code == 0, result.output
     assert "3 runs: 0 already finished; this time 3 completed" in result.output
-    result = runner.invoke(app, ["study", "run", str(path), "--output", str(folder), "-q"])
+    assert "clean accuracy per configuration" in result.output and "- Best: **" not in result.output
+    assert "verdict" in result.output and f"report: {folder / 'report' / 'report.html'}" in result.output
+    assert (folder / "report" / "summary.md").is_file()  # the run wrote its report and printed its summary
+    opened: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(webbrowser, "open", opened.append)
+        result = runner.invoke(app, ["study", "run", str(path), "--output", str(folder), "-q", "--open"])
     assert "3 runs: 3 already finished; this time nothing new" in result.output
+    assert opened == [(folder / "report" / "report.html").resolve().as_uri()]
     result = runner.invoke(app, ["study", "export", str(folder)])
     assert result.exit_code == 0, result.output
     runs = pd.read_csv(folder / "export" / "runs.csv")
