@@ -8,6 +8,7 @@ error that lists what is known.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import types
 import typing
@@ -129,23 +130,24 @@ def suggest(name: object, known: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+@functools.cache
+def _keywords(cls: type) -> tuple[inspect.Parameter, ...]:
+    """The keyword parameters of ``cls.__init__`` (read once per class: signatures are slow to build)."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return tuple(p for p in parameters if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
 def parameter_names(cls: type) -> list[str]:
     """Names of the keyword parameters of ``cls.__init__`` (what a spec may set)."""
-    signature = inspect.signature(cls.__init__)
-    return [
-        name
-        for name, p in signature.parameters.items()
-        if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ]
+    return [p.name for p in _keywords(cls)]
 
 
 def parameter_defaults(cls: type) -> dict[str, Any]:
     """``{name: default}`` of the keyword parameters of ``cls.__init__`` that have a default (tuples as lists)."""
-    signature = inspect.signature(cls.__init__)
     return {
-        name: list(p.default) if isinstance(p.default, tuple) else p.default
-        for name, p in signature.parameters.items()
-        if name in parameter_names(cls) and p.default is not p.empty
+        p.name: list(p.default) if isinstance(p.default, tuple) else p.default
+        for p in _keywords(cls)
+        if p.default is not p.empty
     }
 
 

@@ -1,8 +1,11 @@
 """Grid expansion: axes, literal lists, the baseline, seeds, hashing and de-duplication."""
 
+import importlib
+
 import pytest
 
 from noisetrain.config import validate
+from noisetrain.registry import ConfigError
 from noisetrain.study.expand import config_hash, expand
 
 from studykit import study_config
@@ -134,3 +137,16 @@ def test_data_seed_run_keeps_one_group_per_configuration_across_seeds() -> None:
         assert r.config.data["seed"] == "run" and r.config.data_spec()["seed"] == r.seed
     assert len(groups) == 3 and all(seeds == {0, 1} for seeds in groups.values())
     assert {r.key for r in runs}.isdisjoint(r.key for r in expand(study_config()))  # another data draw, other runs
+
+
+def test_a_grid_larger_than_max_runs_is_refused_before_it_is_expanded(monkeypatch) -> None:
+    module = importlib.import_module("noisetrain.study.expand")  # the module, not the function study.expand
+
+    study = study_config(seeds=1000, execution={"max_runs": 5000})  # 3 configurations x 1000 seeds = 3000 runs
+    assert len(expand(study)) == 3000
+    huge = study_config(seeds=1000, noise={"g": [{"kind": "gaussian", "std": [0.01 * i for i in range(1, 101)]}]},
+                        execution={"max_runs": 100_000})  # fmt: skip
+    huge = huge.model_copy(update={"train": {"epochs": 1, "batch_size": [16, 32, 64, 128]}})
+    monkeypatch.setattr(module, "_validate", lambda *a: pytest.fail("expanded a grid it should refuse"))
+    with pytest.raises(ConfigError, match=r"has 404,000 runs, more than execution.max_runs \(100,000\); shrink"):
+        expand(huge)

@@ -48,7 +48,7 @@ class ExecutionConfig(Strict):
     ``retries``: how often a failed run (an exception or a lost worker) is run again before it is
     recorded as failed. ``cpus``/``gpus``: resources of one run: its torch threads, and its Ray
     resources on the ray backend; ``cpus`` defaults to the machine's cores shared evenly among the
-    workers (1 per run on Ray).
+    workers (1 per run on Ray). ``max_runs``: a larger grid is refused before it is expanded.
     """
 
     backend: Literal["local", "ray"] = "local"
@@ -57,6 +57,7 @@ class ExecutionConfig(Strict):
     retries: int = Field(0, ge=0)
     cpus: int | None = Field(None, ge=1)
     gpus: float = Field(0.0, ge=0)
+    max_runs: int = Field(100_000, ge=1)
 
 
 class ReportConfig(Strict):

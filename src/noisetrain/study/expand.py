@@ -15,6 +15,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,7 +80,11 @@ class RunSpec:
 
 def config_hash(config: Mapping[str, Any]) -> str:
     """SHA-256 (first 16 hex digits) of the canonical JSON of a resolved run config (``canonical``)."""
-    text = json.dumps(canonical(config), sort_keys=True, separators=(",", ":"), default=str)
+    return _digest(canonical(config))
+
+
+def _digest(canonical_config: Any) -> str:
+    text = json.dumps(canonical_config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -110,7 +115,8 @@ def expand(study: StudyConfig) -> list[RunSpec]:
     """Every run of ``study`` (context x arm x arm axes x seed), validated; duplicates (same key) once.
 
     Raises ``ConfigError`` naming the study field (``noise.gaussian[0].std``, ``train.epochs``) and the
-    grid point of the first run that does not validate, before anything runs.
+    grid point of the first run that does not validate, before anything runs; a grid of more than
+    ``execution.max_runs`` runs is refused before it is expanded.
     """
     context = {"data": study.data, "model": study.model, "train": study.train}
     context_axes = [
@@ -118,33 +124,40 @@ def expand(study: StudyConfig) -> list[RunSpec]:
         *axes(study.model, ("model",), MODELS),
         *axes(study.train, ("train",), None),
     ]
-    arms = ([(BASELINE, ArmConfig())] if study.baseline else []) + list(study.noise.items())
+    arms = [(arm, recipe, _arm_axes(arm, recipe)) for arm, recipe in
+            ([(BASELINE, ArmConfig())] if study.baseline else []) + list(study.noise.items())]  # fmt: skip
+    count = math.prod(len(a.values) for a in context_axes) * len(study.seeds)
+    count *= sum(math.prod(len(a.values) for a in arm_axes) for _, _, arm_axes in arms)
+    if count > study.execution.max_runs:
+        raise ConfigError(f"the study has {count:,} runs, more than execution.max_runs ({study.execution.max_runs:,});"
+                          " shrink the grid or raise execution.max_runs")  # fmt: skip
     runs: dict[str, RunSpec] = {}
     for context_point in _points(context_axes):
         base = assign(context, context_point)
-        for arm, recipe in arms:
+        for arm, recipe, arm_axes in arms:
             spec = {"noise": recipe.noise, "train": recipe.train}
-            names = spec_names(recipe.noise)
-            arm_axes = [
-                *(
-                    axis
-                    for index, item in enumerate(recipe.noise)
-                    for axis in axes(item, ("noise", index), NOISE, prefix=f"noise.{names[index]}")
-                ),
-                *axes(recipe.train, ("train",), None, prefix=f"noise.{arm}.train"),
-            ]
             for arm_point in _points(arm_axes):
                 chosen = assign(spec, arm_point)
                 raw = {**base, "train": merge(base["train"], chosen["train"]), "noise": chosen["noise"]}
                 factors = {axis.name: value for axis, value in [*context_point, *arm_point]}
                 config = _validate({**raw, "seed": study.seeds[0], "device": study.device}, arm, factors)
+                unseeded = canonical({k: v for k, v in config.model_dump(mode="json").items() if k != "seed"})
+                group = _digest(unseeded)
                 for seed in study.seeds:
-                    seeded = config.model_copy(update={"seed": seed})
-                    resolved = seeded.model_dump(mode="json")
-                    key = config_hash(resolved)
-                    group = config_hash({k: v for k, v in resolved.items() if k != "seed"})
-                    runs.setdefault(key, RunSpec(key, group, arm, seed, factors, seeded))
+                    key = _digest({**unseeded, "seed": canonical(seed)})  # = config_hash of the seeded config
+                    if key not in runs:
+                        runs[key] = RunSpec(key, group, arm, seed, factors, config.model_copy(update={"seed": seed}))
     return list(runs.values())
+
+
+def _arm_axes(arm: str, recipe: ArmConfig) -> list[Axis]:
+    """The grid axes of one arm: those inside its noise specs, then those of its training changes."""
+    names = spec_names(recipe.noise)
+    return [
+        *(axis for index, item in enumerate(recipe.noise)
+          for axis in axes(item, ("noise", index), NOISE, prefix=f"noise.{names[index]}")),
+        *axes(recipe.train, ("train",), None, prefix=f"noise.{arm}.train"),
+    ]  # fmt: skip
 
 
 def axes(value: Any, path: Path, registry: Registry[Any] | None, *, prefix: str | None = None) -> list[Axis]:
