@@ -108,3 +108,12 @@ def test_data_seed_run_follows_the_run_seed(monkeypatch):
         validate({**BASE, "data": {"kind": "fixed", "seed": "run"}})
     with pytest.raises(ConfigError, match="seed"):
         validate({**BASE, "data": {"kind": "digits", "seed": "each"}})
+
+
+def test_every_bad_noise_entry_is_reported_not_only_the_first():
+    noise = [{"kind": "gaussian", "std": -1}, {"kind": "uniform"}, {"kind": "dropout", "p": 2}, {"kind": "gausian"}]
+    with pytest.raises(ConfigError) as error:
+        validate({**BASE, "noise": noise})
+    message = str(error.value)
+    assert "noise[0]: GaussianNoise.std must be in [0, inf)" in message and "noise[2]: Dropout.p" in message
+    assert "noise[3]: unknown noise kind 'gausian'" in message and "noise[1]" not in message

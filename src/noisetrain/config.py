@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .registry import ConfigError
+from .registry import ConfigError, parameter_defaults, parameter_names
 
 Spec = dict[str, Any]
 RUN_SEED = "run"
@@ -222,14 +221,20 @@ class RunConfig(Strict):
         from .noise.base import NOISE, build_noise
         from .noise.inject import parse_selector
 
-        for index, spec in enumerate(specs):
+        problems = []
+        for index, spec in enumerate(specs):  # every bad entry is reported, not only the first
             spec, field = dict(spec), f"noise[{index}]"
-            if "at" in spec:
-                parse_selector(spec.pop("at"), field=f"{field}.at")
-            cls, _ = NOISE.check(spec, field=field)
-            required = inspect.signature(cls.__init__).parameters
-            if not any(required[name].default is inspect.Parameter.empty for name in DATA_FACTS if name in required):
-                build_noise(spec, field=field)  # else its values are checked once the data fills in the facts
+            try:
+                if "at" in spec:
+                    parse_selector(spec.pop("at"), field=f"{field}.at")
+                cls, _ = NOISE.check(spec, field=field)
+                defaults = parameter_defaults(cls)
+                if all(name in defaults for name in DATA_FACTS if name in parameter_names(cls)):
+                    build_noise(spec, field=field)  # else its values are checked once the data fills in the facts
+            except ConfigError as error:
+                problems.append(str(error))
+        if problems:
+            raise ConfigError("\n  ".join(problems))
         return specs
 
     @field_validator("device")
