@@ -96,6 +96,26 @@ def test_restricted_unpickler_refuses_code(tmp_path: Path, protocol: int) -> Non
         load_pickle(path)
 
 
+class Huge:
+    """Pickles as an array that claims a shape of 2**42 bytes but carries 4."""
+
+    def __reduce__(self):
+        function, arguments, state = np.zeros(4, dtype=np.uint8).__reduce__()
+        return (function, arguments, (state[0], (2**42,), *state[2:]))
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_an_array_shape_larger_than_its_bytes_is_refused_before_allocating(tmp_path: Path, protocol: int) -> None:
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({"data": Huge(), "labels": []}, protocol=protocol))
+    assert path.stat().st_size < 500
+    with pytest.raises(ConfigError, match=r"shape \(4398046511104,\) needs 4,398,046,511,104 bytes, but the file"):
+        load_pickle(path)
+    good = tmp_path / "good"
+    good.write_bytes(pickle.dumps({"data": np.arange(6, dtype=np.uint8).reshape(2, 3)}, protocol=protocol))
+    assert load_pickle(good)["data"].tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
 def test_a_tampered_batch_in_the_folder_is_refused(tmp_path: Path, cifar_writer) -> None:
     folder = cifar_writer(tmp_path / "cifar-10-batches-py")
     (folder / "data_batch_3").write_bytes(b"cbuiltins\neval\n(S'1+1'\ntR.")

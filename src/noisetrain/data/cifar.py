@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import codecs
+import math
 import pickle
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,28 @@ from .download import Resource, extract_tar, fetch
 from .images import ImageSource, image_split
 
 
+class CheckedArray(np.ndarray):
+    """The array class a CIFAR pickle gets: its state must hold the bytes its shape needs, checked before numpy
+    allocates the shape (a file of a few bytes cannot ask for terabytes)."""
+
+    def __setstate__(self, state: Any) -> None:
+        shape, dtype, raw = state[1], state[2], state[-1]
+        if isinstance(raw, (bytes, bytearray)):
+            needed = math.prod(int(n) for n in shape) * np.dtype(dtype).itemsize
+            if needed != len(raw):
+                raise pickle.UnpicklingError(
+                    f"an array of shape {tuple(shape)} needs {needed:,} bytes, but the file holds {len(raw):,}"
+                )
+        super().__setstate__(state)
+
+
 def allowed_globals() -> dict[tuple[str, str], Any]:
-    """The globals a pickled numpy array may name (numpy 1.x and 2.x spellings, pickle protocols 0-5)."""
+    """The globals a pickled numpy array may name (numpy 1.x and 2.x spellings, pickle protocols 0-5); arrays are
+    built as ``CheckedArray``."""
     reconstruct = np.zeros(0).__reduce__()[0]  # numpy's _reconstruct, wherever this numpy keeps it
     frombuffer = np.zeros(1).__reduce_ex__(5)[0]  # numpy's _frombuffer, used by protocol 5
     allowed: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "ndarray"): CheckedArray,
         ("numpy", "dtype"): np.dtype,
         ("_codecs", "encode"): codecs.encode,  # bytes in protocol 0-2 pickles written by Python 3
     }
@@ -60,7 +77,8 @@ def load_pickle(path: Path) -> Any:
     try:
         with open(path, "rb") as file:
             return RestrictedUnpickler(file, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as error:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
+            MemoryError) as error:  # fmt: skip
         raise ConfigError(f"{path}: cannot read as a CIFAR pickle: {error}") from error
 
 
