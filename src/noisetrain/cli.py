@@ -10,6 +10,7 @@ Examples:
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from pathlib import Path
@@ -22,6 +23,7 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from .config import load_config
+from .files import write_atomic
 from .study.commands import app as study_app
 from .study.commands import demo, recommend, report
 from .terminal import DEBUG, Guarded, bars, console
@@ -169,12 +171,13 @@ def write_records(records: list[Any], folder: Path) -> None:
     """``records.json`` (a list of dicts) and ``records.csv`` (setting as JSON) in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = [r.to_dict() for r in records]
-    (folder / "records.json").write_text(json.dumps(rows, indent=2) + "\n")
-    with open(folder / "records.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=["measure", "metric", "setting", "value", "ci", "n"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "setting": json.dumps(row["setting"]), "ci": json.dumps(row["ci"])})
+    write_atomic(folder / "records.json", json.dumps(rows, indent=2) + "\n")
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=["measure", "metric", "setting", "value", "ci", "n"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "setting": json.dumps(row["setting"]), "ci": json.dumps(row["ci"])})
+    write_atomic(folder / "records.csv", table.getvalue())
 
 
 app.add_typer(study_app, name="study")

@@ -69,7 +69,8 @@ def test_a_failed_write_leaves_no_partial_rows(tmp_path: Path) -> None:
 def test_export(tmp_path: Path, fmt: str) -> None:
     if fmt == "parquet":
         pytest.importorskip("pyarrow")
-    study = study_config()
+    schedule = {"kind": "linear", "start": 0.3, "end": 0.0}
+    study = study_config(noise={"gaussian": [{"kind": "gaussian", "std": [0.1, schedule]}]})  # numbers and schedules
     runs = expand(study)
     with Store(tmp_path / "study.db") as store:
         store.register(study, runs)
@@ -80,6 +81,9 @@ def test_export(tmp_path: Path, fmt: str) -> None:
     assert [p.name for p in paths] == [f"runs.{fmt}", f"metrics.{fmt}", f"records.{fmt}"]
     read = pd.read_csv if fmt == "csv" else pd.read_parquet
     assert len(read(paths[0])) == 6 and len(read(paths[2])) == 1 and read(paths[2]).value.iloc[0] == 0.9
+    strengths = set(read(paths[0])["noise.gaussian.std"].dropna().astype(str))
+    assert strengths == {"0.1", '{"kind":"linear","start":0.3,"end":0.0}'}
+    assert not list((tmp_path / "out").glob(".*.tmp"))  # written whole, through a temporary name
 
 
 def test_best_metrics_reads_each_runs_best_epoch(tmp_path: Path) -> None:

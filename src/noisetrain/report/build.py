@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..files import write_atomic
 from ..registry import ConfigError
 from .comparisons import headline
 from .data import load
@@ -76,15 +77,15 @@ def build_report(folder: str | Path, output: str | Path | None = None, formats: 
     written = [path for table in found for path in write_table(table, output, formats)]
     for plot in plots:
         path = output / f"{plot.name}.png"
-        path.write_bytes(plot.png)
+        write_atomic(path, plot.png)
         written.append(path)
     if "md" in formats:
         path = output / SUMMARY
-        path.write_text(f"# Study {data.config.name}: summary\n\n" + "".join(f"- {f.text}\n" for f in said))
+        write_atomic(path, f"# Study {data.config.name}: summary\n\n" + "".join(f"- {f.text}\n" for f in said))
         written.append(path)
     if "html" in formats:
         path = output / PAGE
-        path.write_text(page(data, said, found, plots), encoding="utf-8")
+        write_atomic(path, page(data, said, found, plots))
         written.append(path)
     figures = {*FIGURES, *OLD_FIGURES, *(name for entries in MEASURE_FIGURES.values() for name, _, _ in entries)}
     ours = {output / f"{name}{suffix}" for name in TABLES for suffix in SUFFIX.values()}

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..files import write_atomic
+
 Cell = Callable[[pd.Series], str]
 """A column of a shown table: the text of its cell in a row."""
 SUFFIX = {"md": ".md", "latex": ".tex", "csv": ".csv"}
@@ -119,9 +121,9 @@ def write_table(table: Table, folder: Path, formats: tuple[str, ...]) -> list[Pa
     for fmt in (f for f in SUFFIX if f in formats and (f == "csv" or table.shown is not None)):
         path = folder / f"{table.name}{SUFFIX[fmt]}"
         if fmt == "csv":
-            table.data.to_csv(path, index=False)
+            write_atomic(path, table.data.to_csv(index=False))
         else:
-            path.write_text(markdown(table) if fmt == "md" else latex(table))
+            write_atomic(path, markdown(table) if fmt == "md" else latex(table))
         paths.append(path)
     return paths
 

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..files import write_atomic
 from ..terminal import bars, console
 from .config import StudyConfig, load_study
 from .recommend import DATA_TYPES, recommended_study
@@ -143,7 +144,7 @@ def recommend(
     Console().print(table)
     if write is not None:
         study = recommended_study(data_type, seeds=seeds)
-        write.write_text(yaml.safe_dump(study, sort_keys=False))
+        write_atomic(write, yaml.safe_dump(study, sort_keys=False))
         console.print(f"wrote {write}; run it with: noisetrain study run {write}", highlight=False)
 
 

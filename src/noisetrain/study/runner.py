@@ -27,6 +27,7 @@ import yaml
 
 from ..config import parse
 from ..data import Dataset
+from ..files import write_atomic
 from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend
 from .config import StudyConfig
@@ -247,7 +248,7 @@ def run_study(
     if search is not None and search.method == "optuna":
         trial_runs = search.trials * len([r for r in expand(with_values(study, [search.low])) if r.arm == search.arm])
     with exclusive(folder), Store(folder / DB) as store:
-        (folder / "study.yaml").write_text(yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
+        write_atomic(folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
         executor = Executor(study, store, folder, len(runs) + trial_runs, on_event)
         try:
             executor.run(runs, plan=True)

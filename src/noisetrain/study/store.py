@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..files import write_atomic
 from ..registry import ConfigError
 from .config import StudyConfig
 from .execute import Outcome
@@ -288,9 +289,16 @@ class Store:
         tables = (("runs", self.runs(details=True)), ("metrics", self.metrics()), ("records", self.records()))
         for name, frame in tables:
             path = folder / f"{name}.{fmt}"
-            frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path, index=False)
+            write_atomic(path, frame.to_csv(index=False) if fmt == "csv" else _typed(frame).to_parquet(index=False))
             paths.append(path)
         return paths
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column of mixed value types (a grid axis of numbers and schedules) as text, which Parquet's
+    one type per column needs; missing values stay missing."""
+    mixed = [c for c in frame.columns if frame[c].dtype == object and frame[c].dropna().map(type).nunique() > 1]
+    return frame.assign(**{c: frame[c].map(lambda v: v if v is None or v != v else str(v)) for c in mixed})
 
 
 def encode(values: np.ndarray) -> tuple[str, int, bytes]:

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..config import RunConfig, validate
 from ..data import Dataset, load_data
+from ..files import write_atomic
 from ..models import build_model
 from ..noise.base import derive_seed
 from ..registry import ConfigError
@@ -119,7 +120,7 @@ def run(
     handle = attach_noise(model, config.noise, data, seed=config.seed)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_atomic(folder / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         callbacks = [*callbacks, MetricsWriter(folder)]
     trained = fit(
         model, data, noise=handle, config=config.train, seed=config.seed, device=device,
@@ -133,7 +134,7 @@ def run(
     result = RunResult(config, model, data, trained, test)
     if folder is not None:
         summary = {**result.summary(), "environment": environment(config.device)}
-        (folder / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_atomic(folder / "result.json", json.dumps(summary, indent=2) + "\n")
     return result
 
 
