@@ -73,3 +73,21 @@ def test_a_baseline_that_nothing_beats_and_seeds_that_vary_nothing(study_factory
 
 def test_emphasis_escapes_then_bolds() -> None:
     assert emphasis("**a<b** & c") == "<strong>a&lt;b</strong> &amp; c"
+
+
+def test_a_run_whose_driver_is_gone_is_interrupted_not_running(study_factory) -> None:
+    from noisetrain.report import status_counts
+    from noisetrain.study.runner import exclusive
+    from noisetrain.study.store import Store
+
+    folder = study_factory(("clean",), seeds=(0, 1, 2))
+    with Store(folder / "study.db") as store:
+        key = store.runs()["key"].iloc[0]
+        store.connection.execute("UPDATE runs SET status='running' WHERE key=?", (key,))
+    with exclusive(folder):  # a live driver holds the study: its runs are running
+        assert "running" in status_counts(load(folder)).columns
+    data = load(folder)
+    assert data.runs.set_index("key").loc[key, "status"] == "interrupted"
+    counts = status_counts(data)
+    assert "running" not in counts.columns and counts["interrupted"].sum() == 1
+    assert any("1 run(s) interrupted" in f.text for f in findings(data, headline(data)))

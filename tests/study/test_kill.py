@@ -74,3 +74,21 @@ def test_sigkill_mid_study_then_resume(tmp_path: Path) -> None:
         assert len(records) == 8 * records.groupby("key").size().iloc[0]
         metrics = store.metrics()
         assert not metrics.duplicated(["key", "epoch", "name"]).any() and set(metrics.groupby("key").epoch.max()) == {3}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads child processes from Linux /proc")
+def test_sigkill_while_the_pool_starts_leaves_no_orphan(tmp_path: Path) -> None:
+    study = tiny_study(execution={"workers": 2})
+    path, folder = write_study(tmp_path, study), tmp_path / "study"
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(folder)])
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while len(workers) < 2 and time.monotonic() < deadline and driver.poll() is None:
+        workers = children(driver.pid)  # the pool's processes appear: they are still importing torch
+        time.sleep(0.005)
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    assert workers and finished(folder / DB) == 0  # killed while the pool started, before any run finished
+    time.sleep(5)
+    assert not [pid for pid in workers if alive(pid)], "workers outlived their driver by 5 s"

@@ -29,6 +29,7 @@ from ..registry import ConfigError
 from ..study import bootstrap
 from ..study.config import BASELINE, StudyConfig
 from ..study.expand import describe
+from ..study.runner import driver_running
 from ..study.store import COUNTED, Store
 
 BASELINE_COLOUR = "#333333"
@@ -178,6 +179,8 @@ def load(folder: str | Path) -> StudyData:
         context=[describe({f: point[f] for f in context_factors if f in point}) for point in grid],
         test_set=[_test_set(json.loads(c)) for c in runs["config"]],
     ).drop(columns=["factors", "summary", "config", "environment"])
+    if not driver_running(folder):  # a run marked running whose driver is gone will not finish: interrupted
+        runs["status"] = runs["status"].replace("running", "interrupted")
     runs["name"] = runs["label"] + (" [" + runs["context"] + "]" if runs["context"].nunique() > 1 else "")
     counted = runs.loc[runs["status"].isin(COUNTED), ["key", "context", "name"]]
     records = records.merge(counted, on="key").astype({"value": float})

@@ -148,6 +148,9 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
         found.append(Finding("warning", f"{_names(flat)}: every seed gives the same {report.metric}, so the seeds do "
                                         "not vary this result; set data.seed: run to replicate the data draw too."))
     counts = data.runs["status"].value_counts()
+    if counts.get("interrupted", 0):
+        found.append(Finding("warning", f"{counts['interrupted']} run(s) interrupted (their study run is gone); "
+                                        "run the study again to finish them."))  # fmt: skip
     problems = [f"{counts[s]} {s}" for s in ("failed", "diverged") if counts.get(s, 0)]
     if problems:
         found.append(Finding("warning", f"Runs {' and '.join(problems)}: left out of every average, which favours "

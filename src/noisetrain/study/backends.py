@@ -38,13 +38,10 @@ def lost(task: Task, error: BaseException, *, shared: bool) -> Outcome:
     return Outcome(task.key, "failed", f"worker lost: {type(error).__name__}: {error}", 0.0, lost=shared)
 
 
-def _start_worker(threads: int) -> None:
-    """Set the worker's torch threads, and end the worker when the driver dies (e.g. SIGKILL), so that no
-    orphan goes on writing a run's folder that a resumed study runs again."""
-    import torch
-
-    torch.set_num_threads(threads)
-    driver = os.getppid()
+def _start_worker(threads: int, driver: int) -> None:
+    """End the worker when the driver (process ``driver``, passed at spawn) dies, whatever the moment (e.g. a
+    SIGKILL while the pool starts), so that no orphan goes on writing a run's folder that a resumed study runs
+    again; then set the worker's torch threads."""
 
     def watch() -> None:
         while os.getppid() == driver:
@@ -52,6 +49,9 @@ def _start_worker(threads: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="noisetrain-orphan-watch", daemon=True).start()
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 class LocalBackend:
@@ -67,7 +67,7 @@ class LocalBackend:
         if self.pool_ is None:
             self.pool_ = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(self.threads,),
+                initializer=_start_worker, initargs=(self.threads, os.getpid()),
             )  # fmt: skip
         return self.pool_
 

@@ -272,6 +272,19 @@ def exclusive(folder: Path) -> Iterator[None]:
         yield
 
 
+def driver_running(folder: str | Path) -> bool:
+    """Whether a ``noisetrain study run`` holds the lock of the study in ``folder`` (a process alive now)."""
+    path = Path(folder) / LOCK
+    try:
+        with open(path, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except BlockingIOError:
+        return True
+    return False
+
+
 def _optuna(study: StudyConfig, executor: Executor) -> None:
     """Ask Optuna for values of the searched parameter, ``workers`` trials a round; each trial runs its
     arm at that value (every seed and context) and scores the mean validation metric of those runs."""

@@ -44,7 +44,8 @@ COUNTED = ("completed", "early_stopped")
 """Statuses of the runs whose results count (reports average them; searches score them)."""
 FINISHED = (*COUNTED, "diverged")
 """Statuses of runs a resumed study skips; ``pending``, ``running`` and ``failed`` runs run again."""
-STATUSES = ("pending", "running", *FINISHED, "failed")
+STATUSES = ("pending", "running", "interrupted", *FINISHED, "failed")
+"""Every status a report shows; ``interrupted`` is a ``running`` run whose driver is gone (it is not stored)."""
 SCHEMA = """
 CREATE TABLE studies (
     name TEXT PRIMARY KEY, config TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL);
