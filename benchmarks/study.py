@@ -1,8 +1,9 @@
 """Study execution: speed-up of parallel workers and the driver's bookkeeping cost per run.
 
 A grid of 8 small runs (an MLP 64-128-10 on scikit-learn's digits, 15 epochs, clean and
-noise sweep measures) runs three times into fresh folders: 1 local worker (2 torch threads),
-2 local workers (1 thread each) and Ray with 2 CPUs (1 per run). The speed-up is the wall time of
+noise sweep measures) runs three times into fresh folders: 1 local worker, 2 local workers and
+Ray with 2 CPUs, every run with 1 torch thread (the default, so that the numbers do not depend on
+the number of workers). The speed-up is the wall time of
 1 worker over that of 2 (target >= 1.6 on 2 cores), worker start-up included. The bookkeeping
 overhead per run is the driver's own time per run: registering the grid, marking the run
 started and writing its outcome (summary, per-epoch metrics, records) to SQLite in one

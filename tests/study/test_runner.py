@@ -5,6 +5,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from noisetrain.registry import ConfigError
@@ -155,3 +156,15 @@ def test_the_plan_loads_each_data_set_once_for_all_its_models(monkeypatch: pytes
     monkeypatch.setattr(run_module, "load_data", lambda spec: loads.append(spec) or real(spec))
     _, runs = plan(study_config(model={"kind": "mlp", "widths": [[8], [16]]}))
     assert len(runs) == 12 and loads == [{"kind": "digits"}]
+
+
+@pytest.mark.slow
+def test_one_or_two_workers_give_the_same_numbers(tmp_path: Path) -> None:
+    study = study_config(evaluate={"measures": ["clean", "calibration"]})
+    frames = []
+    for workers in (1, 2):
+        run_study(study, tmp_path / str(workers), workers=workers)
+        with Store(tmp_path / str(workers) / DB) as store:
+            records = store.records()[["key", "measure", "metric", "setting", "value"]]
+            frames.append(records.sort_values(["key", "measure", "metric", "setting"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)  # every digit, every bin

@@ -147,3 +147,12 @@ def test_a_version_2_store_is_upgraded_in_place_and_keeps_its_results(tmp_path: 
         db.execute("PRAGMA user_version=7")
     with pytest.raises(ConfigError, match="has schema version 7; this noisetrain reads version 3"):
         Store(path)
+
+
+def test_record_settings_are_keyed_by_rounded_numbers() -> None:
+    from noisetrain.study.store import setting_key
+
+    one, other = 8 / 255, 0.03137254901960785  # the same eps computed two ways
+    assert one != other and setting_key({"eps": one, "n": 3}) == setting_key({"n": 3, "eps": other})
+    assert setting_key({"eps": 0.1, "x": [1 / 3]}) == '{"eps": 0.1, "x": [0.333333333333]}'
+    assert setting_key({"eps": 0.1}) != setting_key({"eps": 0.1000001})

@@ -47,15 +47,16 @@ class ExecutionConfig(Strict):
 
     ``retries``: how often a failed run (an exception or a lost worker) is run again before it is
     recorded as failed. ``cpus``/``gpus``: resources of one run: its torch threads, and its Ray
-    resources on the ray backend; ``cpus`` defaults to the machine's cores shared evenly among the
-    workers (1 per run on Ray). ``max_runs``: a larger grid is refused before it is expanded.
+    resources on the ray backend; ``cpus`` is 1 by default, whatever the number of workers, because
+    torch's results depend (in the last digits) on its thread count: a study gives the same numbers
+    with 1 worker or 8. ``max_runs``: a larger grid is refused before it is expanded.
     """
 
     backend: Literal["local", "ray"] = "local"
     workers: int = Field(1, ge=1)
     address: str | None = None
     retries: int = Field(0, ge=0)
-    cpus: int | None = Field(None, ge=1)
+    cpus: int = Field(1, ge=1)
     gpus: float = Field(0.0, ge=0)
     max_runs: int = Field(100_000, ge=1)
 

@@ -7,7 +7,6 @@ run's folder (checkpoint, metrics); the driver writes the store.
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -86,7 +85,3 @@ def failure(stage: str, error: Exception) -> str:
     return f"{stage} failed: " + "".join(lines[-TRACEBACK_LINES:])
 
 
-def worker_threads(cpus: int | None, workers: int) -> int:
-    """Torch threads of one of ``workers`` parallel runs: ``cpus``, or by default this machine's cores shared evenly."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return cpus if cpus is not None else max(1, cores // workers)

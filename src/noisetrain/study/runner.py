@@ -31,7 +31,7 @@ from ..files import write_atomic
 from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend
 from .config import StudyConfig
-from .execute import Outcome, Task, worker_threads
+from .execute import Outcome, Task
 from .expand import RunSpec, arm_fields, expand
 from .search import check_search, optuna_search, random_values, with_values
 from .store import DB, Store
@@ -163,11 +163,10 @@ class Executor:
         self.result = StudyResult(folder, total)
         execution = study.execution
         if execution.backend == "local":
-            self.threads = worker_threads(execution.cpus, execution.workers)
-            self.backend: Backend = LocalBackend(execution.workers, self.threads)
+            self.backend: Backend = LocalBackend(execution.workers, execution.cpus)
         else:
-            self.threads = execution.cpus or 1  # what Ray reserves for the task
-            self.backend = RayBackend(execution.workers, self.threads, execution.gpus, execution.address)
+            self.backend = RayBackend(execution.workers, execution.cpus, execution.gpus, execution.address)
+        self.threads = execution.cpus  # the same for any number of workers, so the numbers are too
         self.in_flight: dict[Any, RunSpec] = {}
         self.tries: Counter[str] = Counter()
 

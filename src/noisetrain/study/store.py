@@ -183,7 +183,7 @@ class Store:
             if name != "epoch"
         ]
         records = [
-            (outcome.key, r["measure"], r["metric"], json.dumps(r["setting"], sort_keys=True), _number(r["value"]),
+            (outcome.key, r["measure"], r["metric"], setting_key(r["setting"]), _number(r["value"]),
              *(r["ci"] if r.get("ci") is not None else (None, None)), r.get("n"))
             for r in outcome.records
         ]  # fmt: skip
@@ -293,6 +293,20 @@ class Store:
             write_atomic(path, frame.to_csv(index=False) if fmt == "csv" else _typed(frame).to_parquet(index=False))
             paths.append(path)
         return paths
+
+
+def setting_key(setting: dict[str, Any]) -> str:
+    """A record's setting as the JSON the store keys it by: sorted keys, floats to 12 significant digits, so that
+    settings computed in slightly different ways (``8 / 255`` in two processes) are one setting."""
+
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float) and math.isfinite(value):
+            return float(f"{value:.12g}")
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        return [rounded(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+    return json.dumps(rounded(setting), sort_keys=True)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
