@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,6 +65,12 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "lr": {"train": {"epochs": 1, "optimizer": {"lr": float("inf")}}},
         "setting": {"evaluate": {"measures": ["clean"], "settings": {"eps": 0.1}}},
         "selector": {"noise": {"g": [{"kind": "dropout", "at": "output:Conv2d"}]}}, "cuda": {"device": "cuda"},
+        "search_arm": {"search": {"arm": "nope", "parameter": "gaussian.std", "low": 0.1, "high": 0.2}},
+        "search_range": {"search": {"arm": "g", "parameter": "gaussian.std", "low": 0.5, "high": 0.1}},
+        "measure_option": {"evaluate": {"measures": [{"kind": "calibration", "num_bins": 0}]}},
+        "baseline_arm": {"noise": {"baseline": [{"kind": "gaussian"}]}}, "repeated_seeds": {"seeds": [1, 1]},
+        "typo_field": {"execution": {"worker": 2}},
+        "flat_corruptions": {"evaluate": {"measures": ["clean", "corruptions"]}},
     }.items():  # fmt: skip
         text = yaml.safe_dump({**STUDY, **(change or {})}, sort_keys=False)
         if change is None:  # two arms of one name: the second would silently win
@@ -115,6 +122,21 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
                                               "-o", "{}/run", "--resume", "-q"), "was written with another train"),
     "train resume another run's folder": (args("train", *TINY, "--set", "seed=5", "-o", "{}/run", "--resume"),
                                           "was written with another seed"),
+    "train bad validation share": (args("train", *TINY, "--set", "data.val_size=1.5"), "val_size"),
+    "train zero batch size": (args("train", *TINY, "--set", "train.batch_size=0"), "train.batch_size"),
+    "train unknown loss": (args("train", *TINY, "--set", "train.loss=hinge"), "train.loss"),
+    "train unknown monitor": (args("train", *TINY, "--set", "train.early_stopping={monitor: val_f1}"),
+                              "train.early_stopping.monitor"),
+    "train bad attack": (args("train", *TINY, "--set", "train.adversarial={attack: {kind: pgd, eps: -1}}"), "eps"),
+    "train bad lr schedule": (args("train", *TINY, "--set", "train.lr_schedule={kind: cosine, start: -1}"),
+                              "lr_schedule"),
+    "train unknown position": (args("train", *TINY, "--set", "noise=[{kind: gaussian, at: middle}]"),
+                               "unknown position 'middle'"),
+    "train bad label noise": (args("train", *TINY, "--set", "noise=[{kind: label_noise, p: 1.5}]"), "noise[0]"),
+    "train unknown device": (args("train", *TINY, "--set", "device=gpu0"), "device must be 'cpu', 'cuda'"),
+    "train misspelt field": (args("train", *TINY, "--set", "train.epoch=3"), "did you mean 'epochs'?"),
+    "train misspelt section": (args("train", *TINY, "--set", "sed=1"), "did you mean 'seed'?"),
+    "train zero train size": (args("train", *TINY, "--set", "data.train_size=0"), "train_size"),
     "train selector matches nothing": (args("train", *TINY, "--set", "noise=[{kind: dropout, at: 'output:Conv2d'}]"),
                                        "Conv2d"),
     # evaluate: checkpoints and measures
@@ -144,6 +166,19 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
                                        "--baseline", "{}/missing.pt"), "missing.pt"),
     "evaluate corruptions on flat data": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "corruptions"),
                                           "corruptions"),
+    "evaluate negative sigma": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "certified:sigma=-1"), "sigma"),
+    "evaluate zero bins": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "calibration:num_bins=0"),
+                           "num_bins"),
+    "evaluate negative rho": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "flatness:rho=-0.1"), "rho"),
+    "evaluate zero samples": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "uncertainty:samples=0"),
+                              "samples"),
+    "evaluate unknown norm": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "adversarial:norm=l3"), "norm"),
+    "evaluate unknown attack": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "adversarial:attacks=cw"),
+                                "attacks"),
+    "evaluate unknown option": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "clean:bins=3"),
+                                "unknown option 'bins'"),
+    "evaluate negative seed": (args("evaluate", "-c", "{}/run/checkpoint.pt", "--seed", "-1"), "seed"),
+    "evaluate missing option value": (args("evaluate", "-c"), "Option '-c' requires an argument"),
     "evaluate output is a file": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-o", "{}/a_file"), "a_file"),
     # study validate and run
     "validate missing file": (args("study", "validate", "{}/missing.yaml"), "does not exist"),
@@ -164,9 +199,24 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "validate selector matches nothing": (args("study", "validate", "{}/selector.yaml"),
                                           "arm 'g' (g): noise.g[0]: selector 'output:Conv2d' matched no module"),
     "validate missing CUDA": (args("study", "validate", "{}/cuda.yaml"), "torch sees no CUDA device"),
+    "validate unknown search arm": (args("study", "validate", "{}/search_arm.yaml"), "search"),
+    "validate empty search range": (args("study", "validate", "{}/search_range.yaml"), "search"),
+    "validate bad measure option": (args("study", "validate", "{}/measure_option.yaml"),
+                                    "evaluate.measures[0] (calibration): num_bins"),
+    "validate an arm called baseline": (args("study", "validate", "{}/baseline_arm.yaml"), "'baseline' (reserved)"),
+    "validate repeated seeds": (args("study", "validate", "{}/repeated_seeds.yaml"), "seeds must not repeat"),
+    "validate misspelt field": (args("study", "validate", "{}/typo_field.yaml"), "did you mean 'workers'?"),
+    "validate measure the data cannot take": (args("study", "validate", "{}/flat_corruptions.yaml"),
+                                              "evaluate.measures[1] (corruptions)"),
+    "validate negative seeds override": (args("study", "validate", "{}/study.yaml", "--set", "seeds=-1"), "seeds"),
     "validate zero workers": (args("study", "validate", "{}/study.yaml", "--set", "execution.workers=0"),
                               "execution.workers"),
     "run bad study": (args("study", "run", "{}/negative.yaml", "-o", "{}/never", "-q"), "GaussianNoise.std"),
+    "run unknown backend": (args("study", "run", "{}/study.yaml", "--backend", "spark", "-o", "{}/never", "-q"),
+                            "execution.backend"),
+    "run zero workers": (args("study", "run", "{}/study.yaml", "--workers", "0", "-o", "{}/never"), "--workers"),
+    "run misspelt command": (args("study", "rn", "{}/study.yaml"), "No such command 'rn'"),
+    "misspelt command": (args("trian"), "Did you mean 'train'?"),
     "run output is a file": (args("study", "run", "{}/study.yaml", "-o", "{}/a_file", "-q"), "a_file"),
     # report, export, recommend
     "report without store": (args("report", "{}/folder"), "no study store"),
@@ -220,7 +270,56 @@ def test_debug_shows_the_traceback_and_a_bug_names_its_log(place: Path, monkeypa
 
 
 def test_the_corpus_is_large_and_the_files_are_what_they_claim(place: Path) -> None:
-    assert len(CASES) >= 60
+    assert len(CASES) >= 100
     with pytest.raises(pickle.UnpicklingError):  # the payload really is refused by torch itself
         torch.load(place / "pickle.pt", weights_only=True)
     assert torch.load(place / "legacy.pt", weights_only=True) == {"a": 1}  # a readable file of another format
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (PermissionError(13, "Permission denied", "/data/study.lock"), "/data/study.lock: permission denied;"),
+        (OSError(28, "No space left on device", "/r/h.md"), "/r/h.md: no space left on the device; free some space"),
+        (OSError(30, "Read-only file system", "/mnt/x"), "/mnt/x: the file system is read-only; choose another"),
+        (IsADirectoryError(21, "Is a directory", "/a"), "/a: is a folder; give a file"),
+        (FileExistsError(17, "File exists", "/out"), "/out: exists and is not a folder; choose another path"),
+        (NotADirectoryError(20, "Not a directory", "/f/x"), "/f/x: a part of this path is a file, not a folder"),
+        (sqlite3.OperationalError("disk I/O error"), "the study store could not be read or written (disk I/O error)"),
+        (MemoryError(), "out of memory; use a smaller batch_size"),
+        (ZeroDivisionError("x"), None),
+    ],
+)
+def test_every_expected_failure_has_its_line(error: Exception, line: str | None) -> None:
+    from noisetrain.terminal import explain
+
+    found = explain(error)
+    assert found is None if line is None else found.startswith(line), found
+
+
+def test_a_full_disk_while_writing_the_report_is_one_line_and_keeps_the_old_report(
+    place: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import noisetrain.report.formats as formats
+
+    before = snapshot(place / "done" / "report")
+
+    def full(path: Path, data: object) -> Path:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(formats, "write_atomic", full)
+    result = runner.invoke(app, ["report", str(place / "done")])
+    assert result.exit_code == 2 and "headline.md: no space left on the device" in result.output
+    assert snapshot(place / "done" / "report") == before
+
+
+def test_is_stochastic_is_nan_safe() -> None:
+    from torch import nn
+
+    from noisetrain.evaluate.records import is_stochastic
+
+    model = nn.Linear(3, 2)
+    with torch.no_grad():
+        model.weight[0, 0] = float("nan")
+    assert not is_stochastic(model, torch.ones(4, 3))  # NaN outputs in the same places: deterministic
+    assert is_stochastic(nn.Dropout(0.5).train(), torch.ones(64, 3))

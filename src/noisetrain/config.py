@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -20,7 +21,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .registry import ConfigError, parameter_defaults, parameter_names
+from .registry import ConfigError, parameter_defaults, parameter_names, suggest
 
 Spec = dict[str, Any]
 RUN_SEED = "run"
@@ -256,7 +257,7 @@ def parse(cls: type[C], config: C | Mapping[str, Any]) -> C:
     try:
         return cls.model_validate(dict(config))
     except ValidationError as error:
-        raise ConfigError(describe(error)) from None
+        raise ConfigError(describe(error, cls)) from None
 
 
 def validate(config: RunConfig | Mapping[str, Any]) -> RunConfig:
@@ -264,14 +265,28 @@ def validate(config: RunConfig | Mapping[str, Any]) -> RunConfig:
     return parse(RunConfig, config)
 
 
-def describe(error: ValidationError) -> str:
-    """One line per problem: ``field.path: message``."""
+def describe(error: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One line per problem: ``field.path: message``; an unknown field of ``model`` gets the closest known one."""
     lines = []
     for problem in error.errors():
         path = ".".join(str(part) for part in problem["loc"]) or "config"
         message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden" and model is not None:
+            message += suggest(problem["loc"][-1], _fields(model, problem["loc"][:-1]))
         lines.append(message if message.startswith(path) else f"{path}: {message}")
     return "invalid config:\n  " + "\n  ".join(lines)
+
+
+def _fields(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
+    """The field names of the config section at ``path`` inside ``model`` (none where the path leaves the configs)."""
+    for part in path:
+        field = model.model_fields.get(str(part))
+        section = next((t for t in typing.get_args(field.annotation) or (field.annotation,)
+                        if isinstance(t, type) and issubclass(t, BaseModel)), None) if field else None  # fmt: skip
+        if section is None:
+            return []
+        model = section
+    return list(model.model_fields)
 
 
 def apply_override(config: dict[str, Any], assignment: str) -> None:

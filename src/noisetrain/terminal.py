@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
-from typer.exceptions import TyperException
 
 from .registry import ConfigError
 
@@ -96,9 +95,12 @@ class Guarded(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, TyperException):  # exits, aborts and usage errors: typer's own path
+        except (typer.Exit, typer.Abort):
             raise
         except Exception as error:
+            if hasattr(error, "format_message") and hasattr(error, "exit_code"):  # a usage error (click's or typer's)
+                where = getattr(getattr(error, "ctx", None), "command_path", None) or ctx.command_path
+                raise typer.Exit(fail(f"{error.format_message()} (see: {where} --help)").exit_code) from None
             if ctx.meta.get(DEBUG):
                 raise
             raise typer.Exit(report(error)) from None
