@@ -1,6 +1,6 @@
 """Study execution: speed-up of parallel workers and the driver's bookkeeping cost per run.
 
-A grid of 8 small runs (an MLP 64-128-10 on scikit-learn's digits, 15 epochs, clean and
+A grid of 8 small runs (an MLP 64-128-10 on scikit-learn's digits, 150 epochs, clean and
 noise sweep measures) runs three times into fresh folders: 1 local worker, 2 local workers and
 Ray with 2 CPUs, every run with 1 torch thread (the default, so that the numbers do not depend on
 the number of workers). The speed-up is the wall time of
@@ -120,7 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (a rougher figure)")
     args = parser.parse_args()
-    config = study(epochs=5 if args.quick else 15)
+    config = study(epochs=50 if args.quick else 150)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
