@@ -63,6 +63,7 @@ def test_a_diverging_run_is_recorded_and_the_study_goes_on(tmp_path: Path) -> No
     assert run_study(study, tmp_path).skipped == 2  # diverged is a result: not run again
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_retried_then_recorded_with_its_error(tmp_path: Path) -> None:
     study = study_config(seeds=1, baseline=False, noise={"cutout": [{"kind": "cutout", "size": 2}]})  # flat data
     result = run_study(study, tmp_path / "study", retries=1)
@@ -85,6 +86,7 @@ def test_the_store_refuses_another_schema_version(tmp_path: Path) -> None:
         assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1  # nothing lost
 
 
+@pytest.mark.slow
 def test_a_changed_study_in_the_same_folder_reads_only_its_own_runs(tmp_path: Path) -> None:
     run_study(study_config(seeds=1), tmp_path)
     changed = run_study(study_config(seeds=1, train={"epochs": 2, "batch_size": 64}), tmp_path)
