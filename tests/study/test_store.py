@@ -156,3 +156,16 @@ def test_record_settings_are_keyed_by_rounded_numbers() -> None:
     assert one != other and setting_key({"eps": one, "n": 3}) == setting_key({"n": 3, "eps": other})
     assert setting_key({"eps": 0.1, "x": [1 / 3]}) == '{"eps": 0.1, "x": [0.333333333333]}'
     assert setting_key({"eps": 0.1}) != setting_key({"eps": 0.1000001})
+
+
+def test_a_store_that_cannot_be_opened_says_to_check_permissions(tmp_path: Path, monkeypatch) -> None:
+    class Locked:
+        def execute(self, *_: object) -> None:
+            raise sqlite3.OperationalError("unable to open database file")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Locked())  # what a folder without permissions gives
+    with pytest.raises(ConfigError, match=r"cannot be opened \(unable to open database file\); check that you may"):
+        Store(tmp_path / "study.db")

@@ -88,6 +88,10 @@ class Store:
         try:
             version = self.connection.execute("PRAGMA user_version").fetchone()[0]
             tables = self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        except sqlite3.OperationalError as error:  # the file is there but cannot be opened: permissions
+            self.connection.close()
+            raise ConfigError(f"store {str(self.path)!r} cannot be opened ({error}); check that you may read and "
+                              "write the study folder") from None  # fmt: skip
         except sqlite3.DatabaseError as error:
             self.connection.close()
             raise ConfigError(f"store {str(self.path)!r} is not a noisetrain study store: {error}") from None
