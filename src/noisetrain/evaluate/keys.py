@@ -107,6 +107,16 @@ def show_interval(name: str, low: float, high: float) -> str:
     return f"[{_digits(low)}, {_digits(high)}]"
 
 
+def show_with_interval(name: str, value: float, low: float, high: float, *, difference: bool = False) -> str:
+    """A value of metric ``name`` (``difference``: a signed difference) and its interval on one line, e.g.
+    ``97.86% [97.20, 98.52]`` or ``+0.93 pt [0.53, 1.33]``; empty for a missing value."""
+    if value is None or math.isnan(value):
+        return ""
+    interval = show_interval(name, low, high)
+    shown = show_difference(name, value) if difference else show(name, value)
+    return shown + (f" {interval}" if interval else "")
+
+
 def _digits(value: float) -> str:
     """3 significant digits; whole numbers and numbers from 1000 on with thousands separators."""
     if math.isinf(value):

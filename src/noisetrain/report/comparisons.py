@@ -51,8 +51,7 @@ def headline(data: StudyData) -> pd.DataFrame:
                     report.metric)  # fmt: skip
     bounds = metric(report.metric).bounds
     summary = summarise(values, group="group", value="value", confidence=report.confidence, bounds=bounds)
-    renamed = {"mean_diff": "diff", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"}
-    comparison = compare_with_baseline(values, report.confidence, report.effect).rename(columns=renamed)
+    comparison = compare_with_baseline(values, report.confidence, report.effect)
     cost = _cost(data)
     table = groups(data).merge(summary, on="group").merge(comparison, on="group", how="left")
     table = table.merge(cost, on="group", how="left").assign(interval="t")
@@ -68,15 +67,18 @@ def headline(data: StudyData) -> pd.DataFrame:
 def compare_with_baseline(values: pd.DataFrame, confidence: float, effect: float | None = None) -> pd.DataFrame:
     """``compare`` of every group with the baseline of its context: the baselines of all contexts become one group
     ``"baseline"`` and pairs are (context, seed), so a group pairs with its own context's baseline only and Holm's
-    correction spans every compared group of the study."""
+    correction spans every compared group of the study. The difference and its interval are named ``diff``,
+    ``diff_ci_low`` and ``diff_ci_high``."""
     base = is_baseline(values)
     if base.all() or not base.any():
-        return pd.DataFrame(columns=["group", *COMPARISON_COLUMNS])
-    paired = values.assign(
-        group=values["group"].where(~base, BASELINE), pair=values["context"] + "\x1f" + values["seed"].astype(str)
-    )
-    return compare(paired, baseline=BASELINE, group="group", pair="pair", value="value", confidence=confidence,
-                   effect=effect)  # fmt: skip
+        found = pd.DataFrame(columns=["group", *COMPARISON_COLUMNS])
+    else:
+        paired = values.assign(
+            group=values["group"].where(~base, BASELINE), pair=values["context"] + "\x1f" + values["seed"].astype(str)
+        )
+        found = compare(paired, baseline=BASELINE, group="group", pair="pair", value="value", confidence=confidence,
+                        effect=effect)  # fmt: skip
+    return found.rename(columns={"mean_diff": "diff", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"})
 
 
 def key_comparisons(data: StudyData, measure: str) -> pd.DataFrame:
@@ -99,9 +101,8 @@ def key_comparisons(data: StudyData, measure: str) -> pd.DataFrame:
     for number, rows in found.groupby("number", sort=False):
         name = rows["metric"].iloc[0]
         summary = summarise(rows, confidence=confidence, bounds=metric(name).bounds)
-        paired = compare_with_baseline(rows, confidence)[["group", "mean_diff", "ci_low", "ci_high", "p", "p_holm",
-                                                          "significant"]]  # fmt: skip
-        paired = paired.rename(columns={"mean_diff": "diff", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high"})
+        paired = compare_with_baseline(rows, confidence)[["group", "diff", "diff_ci_low", "diff_ci_high", "p",
+                                                          "p_holm", "significant"]]  # fmt: skip
         parts.append(summary.merge(paired, on="group", how="left").assign(number=number, metric=name))
     columns = ["label", "context", "name", "arm", "number", "metric", "n", "mean", "ci_low", "ci_high", "diff",
                "diff_ci_low", "diff_ci_high", "p", "p_holm", "significant", "group"]  # fmt: skip

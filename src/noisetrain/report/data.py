@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ import pandas as pd
 from matplotlib.colors import to_hex, to_rgb
 
 from ..config import RUN_SEED
-from ..evaluate.keys import Key
+from ..evaluate.keys import Key, key_records
 from ..registry import ConfigError
 from ..study import bootstrap
 from ..study.config import BASELINE, StudyConfig
@@ -147,13 +148,11 @@ class StudyData:
     def key_values(self, measure: str, keys: tuple[Key, ...]) -> pd.DataFrame:
         """The records of ``measure`` that are key numbers, with ``number``: the key number's name (e.g.
         ``"pgd eps=0.03"``); key numbers in the order of ``keys``, then of the records."""
-        r = self.records[self.records["measure"] == measure]
-        settings = [json.loads(s) for s in r["setting"]]
-        parts = [r.iloc[:0].assign(number=[])]
-        for key in keys:
-            hits = [key.matches(m, s) for m, s in zip(r["metric"], settings, strict=True)]
-            parts.append(r[hits].assign(number=[key.name(s) for s, hit in zip(settings, hits, strict=True) if hit]))
-        return pd.concat(parts, ignore_index=True)
+        r = self.records[self.records["measure"] == measure].reset_index(drop=True)
+        pairs = zip(r["metric"], r["setting"], strict=True)
+        rows = [SimpleNamespace(metric=m, setting=json.loads(s), at=i) for i, (m, s) in enumerate(pairs)]
+        found = key_records(keys, rows)  # the rule that names the command line's key numbers too
+        return r.iloc[[row.at for _, row in found]].assign(number=[name for name, _ in found]).reset_index(drop=True)
 
     def epoch_seconds(self) -> pd.Series:
         """Steady-state training time of each counted run: the median seconds per epoch over its epochs after the

@@ -9,7 +9,6 @@ column, wide tables scroll inside their own box. Each figure's ``<img>`` names i
 from __future__ import annotations
 
 import base64
-import re
 from collections import Counter
 from html import escape
 
@@ -18,7 +17,7 @@ import yaml
 from .data import StudyData
 from .figures import Plot
 from .formats import Table
-from .summary import Finding
+from .summary import BOLD, Finding
 
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f; margin: 0 auto;
@@ -80,7 +79,7 @@ def page(data: StudyData, findings: list[Finding], tables: list[Table], plots: l
 
 def emphasis(text: str) -> str:
     """Escaped ``text`` with ``**bold**`` as ``<strong>``."""
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escape(text))
+    return BOLD.sub(r"<strong>\1</strong>", escape(text))
 
 
 def _findings(findings: list[Finding]) -> str:

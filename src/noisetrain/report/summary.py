@@ -13,16 +13,20 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
-from ..evaluate.keys import metric, show, show_difference, show_interval
+from ..evaluate.keys import metric, show_difference, show_with_interval
 from ..study.stats import fewest_seeds, min_p
 from .comparisons import key_comparisons
 from .data import StudyData, is_baseline
 from .formats import p_value
+from .tables import difference
 
+BOLD = re.compile(r"\*\*(.+?)\*\*")
+"""The marks around a configuration's name in a finding (bold in Markdown; the page and the terminal convert them)."""
 SHOWN_EFFECTS = 3
 """Configurations whose effects on the other measures the summary spells out (the best, then significant ones)."""
 
@@ -67,7 +71,7 @@ def _context_findings(data: StudyData, rows: pd.DataFrame) -> list[tuple[str, st
     lead = "Best" if gain else "No configuration beats the baseline; the best"
     lead += f": **{best['label']}**" if gain else f", **{best['label']}**"
     found = [("best", f"{lead}, {value} against the baseline's {_value(name, baseline)}: "
-                      f"{_difference(name, best)}, {_test(best)}.")]  # fmt: skip
+                      f"{difference(name, best)}, {_test(best)}.")]  # fmt: skip
     significant = compared[compared["significant"].eq(True)]
     if significant.empty:
         found.append(("real", "No configuration differs significantly from the baseline after Holm's correction."))
@@ -111,9 +115,7 @@ def _effects(data: StudyData, row: pd.Series) -> str:
             if measure == report.measure and number["metric"] == report.metric:
                 continue
             name = number["metric"]
-            text = f"{number['number']} {show_difference(name, number['diff'])}"
-            interval = show_interval(name, number["diff_ci_low"], number["diff_ci_high"])
-            text += f" {interval}" if interval else ""
+            text = f"{number['number']} {difference(name, number)}"
             direction = metric(name).higher
             if direction is not None and pd.notna(number["significant"]) and bool(number["significant"]):
                 text += " (better)" if (number["diff"] > 0) == direction else " (worse)"
@@ -164,13 +166,7 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
 
 
 def _value(name: str, row: pd.Series) -> str:
-    interval = show_interval(name, row["ci_low"], row["ci_high"])
-    return show(name, row["mean"]) + (f" {interval}" if interval else "")
-
-
-def _difference(name: str, row: pd.Series) -> str:
-    interval = show_interval(name, row["diff_ci_low"], row["diff_ci_high"])
-    return show_difference(name, row["diff"]) + (f" {interval}" if interval else "")
+    return show_with_interval(name, row["mean"], row["ci_low"], row["ci_high"])
 
 
 def _test(row: pd.Series) -> str:

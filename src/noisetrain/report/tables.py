@@ -13,11 +13,10 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 
 import pandas as pd
 
-from ..evaluate.keys import metric, show, show_difference, show_interval
+from ..evaluate.keys import metric, show, show_difference, show_with_interval
 from ..study.stats import summarise
 from ..study.store import STATUSES
 from .comparisons import groups, key_comparisons, ordered
@@ -48,11 +47,12 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
     contexts = ["context"] if len(data.contexts) > 1 else []
     main = {
         "configuration": "label", **{c: c for c in contexts}, "n": lambda r: cell(r["n"]),
-        f"{report.measure} {name} ({level} CI)": lambda r: _with_interval(name, r["mean"], r["ci_low"], r["ci_high"]),
-        f"Δ vs baseline ({level} CI)": lambda r: _difference(name, r),
+        f"{report.measure} {name} ({level} CI)": lambda r: show_with_interval(name, r["mean"], r["ci_low"],
+                                                                                r["ci_high"]),
+        f"Δ vs baseline ({level} CI)": lambda r: difference(name, r),
         "p (Holm)": lambda r: p_value(r["p_holm"]),
         "verdict": lambda r: verdict(r, report.higher),
-        "time/epoch": lambda r: f"{r['cost']:.2f}×" if pd.notna(r["cost"]) else "",
+        "time/epoch": lambda r: _ratio(r["cost"]),
     }  # fmt: skip
     alpha = f"{1 - report.confidence:.2g}"
     note = (
@@ -104,9 +104,9 @@ def brief(data: StudyData, summary: pd.DataFrame) -> Table:
     unit = " pt" if metric(name).percent else ""
     columns = {
         "configuration": "name", name: lambda r: show(name, r["mean"]),
-        f"Δ{unit} ({level} CI)": lambda r: _difference(name, r).replace(" pt", ""),
+        f"Δ{unit} ({level} CI)": lambda r: difference(name, r).replace(" pt", ""),
         "p (Holm)": lambda r: p_value(r["p_holm"]), "verdict": lambda r: verdict(r, report.higher),
-        "time": lambda r: f"{r['cost']:.2f}×" if pd.notna(r["cost"]) else "",
+        "time": lambda r: _ratio(r["cost"]),
     }  # fmt: skip
     return text_table("brief", f"{report.measure} {name} per configuration", summary, columns)
 
@@ -127,7 +127,7 @@ def measure_table(data: StudyData, measure: str) -> Table | None:
         columns[number] = lambda r, n=number: _key_cell(by_cell, r["group"], n)
     if mce is not None:
         rows = rows.merge(mce[["group", "mce", "ci_low", "ci_high"]], on="group", how="left")
-        columns["mCE"] = lambda r: _with_interval("mce", r["mce"], r["ci_low"], r["ci_high"])
+        columns["mCE"] = lambda r: show_with_interval("mce", r["mce"], r["ci_low"], r["ci_high"])
     note = (f"Mean over seeds with its {level} Student t interval (cut to the metric's bounds; it covers the seeds "
             f"only, unlike the headline's). The differences to the baseline, with their intervals and tests, are in "
             f"{measure}.csv.")  # fmt: skip
@@ -257,26 +257,21 @@ def tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
     return found
 
 
-def _with_interval(name: str, mean: float, low: float, high: float) -> str:
-    """``97.86% [97.20, 98.52]``: a value of metric ``name`` and its interval on one line."""
-    if pd.isna(mean):
-        return ""
-    interval = show_interval(name, low, high)
-    return show(name, mean) + (f" {interval}" if interval else "")
+def difference(name: str, row: pd.Series) -> str:
+    """The difference to the baseline in ``row`` with its interval (empty for the baseline's own row)."""
+    return show_with_interval(name, row["diff"], row["diff_ci_low"], row["diff_ci_high"], difference=True)
 
 
-def _difference(name: str, row: pd.Series) -> str:
-    if pd.isna(row.get("diff", math.nan)):
-        return ""
-    interval = show_interval(name, row["diff_ci_low"], row["diff_ci_high"])
-    return show_difference(name, row["diff"]) + (f" {interval}" if interval else "")
+def _ratio(value: float) -> str:
+    """A cost ratio: ``1.05×``; empty where unknown."""
+    return f"{value:.2f}×" if pd.notna(value) else ""
 
 
 def _key_cell(numbers: pd.DataFrame, group: str, number: str) -> str:
     if (group, number) not in numbers.index:
         return ""
     row = numbers.loc[(group, number)]
-    return _with_interval(row["metric"], row["mean"], row["ci_low"], row["ci_high"])
+    return show_with_interval(row["metric"], row["mean"], row["ci_low"], row["ci_high"])
 
 
 def _raw(table: pd.DataFrame) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import webbrowser
 from pathlib import Path
 from typing import Annotated
@@ -167,6 +166,7 @@ def conclude(folder: Path, open_page: bool) -> None:
     """Write the study's report, print its summary (the best configurations and the findings) and the page's path;
     with ``open_page``, open the page in a browser."""
     from ..report import build_report
+    from ..report.summary import BOLD
 
     report = build_report(folder)
     shown = report.brief.shown
@@ -184,7 +184,7 @@ def conclude(folder: Path, open_page: bool) -> None:
         out.print(f"... and {len(shown) - SHOWN_ROWS} more configurations in the report", highlight=False)
     out.print()
     for finding in report.findings:
-        text = re.sub(r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", escape(finding.text))
+        text = BOLD.sub(r"[bold]\1[/bold]", escape(finding.text))
         out.print(f"{'!' if finding.kind == 'warning' else '-'} {text}", highlight=False)
     out.print(f"report: {report.page}", highlight=False)
     if open_page and report.page is not None:

@@ -166,7 +166,6 @@ class Executor:
             self.backend: Backend = LocalBackend(execution.workers, execution.cpus)
         else:
             self.backend = RayBackend(execution.workers, execution.cpus, execution.gpus, execution.address)
-        self.threads = execution.cpus  # the same for any number of workers, so the numbers are too
         self.in_flight: dict[Any, RunSpec] = {}
         self.tries: Counter[str] = Counter()
 
@@ -216,7 +215,8 @@ class Executor:
     def task(self, spec: RunSpec) -> Task:
         config = spec.config.model_dump(mode="json")
         measures, settings = self.study.evaluate.measures, self.study.evaluate.settings
-        return Task(spec.key, config, measures, settings, str(self.folder / "runs" / spec.key), self.threads)
+        threads = self.study.execution.cpus  # the same for any number of workers, so the numbers are too
+        return Task(spec.key, config, measures, settings, str(self.folder / "runs" / spec.key), threads)
 
     def emit(self, kind: str, spec: RunSpec, outcome: Outcome | None = None) -> None:
         if self.on_event is not None:
