@@ -198,7 +198,6 @@ class RunConfig(Strict):
     @classmethod
     def _known_data(cls, spec: Spec) -> Spec:
         from .data import DATASETS
-        from .registry import parameter_names
 
         checked = spec
         if spec.get("seed") == RUN_SEED:  # the run's seed, known once the run is built
