@@ -1,5 +1,6 @@
 """The store: outcomes written in one transaction, tables as frames, export to CSV and Parquet."""
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -169,3 +170,17 @@ def test_a_store_that_cannot_be_opened_says_to_check_permissions(tmp_path: Path,
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Locked())  # what a folder without permissions gives
     with pytest.raises(ConfigError, match=r"cannot be opened \(unable to open database file\); check that you may"):
         Store(tmp_path / "study.db")
+
+
+def test_a_study_stored_by_an_earlier_version_still_reads_and_a_foreign_one_is_a_clear_error(tmp_path: Path) -> None:
+    study = study_config()
+    with Store(tmp_path / "study.db") as store:
+        store.register(study, expand(study))
+        stored = json.loads(store.connection.execute("SELECT config FROM studies").fetchone()[0])
+        stored["execution"]["cpus"] = None  # what stores written before 1 thread per run hold
+        store.connection.execute("UPDATE studies SET config=?", (json.dumps(stored),))
+        assert store.study().execution.cpus == 1
+        stored["execution"]["cpus"] = "many"
+        store.connection.execute("UPDATE studies SET config=?", (json.dumps(stored),))
+        with pytest.raises(ConfigError, match=r"(?s)holds a study this noisetrain cannot read: .*execution.cpus"):
+            store.study()

@@ -60,6 +60,11 @@ class ExecutionConfig(Strict):
     gpus: float = Field(0.0, ge=0)
     max_runs: int = Field(100_000, ge=1)
 
+    @field_validator("cpus", mode="before")
+    @classmethod
+    def _one_thread_unless_set(cls, cpus: Any) -> Any:
+        return 1 if cpus is None else cpus  # older study stores hold null (then: the cores shared out); now 1
+
 
 class ReportConfig(Strict):
     """What the report compares: the record of ``measure`` and ``metric`` whose setting holds ``setting``

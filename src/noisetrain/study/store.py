@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config import parse
 from ..files import write_atomic
 from ..registry import ConfigError
 from .config import StudyConfig
@@ -214,7 +215,10 @@ class Store:
         row = self.connection.execute("SELECT config FROM studies ORDER BY updated DESC LIMIT 1").fetchone()
         if row is None:
             raise ConfigError(f"store {str(self.path)!r} holds no study yet")
-        return StudyConfig.model_validate(json.loads(row[0]))
+        try:
+            return parse(StudyConfig, json.loads(row[0]))
+        except ConfigError as error:
+            raise ConfigError(f"store {str(self.path)!r} holds a study this noisetrain cannot read: {error}") from None
 
     def runs(self, *, every: bool = False, details: bool = False) -> pd.DataFrame:
         """The runs of the current plan (``every``: of all plans, with a ``current`` column), in the order
