@@ -71,6 +71,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "baseline_arm": {"noise": {"baseline": [{"kind": "gaussian"}]}}, "repeated_seeds": {"seeds": [1, 1]},
         "typo_field": {"execution": {"worker": 2}},
         "flat_corruptions": {"evaluate": {"measures": ["clean", "corruptions"]}},
+        "task_metric": {"report": {"metric": "rmse"}},
     }.items():  # fmt: skip
         text = yaml.safe_dump({**STUDY, **(change or {})}, sort_keys=False)
         if change is None:  # two arms of one name: the second would silently win
@@ -192,6 +193,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "validate infinite lr": (args("study", "validate", "{}/lr.yaml"), "finite number"),
     "validate unknown measure": (args("study", "validate", "{}/measure.yaml"), "unknown measure 'robustness'"),
     "validate unrecorded metric": (args("study", "validate", "{}/metric.yaml"), "report.metric"),
+    "validate metric of the other task": (
+        args("study", "validate", "{}/task_metric.yaml"), "report.metric: 'rmse' is a regression metric"),
     "validate address without ray": (args("study", "validate", "{}/address.yaml"), "execution.address"),
     "validate zero seeds": (args("study", "validate", "{}/seeds.yaml"), "seeds"),
     "validate slash in name": (args("study", "validate", "{}/name.yaml"), "name must be letters"),

@@ -1,10 +1,13 @@
 """Files are written whole or not at all."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from noisetrain.files import write_atomic
+from noisetrain.files import remove_leftovers, write_atomic
 
 
 def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -28,3 +31,16 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
         write_atomic(path, "the new report")
     monkeypatch.undo()
     assert path.read_text() == "the old report" and [p.name for p in tmp_path.iterdir()] == ["headline.md"]
+
+
+def test_remove_leftovers_removes_only_temporaries_of_dead_writers(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    stale = tmp_path / "runs" / "a" / f".result.json.{dead.pid}.tmp"
+    live = tmp_path / f".study.yaml.{os.getpid()}.tmp"
+    mine = tmp_path / "notes.tmp"  # not a temporary of write_atomic: kept
+    for path in (stale, live, mine):
+        path.write_text("partial")
+    assert remove_leftovers(tmp_path) == [stale]
+    assert not stale.exists() and live.read_text() == "partial" and mine.exists()

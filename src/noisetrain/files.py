@@ -1,7 +1,8 @@
 """Files written whole or not at all: the bytes go to a temporary name in the same folder, then an atomic rename.
 
 A crash or a full disk mid-write leaves the old file (or none), never half a file; the temporary name
-starts with a dot and ends in ``.tmp``, and is removed when the write fails.
+starts with a dot and ends in ``.tmp`` (``.<name>.<pid>.tmp``), is removed when the write fails, and what a
+killed process left behind is removed by ``remove_leftovers`` when the next study run starts.
 
 Example:
     >>> write_atomic("runs/a/result.json", json.dumps(summary))
@@ -10,17 +11,53 @@ Example:
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+LEFTOVER = re.compile(r"^\..+\.(\d+)\.tmp$")
+"""The name of a temporary file, with the pid of the process that wrote it."""
 
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file and ``os.replace``."""
+
+@contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """A temporary path to write ``path``'s new content to; it replaces ``path`` when the block ends, and is
+    removed when the block fails."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file and ``os.replace``."""
+    with replacing(path) as temporary:
+        temporary.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
+
+
+def remove_leftovers(folder: str | Path) -> list[Path]:
+    """Remove the temporary files under ``folder`` whose writer is no longer alive (a killed process's); returns
+    them."""
+    removed = []
+    for path in Path(folder).rglob(".*.tmp"):
+        found = LEFTOVER.match(path.name)
+        if found and path.is_file() and not _alive(int(found.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 INF = math.inf
 
@@ -24,22 +24,25 @@ INF = math.inf
 @dataclass(frozen=True)
 class Metric:
     """Facts of a metric: ``higher`` is better (True), lower (False) or neither (None); the values it can take;
-    whether it is a proportion shown in %."""
+    whether it is a proportion shown in %; the task it exists for (None: both)."""
 
     higher: bool | None
     bounds: tuple[float, float] = (-INF, INF)
     percent: bool = False
+    task: Literal["classification", "regression"] | None = None
 
 
-PROPORTION_UP = Metric(True, (0.0, 1.0), percent=True)
-PROPORTION_DOWN = Metric(False, (0.0, 1.0), percent=True)
+PROPORTION_UP = Metric(True, (0.0, 1.0), percent=True, task="classification")
+PROPORTION_DOWN = Metric(False, (0.0, 1.0), percent=True, task="classification")
 POSITIVE_DOWN = Metric(False, (0.0, INF))
+ERROR_DOWN = Metric(False, (0.0, INF), task="regression")
 METRICS: dict[str, Metric] = {
     "accuracy": PROPORTION_UP, "mean_accuracy": PROPORTION_UP, "certified_accuracy": PROPORTION_UP,
     "bin_accuracy": PROPORTION_UP, "error": PROPORTION_DOWN, "ece": PROPORTION_DOWN, "adaptive_ece": PROPORTION_DOWN,
     "abstention": PROPORTION_DOWN, "bin_confidence": Metric(None, (0.0, 1.0), percent=True),
-    "nll": POSITIVE_DOWN, "rmse": POSITIVE_DOWN, "mae": POSITIVE_DOWN, "abs_error_std": POSITIVE_DOWN,
-    "brier": Metric(False, (0.0, 2.0)), "ce": POSITIVE_DOWN, "mce": POSITIVE_DOWN, "auc": Metric(True, (0.0, INF)),
+    "nll": Metric(False, (0.0, INF), task="classification"), "rmse": ERROR_DOWN, "mae": ERROR_DOWN,
+    "abs_error_std": ERROR_DOWN, "brier": Metric(False, (0.0, 2.0), task="classification"),
+    "ce": POSITIVE_DOWN, "mce": POSITIVE_DOWN, "auc": Metric(True, (0.0, INF)),
     "auroc": Metric(True, (0.0, 1.0)), "mean_radius": Metric(True, (0.0, INF)), "loss": POSITIVE_DOWN,
     "gradient_norm": POSITIVE_DOWN, "hessian_top_eigenvalue": Metric(False), "sharpness_random": Metric(False),
     "sharpness_worst": Metric(False), "parameters": POSITIVE_DOWN, "trainable_parameters": POSITIVE_DOWN,

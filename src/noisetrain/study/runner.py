@@ -27,10 +27,11 @@ import yaml
 
 from ..config import parse
 from ..data import Dataset
-from ..files import write_atomic
+from ..evaluate.keys import metric
+from ..files import remove_leftovers, write_atomic
 from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend
-from .config import StudyConfig
+from .config import ReportConfig, StudyConfig
 from .execute import Outcome, Task
 from .expand import RunSpec, arm_fields, expand
 from .search import check_search, optuna_search, random_values, with_values
@@ -109,15 +110,16 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
         runs = expand(study)
     else:
         runs = [r for r in expand(with_values(study, [search.low, search.high])) if r.arm != search.arm]
-    check_data(runs, planned)
+    check_data(runs, planned, report)
     return study, runs
 
 
-def check_data(runs: list[RunSpec], planned: list[Any]) -> None:
-    """Load each distinct data set and build each model of ``runs`` once, check the measures against them (task,
-    splits, image shapes, ...) and attach each distinct noise recipe to a model built for it (a selector that
-    matches nothing, a recipe the model cannot take), so that neither fails a run after training started; the
-    device is checked once."""
+def check_data(runs: list[RunSpec], planned: list[Any], report: ReportConfig) -> None:
+    """Load each distinct data set and build each model of ``runs`` once, check the measures and the report's
+    metric against them (task, splits, image shapes, ...) and attach each distinct noise recipe to a model built
+    for it (a selector that matches nothing, a recipe the model cannot take), so that neither fails a run after
+    training started; the device is checked once."""
+    from ..evaluate import get_measure
     from ..train.loop import attach_noise
     from ..train.run import build, resolve_device
 
@@ -135,6 +137,7 @@ def check_data(runs: list[RunSpec], planned: list[Any]) -> None:
         recipes.add(recipe)
         data, model = build(run.config, loaded.get(source))
         loaded[source] = data
+        check_report_metric(report, data, get_measure(report.measure).metrics)
         try:
             attach_noise(model, run.config.noise, data, seed=run.config.seed)
         except ConfigError as error:
@@ -148,6 +151,15 @@ def check_data(runs: list[RunSpec], planned: list[Any]) -> None:
             except ConfigError as error:
                 where = f"evaluate.measures[{index}] ({chosen.name}) on data {data.name!r}"
                 raise ConfigError(f"{where}: {error}") from None
+
+
+def check_report_metric(report: ReportConfig, data: Dataset, recorded: tuple[str, ...]) -> None:
+    """Refuse a report metric that the measure does not record for the data's task (``rmse`` of a classifier)."""
+    task = metric(report.metric).task
+    if task not in (None, data.task):
+        fitting = [m for m in recorded if metric(m).task in (None, data.task)]
+        raise ConfigError(f"report.metric: {report.metric!r} is a {task} metric but data {data.name!r} is "
+                          f"{data.task}; use one of {', '.join(fitting)}")
 
 
 class Executor:
@@ -247,6 +259,7 @@ def run_study(
     if search is not None and search.method == "optuna":
         trial_runs = search.trials * len([r for r in expand(with_values(study, [search.low])) if r.arm == search.arm])
     with exclusive(folder), Store(folder / DB) as store:
+        remove_leftovers(folder)  # of a killed run: no other driver, so no writer, is alive
         write_atomic(folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
         executor = Executor(study, store, folder, len(runs) + trial_runs, on_event)
         try:

@@ -7,13 +7,13 @@ loads with ``torch.load(..., weights_only=True)`` (no code runs on load).
 from __future__ import annotations
 
 import errno
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..files import replacing
 from ..registry import ConfigError
 
 FORMAT = 1
@@ -24,14 +24,12 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     (a full disk) leaves no temporary file and raises ``OSError`` naming the checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
     try:
-        torch.save({"format": FORMAT, **state}, temporary)
+        with replacing(path) as temporary:
+            torch.save({"format": FORMAT, **state}, temporary)
     except (OSError, RuntimeError) as error:  # torch reports a failed write as a RuntimeError
-        temporary.unlink(missing_ok=True)
         code = error.errno if isinstance(error, OSError) and error.errno else errno.EIO
         raise OSError(code, f"could not write the checkpoint: {str(error).splitlines()[-1]}", str(path)) from error
-    os.replace(temporary, path)
     return path
 
 
