@@ -106,3 +106,14 @@ def test_evaluate_a_trained_checkpoint(tmp_path):
     assert shown.exit_code == 0, shown.output
     rows = json.loads((tmp_path / "bars" / "records.json").read_text())
     assert [r["setting"]["severity"] for r in rows if r["metric"] == "accuracy"] == [1, 2]
+
+
+@pytest.mark.parametrize(("option", "expected"), [([], 1), (["--threads", "2"], 2)])
+def test_train_runs_torch_on_the_threads_asked_for(tmp_path, monkeypatch, option, expected):
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: chosen.append(n))
+    chosen: list[int] = []
+    result = runner.invoke(app, ["train", *TINY, *option, "--output", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert chosen == [expected]
+    assert runner.invoke(app, ["train", *TINY, "--threads", "0", "--output", str(tmp_path / "all")]).exit_code == 0
+    assert chosen == [expected]  # 0: torch's own default is left alone

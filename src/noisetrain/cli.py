@@ -29,6 +29,12 @@ from .study.commands import demo, recommend, report
 from .terminal import DEBUG, Guarded, bars, console
 from .train import Callback, run
 
+Threads = Annotated[
+    int,
+    typer.Option("--threads", min=0, help="torch threads (0: one per core). Small models run fastest on 1, the "
+                 "default, as in studies (execution.cpus)."),
+]  # fmt: skip
+
 app = typer.Typer(
     cls=Guarded,
     help="noisetrain: noise-injection training and robustness evaluation for PyTorch.",
@@ -94,9 +100,11 @@ def train(
     ),
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT/checkpoint.pt.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    threads: Threads = 1,
 ) -> None:
     """Train one model with a noise recipe; write the resolved config, metrics and checkpoint to OUTPUT."""
     run_config = load_config(config, overrides=overrides or ())
+    use_threads(threads)
     with bars(quiet=quiet) as progress:
         result = run(run_config, output=output, callbacks=[ProgressBar(progress)], resume=resume)
     summary = result.summary()
@@ -132,6 +140,7 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random draw of the evaluation.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Evaluation batch size.")] = 512,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    threads: Threads = 1,
 ) -> None:
     """Evaluate a trained model on robustness measures; print a table and write records (default: next to it)."""
     from .evaluate import evaluate as run_measures
@@ -140,6 +149,7 @@ def evaluate(
 
     folder = output or checkpoint.parent
     specs = parse_measures(measures)
+    use_threads(threads)
     _, data, model = load_run(checkpoint)
     if baseline is not None:
         reference = load_run(baseline)[2]
@@ -165,6 +175,14 @@ def evaluate(
         console.print(f"[red]sanity check {failed}[/red]", highlight=False)
     write_records(records, folder)
     console.print(f"wrote all {len(records)} records to {folder}/records.json and records.csv", highlight=False)
+
+
+def use_threads(threads: int) -> None:
+    """Run torch on ``threads`` threads (0: torch's default, one per core)."""
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
 
 
 def write_records(records: list[Any], folder: Path) -> None:

@@ -272,7 +272,7 @@ def describe(error: ValidationError, model: type[BaseModel] | None = None) -> st
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden" and model is not None:
             message += suggest(problem["loc"][-1], _fields(model, problem["loc"][:-1]))
-        lines.append(message if message.startswith(path) else f"{path}: {message}")
+        lines.append(message if not problem["loc"] or message.startswith(path) else f"{path}: {message}")
     return "invalid config:\n  " + "\n  ".join(lines)
 
 

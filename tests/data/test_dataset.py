@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from noisetrain.data import Dataset, Split, load_data
-from noisetrain.data.dataset import check_split_options, split_off, standardize, take, three_way
+from noisetrain.data.dataset import check_split_options, split_off, take, three_way
 from noisetrain.registry import ConfigError
 
 
@@ -37,16 +37,6 @@ def test_split_sizes_and_disjointness():
         take(full, 101, seed=0)
     with pytest.raises(ConfigError, match=r"val_size must be in \[0, 1\)"):
         split_off(full, 1.0, seed=0)
-
-
-def test_standardize_uses_training_statistics_and_only_centres_constant_features():
-    g = torch.Generator().manual_seed(0)
-    train = Split(torch.cat([torch.randn(200, 1, generator=g) * 3 + 5, torch.full((200, 1), 2.0)], 1), torch.zeros(200))
-    test = Split(torch.tensor([[5.0, 4.0]]), torch.zeros(1))
-    (train_s, test_s), info = standardize(train, test)
-    assert train_s.x[:, 0].mean().abs() < 1e-5 and train_s.x[:, 0].std() == pytest.approx(1, abs=1e-5)
-    assert test_s.x[0, 1] == 2.0  # constant feature: centred, not divided by ~0
-    assert info["mean"] == pytest.approx([float(train.x[:, 0].mean()), 2.0])
 
 
 def test_dataset_checks_its_splits():

@@ -1,4 +1,5 @@
-"""Benchmark-function regression: function values, sampling, clean test targets, noise on train/val only, errors."""
+"""Benchmark-function regression: function values, sampling, clean test targets, noise on train/val only,
+scaling fitted on the noisy training split, errors."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def test_custom_domain_is_used_for_every_coordinate() -> None:
 
 def test_target_noise_on_train_and_val_only_test_is_clean() -> None:
     data = BenchmarkFunction(
-        "rastrigin", target_noise=2.0, standardize_target=False, n_train=4000, n_val=4000, n_test=500, seed=3
+        "rastrigin", target_noise=2.0, scale_target="none", n_train=4000, n_val=4000, n_test=500, seed=3
     ).load()
     assert torch.equal(data.test.y, rastrigin(data.test.x))
     for split in (data.train, data.val):
@@ -80,25 +81,57 @@ def test_target_noise_on_train_and_val_only_test_is_clean() -> None:
 
 
 def test_noise_free_targets_equal_the_function() -> None:
-    data = BenchmarkFunction("griewank", standardize_target=False, n_train=30, n_val=5, n_test=5).load()
+    data = BenchmarkFunction("griewank", scale_target="none", n_train=30, n_val=5, n_test=5).load()
     for split in (data.train, data.val, data.test):
         assert torch.equal(split.y, griewank(split.x))
 
 
 def test_targets_standardised_with_training_statistics() -> None:
     data = BenchmarkFunction("sphere", target_noise=1.0, n_train=300, seed=2).load()
-    mean, std = data.info["target_mean"], data.info["target_std"]
+    assert data.info["target_scaling"] == "standard"
+    mean, std = data.info["target_offset"], data.info["target_scale"]
     assert float(data.train.y.mean()) == pytest.approx(0, abs=1e-5)
     assert float(data.train.y.std()) == pytest.approx(1, abs=1e-5)
     assert abs(float(data.test.y.mean())) > 1e-3  # other samples, other statistics
     torch.testing.assert_close(data.test.y * std + mean, sphere(data.test.x), rtol=1e-5, atol=1e-4)
 
 
+def test_minmax_targets_fitted_on_the_noisy_training_split() -> None:
+    options = {"name": "sphere", "n_train": 200, "n_val": 50, "n_test": 50, "seed": 5}
+    raw = BenchmarkFunction(**options, target_noise=3.0, scale_target="none").load()
+    data = BenchmarkFunction(**options, target_noise=3.0, scale_target="minmax").load()
+    low, high = float(raw.train.y.min()), float(raw.train.y.max())  # noisy training targets
+    clean_train = sphere(raw.train.x)
+    assert low < float(clean_train.min()) and high > float(clean_train.max())  # the noise widens the range
+    assert data.info["target_scaling"] == "minmax"
+    assert data.info["target_offset"] == low and data.info["target_scale"] == pytest.approx(high - low, rel=1e-6)
+    assert (float(data.train.y.min()), float(data.train.y.max())) == (0.0, 1.0)
+    torch.testing.assert_close(data.val.y, (raw.val.y - low) / (high - low))
+    torch.testing.assert_close(data.test.y, (sphere(data.test.x) - low) / (high - low))  # clean test, same map
+    assert float(data.test.y.min()) > 0  # clean values never reach the noisy minimum (below 0)
+
+
+def test_inputs_kept_as_drawn_by_default_or_scaled_on_the_training_inputs() -> None:
+    options = {"name": "rastrigin", "dim": 3, "n_train": 300, "seed": 1}
+    raw = BenchmarkFunction(**options).load()
+    assert raw.info["scaling"] == "none" and raw.info["offset"] == [0.0] * 3 and raw.info["scale"] == [1.0] * 3
+    minmax = BenchmarkFunction(**options, scale="minmax").load()
+    low, high = raw.train.x.amin(0), raw.train.x.amax(0)
+    assert minmax.train.x.amin(0).tolist() == [0.0] * 3 and minmax.train.x.amax(0).tolist() == [1.0] * 3
+    torch.testing.assert_close(minmax.test.x, (raw.test.x - low) / (high - low))
+    assert torch.equal(minmax.test.y, raw.test.y)  # targets scaled by their own option only
+    standard = BenchmarkFunction(**options, scale="standard").load()
+    torch.testing.assert_close(standard.train.x.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(standard.train.x.std(0), torch.ones(3), atol=1e-5, rtol=0)
+    restored = standard.val.x * torch.tensor(standard.info["scale"]) + torch.tensor(standard.info["offset"])
+    torch.testing.assert_close(restored, raw.val.x)
+
+
 def test_test_set_does_not_depend_on_n_train_or_noise_and_seeds_matter() -> None:
-    a = BenchmarkFunction("ackley", n_train=20, target_noise=0.0, standardize_target=False).load()
-    b = BenchmarkFunction("ackley", n_train=80, target_noise=0.5, standardize_target=False).load()
-    c = BenchmarkFunction("ackley", n_train=20, target_noise=0.0, standardize_target=False).load()
-    d = BenchmarkFunction("ackley", n_train=20, target_noise=0.0, standardize_target=False, seed=1).load()
+    a = BenchmarkFunction("ackley", n_train=20, target_noise=0.0, scale_target="none").load()
+    b = BenchmarkFunction("ackley", n_train=80, target_noise=0.5, scale_target="none").load()
+    c = BenchmarkFunction("ackley", n_train=20, target_noise=0.0, scale_target="none").load()
+    d = BenchmarkFunction("ackley", n_train=20, target_noise=0.0, scale_target="none", seed=1).load()
     assert torch.equal(a.test.x, b.test.x) and torch.equal(a.test.y, b.test.y)
     assert torch.equal(a.train.x, b.train.x[:20])  # same inputs, noisy targets
     assert torch.equal(a.train.x, c.train.x) and torch.equal(a.val.y, c.val.y)
@@ -106,7 +139,7 @@ def test_test_set_does_not_depend_on_n_train_or_noise_and_seeds_matter() -> None
 
 
 def test_noise_direction_is_shared_across_noise_levels() -> None:
-    options = {"name": "sphere", "n_train": 50, "standardize_target": False}
+    options = {"name": "sphere", "n_train": 50, "scale_target": "none"}
     small = BenchmarkFunction(**options, target_noise=0.1).load()
     large = BenchmarkFunction(**options, target_noise=0.3).load()
     clean = sphere(small.train.x)
@@ -124,7 +157,10 @@ def test_noise_direction_is_shared_across_noise_levels() -> None:
         ({"domain": (1.0, 1.0)}, "domain must be"),
         ({"n_train": 1}, r"n_train must be in \[2, inf\)"),
         ({"n_test": -1}, r"n_test must be in \[0, inf\)"),
-        ({"standardize_target": "no"}, "standardize_target must be true or false"),
+        ({"scale_target": "no"}, "scale_target must be one of 'standard', 'minmax', 'none'; got 'no'"),
+        ({"scale_target": False}, "scale_target must be one of 'standard', 'minmax', 'none'; got False"),
+        ({"scale": "unit"}, "scale must be one of 'standard', 'minmax', 'none'; got 'unit'"),
+        ({"standardize_target": False}, "has no parameter 'standardize_target'; accepted: .*scale, scale_target, seed"),
         ({"noise": 0.1}, "has no parameter 'noise'"),
     ],
 )

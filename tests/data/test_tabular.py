@@ -1,4 +1,4 @@
-"""scikit-learn's bundled UCI sets: shapes, splits, standardisation with training statistics, options, errors."""
+"""scikit-learn's bundled UCI sets: shapes, splits, scaling with training statistics, options, errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import sklearn.datasets
 import torch
 
-from noisetrain.data.dataset import DATASETS, Split, load_data, standardize_targets
+from noisetrain.data.dataset import DATASETS, load_data
 from noisetrain.data.tabular import Diabetes, Digits, SklearnTabular
 from noisetrain.registry import ConfigError
 
@@ -41,10 +41,10 @@ def test_shapes_dtypes_and_sizes(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["wine", "breast_cancer", "diabetes"])
 def test_splits_are_disjoint_and_cover_the_data(kind: str) -> None:
-    data = load_data({"kind": kind, "standardize_target": False} if kind == "diabetes" else kind)
-    mean, std = torch.tensor(data.info["mean"]), torch.tensor(data.info["std"])
+    data = load_data({"kind": kind, "scale_target": "none"} if kind == "diabetes" else kind)
+    offset, scale = torch.tensor(data.info["offset"]), torch.tensor(data.info["scale"])
     splits = (data.train, data.val, data.test)
-    rows = torch.cat([torch.cat([s.x * std + mean, s.y[:, None].float()], 1) for s in splits])
+    rows = torch.cat([torch.cat([s.x * scale + offset, s.y[:, None].float()], 1) for s in splits])
     bunch = getattr(sklearn.datasets, DATASETS.get(kind).loader)()
     raw = torch.cat([torch.as_tensor(bunch.data), torch.as_tensor(bunch.target)[:, None]], 1).float()
     # Each split row matches one raw row and no raw row twice: the splits are disjoint and cover the data.
@@ -67,8 +67,23 @@ def test_standardisation_uses_training_statistics_only() -> None:
     torch.testing.assert_close(data.train.x.mean(0), torch.zeros(30), atol=1e-5, rtol=0)
     torch.testing.assert_close(data.train.x.std(0), torch.ones(30), atol=1e-5, rtol=0)
     assert data.test.x.mean(0).abs().max() > 0.05  # the test split was scaled with other statistics
-    raw_train = data.train.x * torch.tensor(data.info["std"]) + torch.tensor(data.info["mean"])
-    torch.testing.assert_close(raw_train.mean(0), torch.tensor(data.info["mean"]), rtol=1e-4, atol=1e-4)
+    assert data.info["scaling"] == "standard"
+    raw_train = data.train.x * torch.tensor(data.info["scale"]) + torch.tensor(data.info["offset"])
+    torch.testing.assert_close(raw_train.mean(0), torch.tensor(data.info["offset"]), rtol=1e-4, atol=1e-4)
+
+
+def test_minmax_maps_training_features_to_the_unit_interval_and_val_test_alike() -> None:
+    raw = load_data({"kind": "wine", "scale": "none", "seed": 1})
+    data = load_data({"kind": "wine", "scale": "minmax", "seed": 1})
+    assert raw.info["scaling"] == "none" and torch.equal(raw.train.y, data.train.y)
+    assert data.train.x.amin(0).tolist() == [0.0] * 13 and data.train.x.amax(0).tolist() == [1.0] * 13
+    low, high = raw.train.x.amin(0), raw.train.x.amax(0)
+    assert data.info["offset"] == low.tolist()
+    torch.testing.assert_close(torch.tensor(data.info["scale"]), high - low)
+    for name in ("val", "test"):  # the training map; values outside [0, 1] allowed
+        torch.testing.assert_close(getattr(data, name).x, (getattr(raw, name).x - low) / (high - low))
+    outside = torch.cat([data.val.x, data.test.x])
+    assert float(outside.min()) < 0 or float(outside.max()) > 1
 
 
 def test_digits_images_are_unscaled_pixels_in_unit_range() -> None:
@@ -77,7 +92,8 @@ def test_digits_images_are_unscaled_pixels_in_unit_range() -> None:
     pixels = torch.cat([data.train.x, data.val.x, data.test.x])
     assert float(pixels.min()) == 0.0 and float(pixels.max()) == 1.0
     assert torch.equal(pixels * 16, (pixels * 16).round())  # counts 0..16 divided by 16, not standardised
-    assert "mean" not in data.info
+    assert "scaling" not in data.info and "offset" not in data.info
+    assert torch.equal(Digits(images=True, scale="none", seed=2).load().train.x, data.train.x)
     flat = Digits(seed=2).load()
     assert torch.equal(flat.train.y, data.train.y)  # the same split either way
 
@@ -89,22 +105,26 @@ def test_digits_features_stay_bounded_when_a_pixel_is_constant_in_training() -> 
 
 
 def test_diabetes_target_standardised_with_training_statistics() -> None:
-    raw = Diabetes(standardize_target=False, seed=4).load()
+    raw = Diabetes(scale_target="none", seed=4).load()
     scaled = Diabetes(seed=4).load()
-    mean, std = scaled.info["target_mean"], scaled.info["target_std"]
-    assert mean == pytest.approx(float(raw.train.y.mean())) and std == pytest.approx(float(raw.train.y.std()))
+    assert scaled.info["target_scaling"] == "standard"
+    offset, scale = scaled.info["target_offset"], scaled.info["target_scale"]
+    assert offset == pytest.approx(float(raw.train.y.mean())) and scale == pytest.approx(float(raw.train.y.std()))
     assert float(scaled.train.y.mean()) == pytest.approx(0, abs=1e-5)
     assert float(scaled.train.y.std()) == pytest.approx(1, abs=1e-5)
-    torch.testing.assert_close(scaled.test.y * std + mean, raw.test.y)
-    assert "target_mean" not in raw.info and float(raw.train.y.min()) >= 25  # progression scores 25..346
+    torch.testing.assert_close(scaled.test.y * scale + offset, raw.test.y)
+    assert raw.info["target_scale"] == 1.0 and float(raw.train.y.min()) >= 25  # progression scores 25..346
+    assert torch.equal(raw.train.x, scaled.train.x)  # the features are scaled by their own option
 
 
-def test_standardize_targets_returns_statistics_for_original_units() -> None:
-    train = Split(torch.zeros(4, 1), torch.tensor([1.0, 2.0, 3.0, 4.0]))
-    test = Split(torch.zeros(1, 1), torch.tensor([10.0]))
-    (_, test_s), info = standardize_targets(train, test)
-    assert info["target_mean"] == 2.5 and info["target_std"] == pytest.approx(1.2909944)
-    assert float(test_s.y[0]) == pytest.approx(7.5 / 1.2909944)
+def test_diabetes_target_minmax_with_training_range() -> None:
+    raw = Diabetes(scale_target="none", seed=4).load()
+    scaled = Diabetes(scale_target="minmax", scale="minmax", seed=4).load()
+    low, high = float(raw.train.y.min()), float(raw.train.y.max())
+    assert (scaled.info["target_offset"], scaled.info["target_scale"]) == (low, high - low)
+    assert (float(scaled.train.y.min()), float(scaled.train.y.max())) == (0.0, 1.0)
+    torch.testing.assert_close(scaled.test.y, (raw.test.y - low) / (high - low))
+    assert scaled.info["scaling"] == "minmax" and float(scaled.train.x.max()) == 1.0
 
 
 def test_train_size_takes_a_seeded_subset() -> None:
@@ -124,7 +144,10 @@ def test_train_size_takes_a_seeded_subset() -> None:
         ({"train_size": 0}, r"train_size must be in \[1, inf\)"),
         ({"seed": -1}, r"seed must be in \[0, inf\)"),
         ({"images": "yes"}, r"images must be true or false"),
-        ({"standardize": True}, r"has no parameter 'standardize'; accepted: images, val_size"),
+        ({"standardize": True}, r"has no parameter 'standardize'; accepted: images, scale, val_size"),
+        ({"scale": "zscore"}, "scale must be one of 'standard', 'minmax', 'none'; got 'zscore'"),
+        ({"scale": None}, "scale must be one of 'standard', 'minmax', 'none'; got None"),
+        ({"images": True, "scale": "minmax"}, "scale 'minmax' does not apply to digits with images=True"),
     ],
 )
 def test_bad_options_raise_config_errors(options: dict, message: str) -> None:
@@ -136,5 +159,12 @@ def test_every_set_is_a_thin_subclass_of_one_base() -> None:
     for kind in SETS:
         cls = DATASETS.get(kind)
         assert issubclass(cls, SklearnTabular) and cls.kind == kind
-    with pytest.raises(ConfigError, match="standardize_target must be true or false"):
-        Diabetes(standardize_target=1)
+    with pytest.raises(ConfigError, match="scale_target must be one of 'standard', 'minmax', 'none'; got 1"):
+        Diabetes(scale_target=1)  # type: ignore[arg-type]
+
+
+def test_the_removed_standardize_target_option_is_refused_naming_the_new_ones() -> None:
+    with pytest.raises(
+        ConfigError, match=r"no parameter 'standardize_target'.*accepted: scale, scale_target, val_size"
+    ):
+        DATASETS.build({"kind": "diabetes", "standardize_target": False})

@@ -11,9 +11,9 @@ from noisetrain.registry import ConfigError
 
 
 def raw(data: Dataset, split: str) -> torch.Tensor:
-    """The series of ``split`` before standardisation, (N, L)."""
+    """The series of ``split`` before scaling, (N, L)."""
     x = getattr(data, split).x[:, 0]
-    return x * data.info["std"][0] + data.info["mean"][0]
+    return x * data.info["scale"][0] + data.info["offset"][0]
 
 
 def test_shapes_dtypes_sizes_and_class_names() -> None:
@@ -59,7 +59,18 @@ def test_standardised_with_training_statistics_only() -> None:
     assert float(data.train.x.mean()) == pytest.approx(0, abs=1e-5)
     assert float(data.train.x.std()) == pytest.approx(1, abs=1e-5)
     assert float(data.test.x.mean()) != pytest.approx(0, abs=1e-5)
-    assert len(data.info["mean"]) == len(data.info["std"]) == 1  # one channel
+    assert data.info["scaling"] == "standard"
+    assert len(data.info["offset"]) == len(data.info["scale"]) == 1  # one channel
+
+
+def test_minmax_and_none_scaling_of_the_channel() -> None:
+    plain = SyntheticTimeSeries(num_samples=300, seed=3, scale="none").load()
+    minmax = SyntheticTimeSeries(num_samples=300, seed=3, scale="minmax").load()
+    low, high = float(plain.train.x.min()), float(plain.train.x.max())
+    assert (float(minmax.train.x.min()), float(minmax.train.x.max())) == (0.0, 1.0)
+    assert minmax.info["offset"] == [low] and minmax.info["scale"] == [pytest.approx(high - low)]
+    torch.testing.assert_close(minmax.test.x, (plain.test.x - low) / (high - low))
+    assert (plain.info["scaling"], plain.info["offset"], plain.info["scale"]) == ("none", [0.0], [1.0])
 
 
 def test_same_seed_same_data_other_seed_other_data() -> None:
@@ -83,6 +94,7 @@ def test_train_size_subset_and_too_big() -> None:
         ({"frequency": (3.0, 2.0)}, "frequency must be"),
         ({"length": 4}, r"length must be in \[8, inf\)"),
         ({"test_size": -0.5}, r"test_size must be in \[0, 1\)"),
+        ({"scale": "robust"}, "scale must be one of 'standard', 'minmax', 'none'; got 'robust'"),
     ],
 )
 def test_bad_options_raise_config_errors(options: dict, message: str) -> None:

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from noisetrain.data import load_data
 from noisetrain.evaluate.clean import clean
 from noisetrain.evaluate.records import MEASURES
 from noisetrain.registry import ConfigError
@@ -59,7 +60,7 @@ def test_classification_matches_direct_computation_in_eval_mode():
 
 
 def test_regression_errors_in_original_units():
-    data = dataclasses.replace(toy_data(task="regression"), info={"target_std": 2.0})
+    data = dataclasses.replace(toy_data(task="regression"), info={"target_scale": 2.0})
     model = nn.Linear(8, 1)
     with torch.no_grad():
         model.weight.fill_(0.1)
@@ -71,6 +72,30 @@ def test_regression_errors_in_original_units():
     assert records["mae"].value == pytest.approx(error.abs().mean().item(), rel=1e-6)
     assert records["abs_error_std"].value == pytest.approx(error.abs().numpy().std(), rel=1e-6)
     assert records["mae"].examples == pytest.approx(error.abs().numpy(), rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["standard", "minmax", "none"])
+def test_regression_errors_in_original_units_whatever_the_scaling(method):
+    options = {"kind": "function", "name": "sphere", "n_train": 200, "n_test": 300, "target_noise": 0.5, "seed": 1}
+    raw = load_data({**options, "scale_target": "none"})
+    data = load_data({**options, "scale": method, "scale_target": method})
+    # One affine predictor in original units, fitted by least squares on the raw (noisy) training split.
+    design = torch.cat([raw.train.x, torch.ones(len(raw.train), 1)], 1).double()
+    coef = torch.linalg.lstsq(design, raw.train.y.double()[:, None]).solution[:, 0]
+    weight, bias = coef[:-1], coef[-1]
+    error = raw.test.x.double() @ weight + bias - raw.test.y.double()  # original units, clean test targets
+    # The same predictor on the scaled inputs, predicting scaled targets: p = (f(x) - target_offset) / target_scale.
+    scale, offset = torch.tensor(data.info["scale"]).double(), torch.tensor(data.info["offset"]).double()
+    target_scale, target_offset = data.info["target_scale"], data.info["target_offset"]
+    assert (target_scale != 1.0) == (method != "none")
+    model = nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.copy_((weight * scale / target_scale)[None])
+        model.bias.fill_(float((offset @ weight + bias - target_offset) / target_scale))
+    records = by_metric(clean(model, data))
+    assert records["rmse"].value == pytest.approx(error.square().mean().sqrt().item(), rel=1e-4)
+    assert records["mae"].value == pytest.approx(error.abs().mean().item(), rel=1e-4)
+    assert records["mae"].examples == pytest.approx(error.abs().numpy(), rel=1e-3, abs=1e-4)
 
 
 def test_bad_options():

@@ -7,7 +7,7 @@ from noisetrain.registry import ConfigError
 
 
 def test_registry_names():
-    assert MODELS.names() == ["cnn1d", "cnn32", "knn", "lenet", "mlp", "resnet18", "resnet20", "text"]
+    assert MODELS.names() == ["cnn1d", "cnn32", "gru", "knn", "lenet", "lstm", "mlp", "resnet18", "resnet20", "text"]
 
 
 def test_bare_name_and_spec_build_the_same_model():
@@ -20,7 +20,7 @@ def test_bare_name_and_spec_build_the_same_model():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"kind": "vgg"}, "model: unknown model kind 'vgg'; known kinds: cnn1d, cnn32, knn, lenet, mlp, resnet18"),
+        ({"kind": "vgg"}, "model: unknown model kind 'vgg'; known kinds: cnn1d, cnn32, gru, knn, lenet, lstm, mlp"),
         ({"kind": "mlp", "input_shape": (4,)}, "model: model spec may not set 'input_shape': the caller supplies it"),
         ({"kind": "mlp", "num_outputs": 3}, "model spec may not set 'num_outputs'"),
         (
@@ -33,7 +33,11 @@ def test_bare_name_and_spec_build_the_same_model():
         ({"kind": "mlp", "widths": [4, 0]}, r"MLP.widths must be a list of positive ints, got \[4, 0\]"),
         ({"kind": "mlp", "batchnorm": "yes"}, "MLP.batchnorm must be true or false"),
         ({"kind": "lenet"}, r"LeNet.input_shape must be a 3-D shape of positive ints, got \(8,\)"),
-        ({"kind": "cnn1d", "kernel_size": 0}, r"CNN1d.kernel_size must be in \[1, inf\)"),
+        ({"kind": "cnn1d", "kernel_size": 0}, r"CNN1d.kernel_size must be an int >= 1 or a list of them"),
+        ({"kind": "cnn1d", "stride": [2, 2]}, r"CNN1d.stride must have one entry per width \(3\), got 2"),
+        ({"kind": "mlp", "residual": "yes"}, "MLP.residual must be true or false"),
+        ({"kind": "gru", "readout": "mean"}, "GRUNet.readout must be one of 'last', 'flatten'; got 'mean'"),
+        ({"kind": "lstm", "layers": 0}, r"LSTMNet.layers must be in \[1, inf\), got 0"),
         ({"kind": "text"}, "TextClassifier.vocab_size is required: set it in the spec or the data's info"),
         ({"kind": "text", "vocab_size": 10, "encoder": "lstm"}, "TextClassifier.encoder must be one of 'gru', 'cnn'"),
         ({"kind": "text", "vocab_size": 10, "pad_id": 10}, r"TextClassifier.pad_id must be in \[0, 9\]"),

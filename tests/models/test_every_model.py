@@ -32,6 +32,12 @@ CASES = [
     ("resnet20", {"kind": "resnet20", "width": 0.5}, (1, 8, 8), 3, None),
     ("cnn1d", {"kind": "cnn1d", "widths": [8, 8]}, (40,), 3, None),
     ("cnn1d-channels", {"kind": "cnn1d", "widths": [16, 16], "global_pool": True}, (2, 20), 3, None),
+    ("mlp-residual", {"kind": "mlp", "widths": [12, 16, 16], "residual": True}, (12,), 3, None),
+    ("cnn1d-per-layer", {"kind": "cnn1d", "widths": [8, 8], "kernel_size": [5, 3], "padding": 1}, (40,), 3, None),
+    ("gru", {"kind": "gru", "hidden": 32}, (12,), 3, None),
+    ("gru-mnist1d", {"kind": "gru", "hidden": 6, "bidirectional": True, "readout": "flatten"}, (40,), 3, None),
+    ("lstm", {"kind": "lstm", "hidden": 32, "layers": 2, "dropout": 0.1}, (2, 12), 3, None),
+    ("lstm-regression", {"kind": "lstm", "hidden": 8, "bidirectional": True}, (3, 10), 1, None),
     ("text-gru", {"kind": "text", "embedding_dim": 8, "hidden": 16}, (10,), 3, TEXT_INFO),
     ("text-cnn", {"kind": "text", "embedding_dim": 8, "hidden": 16, "encoder": "cnn"}, (10,), 3, TEXT_INFO),
 ]
@@ -89,6 +95,8 @@ def recipe(name):
         at = "output:Embedding" if name == "text-gru" else at  # the GRU encoder has no ReLU
     if name == "mlp-regression":  # tanh activations
         at = "output:Tanh"
+    if name.startswith(("gru", "lstm")):  # no ReLU: drop units of the recurrent outputs
+        at = "output:GRU|LSTM"
     return [noise, {"kind": "dropout", "p": 0.1, "at": at, "seed": 1}]
 
 

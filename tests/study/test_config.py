@@ -24,7 +24,7 @@ BAD = {
         r"noise.d\[0\].at: unknown position 'middle'.*allowed: input, output:PATTERN",
     ),
     "reserved arm name": ({"noise": {"baseline": [{"kind": "gaussian", "std": 0.1}]}}, r"'baseline' \(reserved\)"),
-    "empty recipe": ({"noise": {"g": []}}, r"noise.g: an arm needs at least one noise spec or a train change"),
+    "empty recipe": ({"noise": {"g": []}}, r"noise.g: an arm needs at least one noise spec or a change of train"),
     "empty grid list": ({"train": {"epochs": []}}, r"train.epochs: an empty list gives no runs"),
     "bad train value in a grid": (
         {"train": {"epochs": [1, 0]}},

@@ -4,11 +4,12 @@ import importlib
 
 import pytest
 
-from noisetrain.config import validate
+from noisetrain.config import parse, validate
 from noisetrain.registry import ConfigError
+from noisetrain.study.config import StudyConfig
 from noisetrain.study.expand import config_hash, expand
 
-from studykit import study_config
+from studykit import study_config, tiny_study
 
 
 def test_every_list_is_an_axis_and_runs_are_the_product() -> None:
@@ -150,3 +151,70 @@ def test_a_grid_larger_than_max_runs_is_refused_before_it_is_expanded(monkeypatc
     monkeypatch.setattr(module, "_validate", lambda *a: pytest.fail("expanded a grid it should refuse"))
     with pytest.raises(ConfigError, match=r"has 404,000 runs, more than execution.max_runs \(100,000\); shrink"):
         expand(huge)
+
+
+def test_zipped_fields_vary_together_beside_the_crossed_axes() -> None:
+    study = study_config(
+        data={"kind": "function", "name": ["sphere", "rastrigin"], "dim": 2},
+        model={"kind": "mlp", "widths": [8]},
+        zip=[{"data.n_train": [20, 40, 80], "data.n_test": [10, 20, 40]}],
+        noise={}, seeds=2,
+    )  # fmt: skip
+    runs = expand(study)
+    assert len(runs) == 2 * 3 * 2  # functions x zipped sizes x seeds, not x 3 again
+    sizes = {(r.config.data["n_train"], r.config.data["n_test"]) for r in runs}
+    assert sizes == {(20, 10), (40, 20), (80, 40)}
+    assert {r.context for r in runs if r.config.data["n_train"] == 40} == {
+        "name=sphere, n_train=40, n_test=20", "name=rastrigin, n_train=40, n_test=20"}
+
+
+def test_arms_change_the_model_and_the_data_with_axes_and_zipped_fields_of_their_own() -> None:
+    study = study_config(
+        data={"kind": "function", "name": "sphere", "dim": 2, "n_val": 10},
+        model={"kind": "mlp", "widths": [8]},
+        zip=[{"data.n_train": [20, 40], "noise.knn.data.n_train": [30, 50]}],
+        noise={"knn": {"model": {"kind": "knn", "k": [1, 4]}, "data": {"n_val": 0}},
+               "wide": {"model": {"widths": [[16], [32]]}}},
+        seeds=1,
+    )  # fmt: skip
+    runs = expand(study)
+    assert len(runs) == 2 * (1 + 2 + 2)
+    knn = [r for r in runs if r.arm == "knn"]
+    assert {(r.config.data["n_train"], r.config.data["n_val"], r.config.model["k"]) for r in knn} == {
+        (30, 0, 1), (30, 0, 4), (50, 0, 1), (50, 0, 4)}
+    assert all(r.config.model == {"kind": "knn", "k": r.config.model["k"]} for r in knn)  # replaced, not merged
+    assert {r.label for r in knn if r.factors["data.n_train"] == 20} == {"knn n_train=30, k=1", "knn n_train=30, k=4"}
+    wide = [r for r in runs if r.arm == "wide"]
+    assert {tuple(r.config.model["widths"]) for r in wide} == {(16,), (32,)}  # merged: a list of lists is the axis
+    assert all(r.config.data["n_val"] == 10 and r.config.model["kind"] == "mlp" for r in wide)
+    base = [r for r in runs if r.arm == "baseline"]
+    assert {r.config.data["n_train"] for r in base} == {20, 40} and all("noise.knn" not in str(r.factors) for r in base)
+
+
+@pytest.mark.parametrize(
+    ("zip_", "message"),
+    [
+        ({"data.n_train": [20, 40], "data.n_test": [10]}, r"zip\[0\]: the lists .*n_train: 2, data.n_test: 1"),
+        ({"n_train": [20]}, r"zip\[0\]: 'n_train' must name a field as data.<field>"),
+        ({"data.n_train": []}, r"zip\[0\].data.n_train must be a non-empty list"),
+        ({"noise.nope.model.k": [1]}, r"zip: noise.nope.model.k names arm 'nope', which is not in noise"),
+        ({"train.epochs": [1, 2]}, r"zip\[0\]: train.epochs is also a list in the study"),
+    ],
+)
+def test_bad_zip_groups_are_refused_with_the_field_named(zip_: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        expand(study_config(data={"kind": "function"}, train={"epochs": [1, 2]}, zip=[zip_]))
+
+
+def test_replicates_are_seeds_that_also_draw_the_data() -> None:
+    replicated = tiny_study(data={"kind": "digits", "val_size": 0.2}, replicates=3, noise={})
+    del replicated["seeds"]
+    study = parse(StudyConfig, replicated)
+    assert study.seeds == [0, 1, 2] and study.data["seed"] == "run"
+    runs = expand(study)
+    assert [r.config.data_spec()["seed"] for r in runs] == [0, 1, 2]
+    assert parse(StudyConfig, study.model_dump(mode="json")) == study  # the stored study reads back
+    with pytest.raises(ConfigError, match="replicates: give replicates or seeds, not both"):
+        study_config(replicates=3, seeds=5)
+    with pytest.raises(ConfigError, match=r"replicates: .* data.seed must be left out \(or run\), got 4"):
+        study_config(data={"kind": "digits", "seed": 4}, replicates=2, seeds=[0, 1])

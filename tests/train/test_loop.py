@@ -134,7 +134,7 @@ def test_diverging_run_stops_with_a_status_not_a_trace():
 def test_regression_reports_rmse_and_mae_in_original_units():
     data = toy_data(task="regression")
     scaled = Dataset(data.name, "regression", *(Split(s.x, s.y / 4) for s in (data.train, data.val, data.test)),
-                     info={"target_std": 4.0})  # fmt: skip
+                     info={"target_scale": 4.0, "target_offset": 7.0})  # fmt: skip
     config = {**FAST, "loss": "l1"}
     plain = fit(mlp(outputs=1), data, config=config).history[-1]
     rescaled = fit(mlp(outputs=1), scaled, config=config).history[-1]

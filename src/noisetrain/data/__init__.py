@@ -6,6 +6,7 @@ Example:
 """
 
 from . import cifar, functions, idx, mnist1d, tabular, text, timeseries  # noqa: F401 - registers the sources
-from .dataset import DATASETS, Dataset, Split, load_data, split_off, standardize, take
+from .dataset import DATASETS, Dataset, Split, load_data, split_off, take
+from .scaling import SCALINGS, scale_splits
 
-__all__ = ["DATASETS", "Dataset", "Split", "load_data", "split_off", "standardize", "take"]
+__all__ = ["DATASETS", "SCALINGS", "Dataset", "Split", "load_data", "scale_splits", "split_off", "take"]

@@ -1,7 +1,7 @@
 """In-memory data sets: three splits of tensors, batched by index on the target device.
 
 Every loader returns a :class:`Dataset`. Features are float tensors (images in [0, 1],
-shape ``(N, C, H, W)``; tabular data standardised with training-split statistics);
+shape ``(N, C, H, W)``; tabular data scaled with training-split statistics, see ``scaling``);
 class labels are ``int64`` in ``[0, num_classes)``; regression targets are float.
 """
 
@@ -170,33 +170,6 @@ def three_way(
     the rest, all drawn at random from ``seed``."""
     rest, test = split_off(full, test_size, seed=seed, field="test_size")
     return (*train_val(rest, val_size=val_size, train_size=train_size, seed=seed), test)
-
-
-def standardize(train: Split, *others: Split, dims: tuple[int, ...] = (0,)) -> tuple[list[Split], dict[str, Any]]:
-    """Scale features to zero mean and unit std with statistics of ``train`` only.
-
-    ``dims`` are the dimensions the statistics are taken over ((0,) per feature;
-    (0, 2, 3) per image channel). Returns the scaled splits (train first) and
-    ``{"mean": ..., "std": ...}`` as lists for the record.
-    """
-    mean = train.x.mean(dim=dims, keepdim=True)
-    std = train.x.std(dim=dims, keepdim=True)
-    std = torch.where(std > 1e-8, std, torch.ones_like(std))  # constant in train: centre only
-    scaled = [Split((s.x - mean) / std, s.y) for s in (train, *others)]
-    return scaled, {"mean": mean.flatten().tolist(), "std": std.flatten().tolist()}
-
-
-def standardize_targets(train: Split, *others: Split) -> tuple[list[Split], dict[str, float]]:
-    """Scale float targets to zero mean and unit std with statistics of ``train`` only.
-
-    Returns the scaled splits (train first) and ``{"target_mean": m, "target_std": s}``;
-    a prediction ``p`` in scaled units is ``p * s + m`` in the original units (and an
-    RMSE in scaled units times ``s`` is the RMSE in original units).
-    """
-    mean = train.y.mean()
-    std = train.y.std().clamp_min(1e-8)
-    scaled = [Split(s.x, (s.y - mean) / std) for s in (train, *others)]
-    return scaled, {"target_mean": float(mean), "target_std": float(std)}
 
 
 def load_data(spec: dict[str, Any] | str, *, field: str = "data") -> Dataset:

@@ -16,6 +16,11 @@ Rosenbrock's library domain [-5, 10] gives targets up to about 10⁶ whose regre
 dominated by a few points, hence De Jong's smaller cube. Ackley and Griewank on their
 usual domains are mostly a plateau and a bowl with fine ripples; pass a smaller
 ``domain`` (e.g. ``(-5, 5)`` or ``(-10, 10)``) to make the ripples the task.
+
+Scaling (``noisetrain.data.scaling``) is fitted on the training split after the noise is added:
+``scale`` for the inputs (default ``"none"``: kept as drawn) and ``scale_target`` for the targets
+(default ``"standard"``), each ``"standard"``, ``"minmax"`` or ``"none"``; e.g.
+``{kind: function, name: rastrigin, target_noise: 1.0, scale: minmax, scale_target: minmax}``.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from typing import Any
 
 import torch
 
-from ..checks import check_bool, check_choice, check_int, check_pair, check_range
+from ..checks import check_choice, check_int, check_pair, check_range
 from ..noise.base import derive_seed
-from .dataset import DATASETS, Dataset, Split, standardize_targets
+from .dataset import DATASETS, Dataset, Split
+from .scaling import SCALINGS, scale_splits
 
 
 def sphere(x: torch.Tensor) -> torch.Tensor:
@@ -77,7 +83,7 @@ class BenchmarkFunction:
     The setting of studies of noise injection on regression: the model sees ``f(x)`` plus
     Gaussian noise of std ``target_noise`` on the training and validation targets, and is
     tested against the clean ``f(x)``. Inputs ``x`` are float32 (N, dim), drawn uniformly
-    from ``domain`` and kept as drawn (not standardised); targets are float32 (N,).
+    from ``domain`` (kept as drawn unless ``scale`` says otherwise); targets are float32 (N,).
 
     Each split is drawn from its own generator derived from ``seed``, and the noise from
     another, so the test set does not change with ``n_train`` or ``target_noise``, and
@@ -89,9 +95,12 @@ class BenchmarkFunction:
         domain: ``(low, high)`` for every coordinate, or None for the function's default (module table).
         n_train, n_val, n_test: samples per split (n_train >= 2); defaults 1000, 200, 1000.
         target_noise: std of Gaussian noise added to training and validation targets,
-            in the function's own units (before any standardisation); >= 0, default 0.
-        standardize_target: scale all targets with the (noisy) training mean and std,
-            recorded as ``info["target_mean"]``/``info["target_std"]`` (default True).
+            in the function's own units (added before any scaling); >= 0, default 0.
+        scale: how the inputs are scaled, fitted on the training inputs: ``"none"`` (default),
+            ``"standard"`` or ``"minmax"``; recorded as ``info["scaling"]``, ``info["offset"]``, ``info["scale"]``.
+        scale_target: how all targets are scaled, fitted on the noisy training targets: ``"standard"``
+            (default), ``"minmax"`` or ``"none"``; recorded as ``info["target_scaling"]``,
+            ``info["target_offset"]`` and ``info["target_scale"]`` (errors are reported in the original units).
         seed: seed of the inputs and the noise.
 
     Example: ``BenchmarkFunction("rastrigin", dim=2, target_noise=1.0).load()``.
@@ -107,7 +116,8 @@ class BenchmarkFunction:
         n_val: int = 200,
         n_test: int = 1000,
         target_noise: float = 0.0,
-        standardize_target: bool = True,
+        scale: str = "none",
+        scale_target: str = "standard",
         seed: int = 0,
     ):
         check_choice("name", name, tuple(FUNCTIONS))
@@ -118,7 +128,8 @@ class BenchmarkFunction:
         check_int("n_val", n_val, 0)
         check_int("n_test", n_test, 0)
         check_range("target_noise", target_noise, 0)
-        check_bool("standardize_target", standardize_target)
+        check_choice("scale", scale, SCALINGS)
+        check_choice("scale_target", scale_target, SCALINGS)
         check_int("seed", seed, 0)
         self.name = name
         self.dim = dim
@@ -127,7 +138,8 @@ class BenchmarkFunction:
         self.n_val = n_val
         self.n_test = n_test
         self.target_noise = target_noise
-        self.standardize_target = standardize_target
+        self.scale = scale
+        self.scale_target = scale_target
         self.seed = seed
 
     def load(self) -> Dataset:
@@ -143,9 +155,11 @@ class BenchmarkFunction:
                 y = y + self.target_noise * torch.randn(size, generator=noise)
             return Split(x, y)
 
+        # The noise is already in the training targets: the scaling is fitted on them as observed.
         splits = [draw("train", self.n_train), draw("val", self.n_val), draw("test", self.n_test)]
+        splits, input_info = scale_splits(self.scale, *splits)
+        splits, target_info = scale_splits(self.scale_target, *splits, targets=True, field="scale_target")
         info: dict[str, Any] = {"function": self.name, "dim": self.dim, "domain": [low, high]}
-        if self.standardize_target:
-            splits, target_info = standardize_targets(*splits)
-            info.update(target_info)
+        info.update(input_info)
+        info.update(target_info)
         return Dataset(self.name, "regression", *splits, info=info)

@@ -1,6 +1,6 @@
 """The UCI data sets that scikit-learn ships inside its wheel (no download).
 
-One base class splits and standardises any of them; each data set is a thin
+One base class splits and scales any of them; each data set is a thin
 registered subclass naming its scikit-learn loader:
 
 | kind | source | samples | features | task |
@@ -13,8 +13,12 @@ registered subclass naming its scikit-learn loader:
 
 Splits: ``test_size`` of all samples is held out for testing, then ``val_size`` of
 the rest for validation, both at random from ``seed``; ``train_size`` keeps a
-random subset of the training split. Features are ``float32`` standardised with
-training statistics (``info["mean"]``, ``info["std"]``); labels are ``int64``.
+random subset of the training split. Features are ``float32``, scaled by ``scale``
+(``standard``, ``minmax`` or ``none``; see ``noisetrain.data.scaling``) with statistics of the
+training split only, recorded as ``info["scaling"]``, ``info["offset"]`` and ``info["scale"]``
+(per feature: original = scaled * scale + offset); labels are ``int64``. Diabetes' targets are
+scaled the same way by ``scale_target`` (``info["target_scaling"]``, ``info["target_offset"]``,
+``info["target_scale"]``), so that errors are reported in the original units.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..checks import check_bool
-from .dataset import DATASETS, Dataset, Split, Task, check_split_options, standardize, standardize_targets, three_way
+from ..checks import check_bool, check_choice
+from ..registry import ConfigError
+from .dataset import DATASETS, Dataset, Split, Task, check_split_options, three_way
+from .scaling import SCALINGS, scale_splits
 
 
 class SklearnTabular:
-    """A data set bundled with scikit-learn, split at random and standardised.
+    """A data set bundled with scikit-learn, split at random and scaled.
 
     Args:
+        scale: how the features are scaled, with statistics of the training split only:
+            ``"standard"`` (default; mean 0, std 1), ``"minmax"`` (training split in [0, 1]) or ``"none"``.
         val_size: fraction of the non-test samples held out for validation, in [0, 1). Default 0.2.
         test_size: fraction of all samples held out for testing, in [0, 1). Default 0.2.
         train_size: number of training samples to keep (a random subset), or None for all.
@@ -44,8 +52,18 @@ class SklearnTabular:
     """Name of the ``sklearn.datasets`` function that returns the data."""
     task: ClassVar[Task] = "classification"
 
-    def __init__(self, *, val_size: float = 0.2, test_size: float = 0.2, train_size: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        scale: str = "standard",
+        val_size: float = 0.2,
+        test_size: float = 0.2,
+        train_size: int | None = None,
+        seed: int = 0,
+    ):
+        check_choice("scale", scale, SCALINGS)
         check_split_options(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
+        self.scale = scale
         self.val_size = val_size
         self.test_size = test_size
         self.train_size = train_size
@@ -59,7 +77,7 @@ class SklearnTabular:
         train, val, test = three_way(
             full, test_size=self.test_size, val_size=self.val_size, train_size=self.train_size, seed=self.seed
         )
-        (train, val, test), info = self.scale(train, val, test)
+        (train, val, test), info = self.rescale(train, val, test)
         info["feature_names"] = [str(name) for name in bunch.feature_names]
         classes = self.task == "classification"
         if classes:
@@ -75,9 +93,9 @@ class SklearnTabular:
         """Labels (N,) as int64 (regression sets override this)."""
         return torch.as_tensor(bunch.target, dtype=torch.int64)
 
-    def scale(self, train: Split, val: Split, test: Split) -> tuple[list[Split], dict[str, Any]]:
-        """Standardise the features with training statistics."""
-        return standardize(train, val, test)
+    def rescale(self, train: Split, val: Split, test: Split) -> tuple[list[Split], dict[str, Any]]:
+        """Scale the features by ``scale`` fitted on ``train``; the splits and their ``info`` entries."""
+        return scale_splits(self.scale, train, val, test)
 
 
 @DATASETS.register("digits")
@@ -85,9 +103,11 @@ class Digits(SklearnTabular):
     """UCI handwritten digits, 8×8 images of 1797 digits in 10 classes (Alpaydin, Kaynak 1998).
 
     Args:
-        images: False (default): 64 standardised features per sample; True: images
-            (N, 1, 8, 8) with pixel values in [0, 1] (the 0..16 counts divided by 16), not standardised.
-        val_size, test_size, train_size, seed: as in ``SklearnTabular``.
+        images: False (default): 64 features per sample, scaled by ``scale``; True: images
+            (N, 1, 8, 8) with pixel values in [0, 1] (the 0..16 counts divided by 16), never scaled:
+            ``scale`` must then stay at its default or be ``"none"`` (``"minmax"`` is refused), and
+            ``info`` has no scaling entries.
+        scale, val_size, test_size, train_size, seed: as in ``SklearnTabular``.
 
     Example: ``Digits(images=True).load().input_shape == (1, 8, 8)``.
     """
@@ -98,20 +118,26 @@ class Digits(SklearnTabular):
         self,
         *,
         images: bool = False,
+        scale: str = "standard",
         val_size: float = 0.2,
         test_size: float = 0.2,
         train_size: int | None = None,
         seed: int = 0,
     ):
-        super().__init__(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
+        super().__init__(scale=scale, val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
         self.images = check_bool("images", images)
+        if images and scale == "minmax":
+            raise ConfigError(
+                "scale 'minmax' does not apply to digits with images=True: the pixels are kept in [0, 1] "
+                "(counts / 16) and never scaled; leave scale out or set 'none'"
+            )
 
     def inputs(self, bunch: Any) -> torch.Tensor:
         x = super().inputs(bunch)
         return (x / 16).reshape(-1, 1, 8, 8) if self.images else x
 
-    def scale(self, train: Split, val: Split, test: Split) -> tuple[list[Split], dict[str, Any]]:
-        return ([train, val, test], {}) if self.images else super().scale(train, val, test)
+    def rescale(self, train: Split, val: Split, test: Split) -> tuple[list[Split], dict[str, Any]]:
+        return ([train, val, test], {}) if self.images else super().rescale(train, val, test)
 
 
 @DATASETS.register("iris")
@@ -142,12 +168,13 @@ class Diabetes(SklearnTabular):
     From Efron, Hastie, Johnstone, Tibshirani 2004, "Least Angle Regression".
 
     Args:
-        standardize_target: scale the targets with training mean and std (default True),
-            recorded as ``info["target_mean"]`` and ``info["target_std"]`` so that errors
-            can be reported in the original units (see ``standardize_targets``).
+        scale: as in ``SklearnTabular``.
+        scale_target: how the targets are scaled, with statistics of the training split only:
+            ``"standard"`` (default), ``"minmax"`` or ``"none"``; recorded as ``info["target_offset"]``
+            and ``info["target_scale"]`` so that errors are reported in the original units.
         val_size, test_size, train_size, seed: as in ``SklearnTabular``.
 
-    Example: ``Diabetes().load().info["target_std"]`` (about 77).
+    Example: ``Diabetes().load().info["target_scale"]`` (the training std, about 77).
     """
 
     loader = "load_diabetes"
@@ -156,21 +183,21 @@ class Diabetes(SklearnTabular):
     def __init__(
         self,
         *,
-        standardize_target: bool = True,
+        scale: str = "standard",
+        scale_target: str = "standard",
         val_size: float = 0.2,
         test_size: float = 0.2,
         train_size: int | None = None,
         seed: int = 0,
     ):
-        super().__init__(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
-        self.standardize_target = check_bool("standardize_target", standardize_target)
+        super().__init__(scale=scale, val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
+        check_choice("scale_target", scale_target, SCALINGS)
+        self.scale_target = scale_target
 
     def targets(self, bunch: Any) -> torch.Tensor:
         return torch.as_tensor(bunch.target, dtype=torch.float32)
 
-    def scale(self, train: Split, val: Split, test: Split) -> tuple[list[Split], dict[str, Any]]:
-        splits, info = super().scale(train, val, test)
-        if self.standardize_target:
-            splits, target_info = standardize_targets(*splits)
-            info.update(target_info)
-        return splits, info
+    def rescale(self, train: Split, val: Split, test: Split) -> tuple[list[Split], dict[str, Any]]:
+        splits, info = super().rescale(train, val, test)
+        splits, target_info = scale_splits(self.scale_target, *splits, targets=True, field="scale_target")
+        return splits, {**info, **target_info}

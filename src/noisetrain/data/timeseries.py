@@ -17,8 +17,9 @@ import math
 
 import torch
 
-from ..checks import check_int, check_pair, check_range
-from .dataset import DATASETS, Dataset, Split, check_split_options, standardize, three_way
+from ..checks import check_choice, check_int, check_pair, check_range
+from .dataset import DATASETS, Dataset, Split, check_split_options, three_way
+from .scaling import SCALINGS, scale_splits
 
 SHAPES = ("sine", "square", "sawtooth", "chirp", "triangle")
 """Class names, in label order."""
@@ -39,7 +40,8 @@ def waveforms(phase: torch.Tensor, chirp_phase: torch.Tensor) -> torch.Tensor:
 class SyntheticTimeSeries:
     """Waveform-shape classification: float32 inputs (N, 1, length) (channels first), int64 labels.
 
-    Inputs are standardised with the training split's mean and std (one channel).
+    Inputs are scaled by ``scale`` with statistics of the training split's one channel, recorded as
+    ``info["scaling"]``, ``info["offset"]`` and ``info["scale"]`` (see ``noisetrain.data.scaling``).
 
     Args:
         num_samples: series in all (split into train/val/test); default 2000.
@@ -47,6 +49,7 @@ class SyntheticTimeSeries:
         num_classes: how many of ``SHAPES`` to use, the first ones (2 to 5); default 4.
         noise: std of the additive Gaussian noise, relative to a mean amplitude of 1 (>= 0); default 0.3.
         frequency: ``(low, high)`` cycles per window for the frequency (a chirp's start); default (2, 6).
+        scale: ``"standard"`` (default; mean 0, std 1), ``"minmax"`` (training series in [0, 1]) or ``"none"``.
         val_size: fraction of the non-test samples held out for validation, in [0, 1); default 0.1.
         test_size: fraction of all samples held out for testing, in [0, 1); default 0.2.
         train_size: number of training samples to keep (a random subset), or None for all.
@@ -63,6 +66,7 @@ class SyntheticTimeSeries:
         num_classes: int = 4,
         noise: float = 0.3,
         frequency: tuple[float, float] = (2.0, 6.0),
+        scale: str = "standard",
         val_size: float = 0.1,
         test_size: float = 0.2,
         train_size: int | None = None,
@@ -73,7 +77,9 @@ class SyntheticTimeSeries:
         check_int("num_classes", num_classes, 2, len(SHAPES))
         check_range("noise", noise, 0)
         self.frequency = check_pair("frequency", frequency, 0, low_open=True)
+        check_choice("scale", scale, SCALINGS)
         check_split_options(val_size=val_size, test_size=test_size, train_size=train_size, seed=seed)
+        self.scale = scale
         self.num_samples = num_samples
         self.length = length
         self.num_classes = num_classes
@@ -102,6 +108,6 @@ class SyntheticTimeSeries:
         train, val, test = three_way(
             full, test_size=self.test_size, val_size=self.val_size, train_size=self.train_size, seed=self.seed
         )
-        (train, val, test), info = standardize(train, val, test, dims=(0, 2))
+        (train, val, test), info = scale_splits(self.scale, train, val, test, dims=(0, 2))
         info["class_names"] = list(SHAPES[: self.num_classes])
         return Dataset("timeseries", "classification", train, val, test, num_classes=self.num_classes, info=info)

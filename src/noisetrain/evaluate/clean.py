@@ -27,8 +27,8 @@ def clean(model: nn.Module, data: Dataset, *, batch_size: int = 512, seed: int =
 
     Args:
         model: a classifier (logits (N, C)) or a regressor (outputs shaped like the targets, or (N, 1)).
-        data: its test split is used; for regression ``data.info["target_std"]`` (default 1) turns
-            errors on standardised targets back into the original units.
+        data: its test split is used; for regression ``data.info["target_scale"]`` (default 1) turns
+            errors on scaled targets back into the original units (the offset cancels in an error).
         batch_size: inputs per forward pass.
         seed: unused (the measure draws nothing); accepted like every measure's.
 

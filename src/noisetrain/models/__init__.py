@@ -8,7 +8,8 @@ are filled from it.
 from .base import ACTIVATIONS, MODELS, build_model
 from .cnn import CNN32, LeNet
 from .knn import KNN
-from .mlp import MLP
+from .mlp import MLP, Residual
+from .recurrent import GRUNet, LSTMNet, RecurrentNet
 from .resnet import BasicBlock, ResNet, ResNet18, ResNet20, ZeroPadShortcut
 from .sequence import CNN1d, TextClassifier
 
@@ -20,10 +21,14 @@ __all__ = [
     "MODELS",
     "BasicBlock",
     "CNN1d",
+    "GRUNet",
+    "LSTMNet",
     "LeNet",
+    "RecurrentNet",
     "ResNet",
     "ResNet18",
     "ResNet20",
+    "Residual",
     "TextClassifier",
     "ZeroPadShortcut",
     "build_model",

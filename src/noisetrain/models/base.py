@@ -82,5 +82,17 @@ def check_widths(what: str, widths: Any, *, allow_empty: bool = False) -> tuple[
     return tuple(widths)
 
 
+def check_per_layer(what: str, value: Any, count: int, low: int) -> tuple[int, ...]:
+    """Validate an int option given once for all ``count`` layers or as a list with one int per layer
+    (each >= ``low``); return one value per layer.
+    """
+    values = [value] * count if _is_int(value) else value
+    if not isinstance(values, (tuple, list)) or not all(_is_int(v) and v >= low for v in values):
+        raise ConfigError(f"{what} must be an int >= {low} or a list of them (one per width), got {value!r}")
+    if len(values) != count:
+        raise ConfigError(f"{what} must have one entry per width ({count}), got {len(values)}: {value!r}")
+    return tuple(values)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)

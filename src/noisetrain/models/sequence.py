@@ -1,4 +1,6 @@
-"""Models for sequences: a 1-D CNN for signals and time series, and a text classifier on token ids."""
+"""Models for sequences: a 1-D CNN for signals and time series, and a text classifier on token ids.
+
+Recurrent networks on float sequences are in ``recurrent`` (kinds ``gru`` and ``lstm``)."""
 
 from __future__ import annotations
 
@@ -9,27 +11,33 @@ from torch import nn
 
 from ..checks import check_bool, check_choice, check_int, check_range
 from ..registry import ConfigError
-from .base import MODELS, check_io, check_widths
+from .base import MODELS, check_io, check_per_layer, check_widths
 
 
 @MODELS.register("cnn1d")
 class CNN1d(nn.Module):
-    """1-D CNN for signals such as MNIST-1D (Greydanus, Scaling Down Deep Learning, 2020, arXiv:2011.14439)
-    and time series: per width a Conv1d (stride ``stride``, padding kernel_size // 2) and ReLU, then the
-    feature map is flattened (keeps where things happen) or, with ``global_pool``, averaged over time
-    (any length), and a Linear head.
+    """1-D CNN for signals such as MNIST-1D (Greydanus & Kobak, Scaling Down Deep Learning with MNIST-1D,
+    2024, arXiv:2011.14439) and time series: per width a Conv1d and ReLU, then the feature map is flattened
+    (keeps where things happen) or, with ``global_pool``, averaged over time (any length), and a Linear head.
+
+    Each layer's output length is ``(length + 2 * padding - kernel_size) // stride + 1``; a configuration
+    that shrinks ``input_shape`` below one step is refused. Widths (25, 25, 25), kernel sizes (5, 3, 3),
+    stride 2 and padding 1 on (40,) give the MNIST-1D reference CNN (40 -> 19 -> 10 -> 5, head on 125).
 
     Args:
         input_shape: (L,) for one-channel signals, e.g. MNIST-1D's (40,), or (C, L).
         num_outputs: number of logits or regression targets.
         widths: channels of each convolution. Default (32, 32, 32).
-        kernel_size: convolution width in steps (>= 1). Default 5.
-        stride: convolution stride (>= 1). Default 2.
+        kernel_size: convolution width in steps (>= 1), one int for every layer or a list with one per
+            width. Default 5.
+        stride: convolution stride (>= 1), an int or a list with one per width. Default 2.
+        padding: zeros added at each end (>= 0), an int or a list with one per width; None pads
+            kernel_size // 2 in each layer. Default None.
         global_pool: average over time instead of flattening. Default False.
 
     Shapes: (N, L) or (N, C, L) in (a channel dimension is added to 2-D input), (N, num_outputs) out.
 
-    Example: ``CNN1d((40,), 10)``.
+    Example: ``CNN1d((40,), 10)``; ``CNN1d((40,), 10, widths=(25, 25, 25), kernel_size=(5, 3, 3), padding=1)``.
     """
 
     def __init__(
@@ -37,27 +45,37 @@ class CNN1d(nn.Module):
         input_shape: tuple[int, ...],
         num_outputs: int,
         widths: Sequence[int] = (32, 32, 32),
-        kernel_size: int = 5,
-        stride: int = 2,
+        kernel_size: int | Sequence[int] = 5,
+        stride: int | Sequence[int] = 2,
+        padding: int | Sequence[int] | None = None,
         global_pool: bool = False,
     ) -> None:
         super().__init__()
         self.input_shape = check_io("CNN1d", input_shape, num_outputs, ndims=(1, 2))
         self.num_outputs = num_outputs
         self.widths = check_widths("CNN1d.widths", widths)
-        check_int("CNN1d.kernel_size", kernel_size, 1)
-        self.kernel_size = kernel_size
-        check_int("CNN1d.stride", stride, 1)
-        self.stride = stride
-        check_bool("CNN1d.global_pool", global_pool)
-        self.global_pool = global_pool
+        count = len(self.widths)
+        self.kernel_size = check_per_layer("CNN1d.kernel_size", kernel_size, count, 1)
+        self.stride = check_per_layer("CNN1d.stride", stride, count, 1)
+        if padding is None:
+            self.padding = tuple(k // 2 for k in self.kernel_size)
+        else:
+            self.padding = check_per_layer("CNN1d.padding", padding, count, 0)
+        self.global_pool = check_bool("CNN1d.global_pool", global_pool)
 
         channels, length = (1, *self.input_shape) if len(self.input_shape) == 1 else self.input_shape
         layers: list[nn.Module] = []
-        for out in self.widths:
-            layers += [nn.Conv1d(channels, out, kernel_size, stride=stride, padding=kernel_size // 2), nn.ReLU()]
-            channels = out
-            length = (length + 2 * (kernel_size // 2) - kernel_size) // stride + 1  # >= 1 for any length
+        per_layer = zip(self.widths, self.kernel_size, self.stride, self.padding, strict=True)
+        for index, (out, k, s, p) in enumerate(per_layer):
+            layers += [nn.Conv1d(channels, out, k, stride=s, padding=p), nn.ReLU()]
+            channels, shorter = out, (length + 2 * p - k) // s + 1
+            if shorter < 1:
+                raise ConfigError(
+                    f"CNN1d.input_shape {self.input_shape} is too short: layer {index} (kernel_size {k}, stride {s},"
+                    f" padding {p}) gets length {length} and leaves {shorter} steps; it needs length + 2 * padding"
+                    " >= kernel_size"
+                )
+            length = shorter
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool1d(1) if global_pool else nn.Identity()
         self.flatten = nn.Flatten()
@@ -137,6 +155,11 @@ class TextClassifier(nn.Module):
         self.head = nn.Linear(hidden, num_outputs)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if ids.is_floating_point() or ids.is_complex():
+            raise ValueError(
+                f"TextClassifier takes token ids (int64), got {ids.dtype}; for float sequences use model kind"
+                " 'gru' or 'lstm'"
+            )
         tokens = ids != self.pad_id  # (N, L)
         x = self.embedding(ids) * tokens.unsqueeze(-1)  # (N, L, d), zero at padding
         if self.encoder == "gru":

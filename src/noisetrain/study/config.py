@@ -24,15 +24,17 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from ..config import Spec, Strict, apply_override, as_spec, parse, read_yaml
+from ..config import RUN_SEED, Spec, Strict, apply_override, as_spec, parse, read_yaml
 from ..evaluate.keys import metric
 from ..registry import ConfigError
 
 BASELINE = "baseline"
 """The arm without noise that every other arm is compared with."""
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
+ZIPPED = re.compile(r"^(?:(?:data|model|train)|noise\.[A-Za-z0-9][A-Za-z0-9_+\-]*\.(?:data|model|train))(?:\.[^.]+)+$")
+"""A field of a zip group: ``data.n_train``, ``train.optimizer.lr``, ``noise.<arm>.model.k``."""
 
 
 class EvaluationConfig(Strict):
@@ -93,14 +95,24 @@ class ReportConfig(Strict):
 
 
 class ArmConfig(Strict):
-    """One noise arm: its recipe (injector specs) and what it changes in the training settings.
+    """One arm: its noise recipe (injector specs) and what it changes in the study's training, model and data.
 
-    ``train`` is merged into the study's ``train`` for this arm's runs only, e.g. adversarial
-    training: ``{adversarial: {attack: {kind: fgsm, eps: 0.031, random_start: true}}}``.
+    ``train``, ``model`` and ``data`` are merged into the study's sections for this arm's runs only, e.g.
+    adversarial training: ``train: {adversarial: {attack: {kind: fgsm, eps: 0.031}}}``; a k-NN arm beside a
+    network: ``model: {kind: knn, k: [1, 4, 16]}`` (a ``kind`` other than the study's replaces its section
+    instead of merging into it); its own split: ``data: {n_val: 0}``. Lists inside them are grid axes of
+    the arm.
     """
 
     noise: list[Spec] = Field(default_factory=list)
     train: dict[str, Any] = Field(default_factory=dict)
+    model: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        """The sections this arm changes, ``{section: changes}``, noise first."""
+        return {"noise": self.noise, "train": self.train, "model": self.model, "data": self.data}
 
 
 class SearchConfig(Strict):
@@ -131,9 +143,13 @@ class SearchConfig(Strict):
 class StudyConfig(Strict):
     """A study: a grid of runs (data x model x train x noise arm x seed), their measures and execution.
 
-    ``noise`` maps an arm name to its recipe: a list of injector specs, or ``{noise: [...], train:
-    {...}}`` for an arm that also changes training (adversarial training). ``baseline: true`` adds the
-    arm ``"baseline"`` without noise. ``seeds`` is a list or a count (``3`` means ``[0, 1, 2]``).
+    ``noise`` maps an arm name to its recipe: a list of injector specs, or ``{noise: [...], train: {...},
+    model: {...}, data: {...}}`` for an arm that also changes training, the model or the data (``ArmConfig``).
+    ``baseline: true`` adds the arm ``"baseline"`` without noise. ``seeds`` is a list or a count (``3`` means
+    ``[0, 1, 2]``); ``replicates: n`` is ``seeds: n`` with ``data.seed: run``: each seed also draws its own data
+    (split, subset, samples), so that the spread over seeds includes the data's. ``zip`` lists groups of fields
+    that vary together instead of being crossed: ``{data.n_train: [700, 7000], data.n_test: [150, 1500]}``
+    gives 2 grid points, not 4; a field of an arm is named ``noise.<arm>.<section>.<field>``.
     """
 
     name: str
@@ -143,6 +159,8 @@ class StudyConfig(Strict):
     noise: dict[str, ArmConfig] = Field(default_factory=dict)
     baseline: bool = True
     seeds: list[int] = Field(default_factory=lambda: [0])
+    replicates: int | None = Field(None, ge=1)
+    zip: list[dict[str, list[Any]]] = Field(default_factory=list)
     device: str = "cpu"
     evaluate: EvaluationConfig = EvaluationConfig()
     execution: ExecutionConfig = ExecutionConfig()
@@ -190,16 +208,62 @@ class StudyConfig(Strict):
             raise ConfigError(f"seeds must be >= 0, got {seeds}")
         return seeds
 
+    @field_validator("zip", mode="before")
+    @classmethod
+    def _zip_groups(cls, groups: Any) -> Any:
+        if not isinstance(groups, list):
+            groups = [groups]
+        seen: set[str] = set()
+        for index, group in enumerate(groups):
+            where = f"zip[{index}]"
+            if not isinstance(group, dict) or not group:
+                raise ConfigError(f"{where} must map fields to lists of values, e.g. {{data.n_train: [700, 7000]}}")
+            lengths = {}
+            for name, values in group.items():
+                if not isinstance(name, str) or not ZIPPED.match(name):
+                    raise ConfigError(f"{where}: {name!r} must name a field as data.<field>, model.<field>, "
+                                      "train.<field> or noise.<arm>.(data|model|train).<field>")  # fmt: skip
+                if not isinstance(values, list) or not values:
+                    raise ConfigError(f"{where}.{name} must be a non-empty list of values, got {values!r}")
+                if name in seen:
+                    raise ConfigError(f"{where}: {name} is in two zip groups; give it in one")
+                seen.add(name)
+                lengths[name] = len(values)
+            if len(set(lengths.values())) > 1:
+                sizes = ", ".join(f"{name}: {n}" for name, n in lengths.items())
+                raise ConfigError(f"{where}: the lists of a group vary together and need one length, got {sizes}")
+        return groups
+
+    @model_validator(mode="after")
+    def _replicates_and_zipped_arms(self) -> StudyConfig:
+        for group in self.zip:
+            for name in group:
+                arm = name.split(".")[1] if name.startswith("noise.") else None
+                if arm is not None and arm not in self.noise:
+                    known = ", ".join(self.noise) or "none"
+                    raise ConfigError(f"zip: {name} names arm {arm!r}, which is not in noise (arms: {known})")
+        if self.replicates is None:
+            return self
+        if "seeds" in self.model_fields_set and self.seeds != list(range(self.replicates)):
+            raise ConfigError("replicates: give replicates or seeds, not both (replicates: n means seeds 0..n-1 "
+                              "with data.seed: run)")  # fmt: skip
+        if self.data.get("seed", RUN_SEED) != RUN_SEED:
+            raise ConfigError(f"replicates: each replicate draws its own data, so data.seed must be left out "
+                              f"(or run), got {self.data['seed']!r}")  # fmt: skip
+        data = {**self.data, "seed": RUN_SEED}
+        return self.model_copy(update={"seeds": list(range(self.replicates)), "data": data})
+
 
 def _arm(name: str, recipe: Any) -> dict[str, Any]:
     """An arm as ``{noise, train}`` from a spec, a list of specs, or that mapping; an arm must change something."""
     if isinstance(recipe, dict) and "kind" in recipe:
         recipe = [recipe]
     arm = {"noise": recipe} if isinstance(recipe, list) else recipe
-    if not isinstance(arm, dict) or not (arm.get("noise") or arm.get("train")):
+    if not isinstance(arm, dict) or not any(arm.get(section) for section in ("noise", "train", "model", "data")):
         raise ConfigError(
-            f"noise.{name}: an arm needs at least one noise spec or a train change, as a list of specs or "
-            f"{{noise: [...], train: {{...}}}}; got {recipe!r} (the baseline is the arm without noise)"
+            f"noise.{name}: an arm needs at least one noise spec or a change of train, model or data, as a list of "
+            f"specs or {{noise: [...], train: {{...}}, model: {{...}}, data: {{...}}}}; got {recipe!r} (the "
+            "baseline is the arm without noise)"
         )
     return arm
 

@@ -124,22 +124,28 @@ def expand(study: StudyConfig) -> list[RunSpec]:
         *axes(study.model, ("model",), MODELS),
         *axes(study.train, ("train",), None),
     ]
-    arms = [(arm, recipe, _arm_axes(arm, recipe)) for arm, recipe in
+    linked = [zipped(group, index, context_axes, study) for index, group in enumerate(study.zip)]
+    context_groups = [[axis] for axis in context_axes] + linked
+    arms = [(arm, recipe, _arm_axes(arm, recipe, study)) for arm, recipe in
             ([(BASELINE, ArmConfig())] if study.baseline else []) + list(study.noise.items())]  # fmt: skip
-    count = math.prod(len(a.values) for a in context_axes) * len(study.seeds)
+    count = math.prod(len(group[0].values) for group in context_groups) * len(study.seeds)
     count *= sum(math.prod(len(a.values) for a in arm_axes) for _, _, arm_axes in arms)
     if count > study.execution.max_runs:
         raise ConfigError(f"the study has {count:,} runs, more than execution.max_runs ({study.execution.max_runs:,});"
                           " shrink the grid or raise execution.max_runs")  # fmt: skip
     runs: dict[str, RunSpec] = {}
-    for context_point in _points(context_axes):
-        base = assign(context, context_point)
+    for context_point in _points(context_groups):
+        shared = [(axis, value) for axis, value in context_point if axis.path[0] != ARMS]
+        base = assign(context, shared)
         for arm, recipe, arm_axes in arms:
-            spec = {"noise": recipe.noise, "train": recipe.train}
-            for arm_point in _points(arm_axes):
-                chosen = assign(spec, arm_point)
-                raw = {**base, "train": merge(base["train"], chosen["train"]), "noise": chosen["noise"]}
-                factors = {axis.name: value for axis, value in [*context_point, *arm_point]}
+            own = [(axis, value) for axis, value in context_point if axis.path[:2] == (ARMS, arm)]
+            for arm_point in _points([[axis] for axis in arm_axes]):
+                chosen = assign(recipe.changes, [*((_in_recipe(a), v) for a, v in own), *arm_point])
+                raw = {
+                    "data": change(base["data"], chosen["data"]), "model": change(base["model"], chosen["model"]),
+                    "train": merge(base["train"], chosen["train"]), "noise": chosen["noise"],
+                }  # fmt: skip
+                factors = {axis.name: value for axis, value in [*shared, *own, *arm_point]}
                 config = _validate({**raw, "seed": study.seeds[0], "device": study.device}, arm, factors)
                 unseeded = canonical({k: v for k, v in config.model_dump(mode="json").items() if k != "seed"})
                 group = _digest(unseeded)
@@ -150,23 +156,67 @@ def expand(study: StudyConfig) -> list[RunSpec]:
     return list(runs.values())
 
 
-def _arm_axes(arm: str, recipe: ArmConfig) -> list[Axis]:
-    """The grid axes of one arm: those inside its noise specs, then those of its training changes."""
+ARMS = "arms"
+"""The first part of the path of a zipped field of an arm: ``(ARMS, arm, section, ...)``."""
+
+
+def zipped(group: Mapping[str, list[Any]], index: int, context_axes: list[Axis], study: StudyConfig) -> list[Axis]:
+    """The axes of one zip group, which vary together: each field's path and values (``noise.<arm>.<section>...``
+    at ``(ARMS, arm, section, ...)``); a field that is also a grid axis of the study is refused."""
+    crossed = {axis.path for axis in [*context_axes, *(a for arm, recipe in study.noise.items()
+                                                          for a in _arm_axes(arm, recipe, study))]}  # fmt: skip
+    found = []
+    for name, values in group.items():
+        parts = name.split(".")
+        path: Path = (ARMS, parts[1], *parts[2:]) if parts[0] == "noise" else tuple(parts)
+        if path in crossed or _recipe_path(path) in crossed:
+            raise ConfigError(f"zip[{index}]: {name} is also a list in the study (a crossed grid axis); "
+                              "give its values in one place")  # fmt: skip
+        found.append(Axis(name, path, tuple(values)))
+    return found
+
+
+def _recipe_path(path: Path) -> Path:
+    """A zipped arm field's path inside the arm's changes; other paths as they are."""
+    return path[2:] if path[0] == ARMS else path
+
+
+def _in_recipe(axis: Axis) -> Axis:
+    return Axis(axis.name, _recipe_path(axis.path), axis.values)
+
+
+def change(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A data or model spec changed by an arm: replaced by a spec of another ``kind``, else merged key by key."""
+    if "kind" in changes and changes["kind"] != base.get("kind"):
+        return dict(changes)
+    return merge(base, changes)
+
+
+def _arm_axes(arm: str, recipe: ArmConfig, study: StudyConfig) -> list[Axis]:
+    """The grid axes of one arm: those inside its noise specs, then those of its train, model and data changes
+    (a change without ``kind`` is read as a spec of the study's kind, for the parameters that take lists)."""
     names = spec_names(recipe.noise)
-    return [
-        *(axis for index, item in enumerate(recipe.noise)
-          for axis in axes(item, ("noise", index), NOISE, prefix=f"noise.{names[index]}")),
-        *axes(recipe.train, ("train",), None, prefix=f"noise.{arm}.train"),
-    ]  # fmt: skip
+    found = [axis for index, item in enumerate(recipe.noise)
+             for axis in axes(item, ("noise", index), NOISE, prefix=f"noise.{names[index]}")]  # fmt: skip
+    found += axes(recipe.train, ("train",), None, prefix=f"noise.{arm}.train")
+    for section, registry, base in (("model", MODELS, study.model), ("data", DATASETS, study.data)):
+        changes = getattr(recipe, section)
+        kind = changes.get("kind", base.get("kind"))
+        found += axes(changes, (section,), registry, prefix=f"noise.{arm}.{section}", kind=kind)
+    return found
 
 
-def axes(value: Any, path: Path, registry: Registry[Any] | None, *, prefix: str | None = None) -> list[Axis]:
-    """The grid axes inside ``value`` (a spec or section at ``path``), in order of appearance."""
+def axes(
+    value: Any, path: Path, registry: Registry[Any] | None, *, prefix: str | None = None, kind: Any = None
+) -> list[Axis]:
+    """The grid axes inside ``value`` (a spec or section at ``path``, of ``kind`` when it names none), in order
+    of appearance."""
     if not isinstance(value, Mapping):
         return []
     literal: set[str] = set()
-    if registry is not None and "kind" in value:
-        kinds = value["kind"] if isinstance(value["kind"], list) else [value["kind"]]
+    kind = value.get("kind", kind)
+    if registry is not None and kind is not None:
+        kinds = kind if isinstance(kind, list) else [kind]
         for kind in kinds:
             if isinstance(kind, str) and kind in registry:
                 literal |= sequence_parameters(registry.get(kind))
@@ -184,12 +234,12 @@ def axes(value: Any, path: Path, registry: Registry[Any] | None, *, prefix: str 
 
 
 def assign(tree: Any, point: Sequence[tuple[Axis, Any]]) -> Any:
-    """A deep copy of ``tree`` with each axis's path set to its value at ``point``."""
+    """A deep copy of ``tree`` with each axis's path set to its value at ``point`` (missing sections made)."""
     tree = copy.deepcopy(tree)
     for axis, value in point:
         node = tree
         for part in axis.path[:-1]:
-            node = node[part]
+            node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
         node[axis.path[-1]] = copy.deepcopy(value)
     return tree
 
@@ -203,9 +253,13 @@ def merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _points(found: list[Axis]) -> list[list[tuple[Axis, Any]]]:
-    """Every combination of the axes' values (one empty point when there are no axes)."""
-    return [list(zip(found, values, strict=True)) for values in itertools.product(*(a.values for a in found))]
+def _points(groups: Sequence[Sequence[Axis]]) -> list[list[tuple[Axis, Any]]]:
+    """Every combination of the groups' values, the axes of a group taking their i-th values together (one
+    empty point when there are no axes)."""
+    points = []
+    for indices in itertools.product(*(range(len(group[0].values)) for group in groups)):
+        points.append([(axis, axis.values[i]) for group, i in zip(groups, indices, strict=True) for axis in group])
+    return points
 
 
 def _validate(raw: dict[str, Any], arm: str, factors: dict[str, Any]) -> RunConfig:

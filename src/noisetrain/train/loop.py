@@ -95,7 +95,8 @@ class Loop:
             self.attack = build_attack(
                 {"seed": derive_seed(seed, "attack"), **config.adversarial.attack}, field="train.adversarial.attack"
             )
-        self.stopper = EarlyStopping(config.early_stopping) if config.early_stopping else None
+        stops = config.early_stopping is not None and not self.closed_form  # one closed-form step: nothing to stop
+        self.stopper = EarlyStopping(config.early_stopping) if stops else None
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # epochs finished
 

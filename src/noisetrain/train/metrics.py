@@ -23,8 +23,9 @@ def resolve_loss(loss: str, data: Dataset) -> str:
 
 
 def target_scale(data: Dataset) -> float:
-    """Factor from the (standardised) targets back to their original units, for RMSE/MAE."""
-    return float(data.info.get("target_std", 1.0))
+    """Factor from the scaled targets back to their original units, for RMSE/MAE: ``info["target_scale"]``
+    (default 1; see ``noisetrain.data.scaling``)."""
+    return float(data.info.get("target_scale", 1.0))
 
 
 def regression_loss(name: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch
 import yaml
 from torch import nn
 
-from ..config import RunConfig, validate
+from ..config import RunConfig, TrainConfig, validate
 from ..data import Dataset, load_data
 from ..files import write_atomic
 from ..models import build_model
@@ -65,7 +65,8 @@ def resolve_device(device: str) -> torch.device:
 
 def build(config: RunConfig, data: Dataset | None = None) -> tuple[Dataset, nn.Module]:
     """Load the data (``config.data_spec()``, unless ``data``, already loaded from it, is given) and build the
-    model, its initialisation seeded from ``derive_seed(seed, "init")``."""
+    model, its initialisation seeded from ``derive_seed(seed, "init")``; check that the training settings fit
+    them (``check_training``)."""
     data = data if data is not None else load_data(config.data_spec())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(config.seed, "init"))
@@ -73,7 +74,28 @@ def build(config: RunConfig, data: Dataset | None = None) -> tuple[Dataset, nn.M
             config.model, input_shape=data.input_shape, num_outputs=data.num_outputs,
             info={**data.info, "task": data.task},
         )  # fmt: skip
+    check_training(config.train, data, model)
     return data, model
+
+
+def check_training(train: TrainConfig, data: Dataset, model: nn.Module) -> None:
+    """Refuse what would fail once training started: a model that cannot take the data's inputs (one forward pass
+    of two training inputs, in eval mode), a loss of the other task, early stopping without a validation split or
+    on a metric the task does not have (closed-form models train in one step and ignore both)."""
+    resolve_loss(train.loss, data)
+    if callable(getattr(model, "fit", None)):
+        return
+    check_forward(model, data)
+    stopping = train.early_stopping
+    if stopping is None:
+        return
+    if not len(data.val):
+        raise ConfigError(f"train.early_stopping monitors {stopping.monitor} but data {data.name!r} has no "
+                          "validation split; give it one (val_size, n_val) or remove early_stopping")  # fmt: skip
+    fitting = ("val_loss", "val_accuracy") if data.task == "classification" else ("val_loss", "val_rmse", "val_mae")
+    if stopping.monitor not in fitting:
+        raise ConfigError(f"train.early_stopping.monitor: {stopping.monitor!r} is not a {data.task} metric; use "
+                          f"one of {', '.join(fitting)}")  # fmt: skip
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, Dataset, nn.Module]:
@@ -96,6 +118,21 @@ def load_run(path: str | Path) -> tuple[RunConfig, Dataset, nn.Module]:
     if callable(getattr(model, "fit", None)):
         model.fit(data.train.x, data.train.y)
     return config, data, model.eval()
+
+
+def check_forward(model: nn.Module, data: Dataset) -> None:
+    """One forward pass of two training inputs in eval mode, without gradients; its failure is a ``ConfigError``."""
+    x = data.train.x[:2]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as error:
+        problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"model {type(model).__name__} cannot take the inputs of data {data.name!r} "
+                          f"({str(x.dtype).removeprefix('torch.')} of shape {tuple(x.shape[1:])}): {problem}") from None
+    finally:
+        model.train(was_training)
 
 
 def run(
