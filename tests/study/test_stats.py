@@ -271,3 +271,18 @@ def test_wilcoxon_is_exact_without_ties_and_normal_with_them() -> None:
     assert wilcoxon(clean) == pytest.approx(stats.wilcoxon(clean, method="exact").pvalue)
     tied = np.array([0.01, 0.01, 0.0, 0.03, -0.01, 0.02])
     assert wilcoxon(tied) == pytest.approx(stats.wilcoxon(tied, method="asymptotic").pvalue)
+
+
+def test_comparisons_that_holms_correction_cannot_make_significant_are_underpowered() -> None:
+    rng = np.random.default_rng(0)
+    rows = [("base", seed, 0.3 + rng.normal(0, 0.01)) for seed in range(6)]
+    rows += [(f"g{i}", seed, 0.9 + rng.normal(0, 0.01)) for i in range(3) for seed in range(6)]
+    frame = pd.DataFrame(rows, columns=["group", "seed", "value"])
+    three = compare(frame, baseline="base", group="group", pair="seed")
+    assert three["p"].tolist() == [pytest.approx(2 / 2**6)] * 3  # as small as 6 seeds allow: 0.031 < 0.05
+    assert three["p_holm"].tolist() == [pytest.approx(3 * 2 / 2**6)] * 3  # 0.094: none can pass 0.05
+    assert three["underpowered"].all() and not three["significant"].any()
+    assert three["note"].iloc[0] == ("underpowered: with 6 seeds and 3 comparisons, the smallest p after Holm's "
+                                     "correction is 0.094 > 0.05; use at least 7 seeds")  # fmt: skip
+    one = compare(frame[frame["group"].isin(["base", "g0"])], baseline="base", group="group", pair="seed")
+    assert one["significant"].all() and not one["underpowered"].any()  # one comparison: 0.031 passes

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..evaluate.keys import metric, show_difference, show_with_interval
-from ..study.stats import fewest_seeds, min_p
+from ..study.stats import fewest_seeds, holm_floor_note, min_p
 from .comparisons import key_comparisons
 from .data import StudyData, is_baseline
 from .formats import p_value
@@ -134,11 +134,13 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
     weak = compared[compared["underpowered"].eq(True)]
     if len(weak):
         pairs = int(weak["n_pairs"].max())
-        smallest = min_p(pairs)
+        smallest, tested = min_p(pairs), int(compared["testable"].astype(bool).sum())
         if smallest > alpha:
             text = (f"{len(weak)} of {len(compared)} comparisons are underpowered: with {pairs} seeds the sign-flip "
                     f"test's smallest p is {smallest:.2g} > {alpha:.2g}, so nothing can be significant; use at least "
                     f"{fewest_seeds(alpha)} seeds.")  # fmt: skip
+        elif smallest * tested > alpha:
+            text = f"{len(weak)} of {len(compared)} comparisons are {holm_floor_note(pairs, tested, alpha)}."
         else:
             needed = weak["seeds_needed"].dropna()
             more = f"; 80% power needs up to {int(needed.max())} seeds" if len(needed) else ""

@@ -127,8 +127,9 @@ def compare(
       it is underpowered;
     - ``p_holm``, ``t_p_holm``, ``wilcoxon_p_holm``: Holm-adjusted across the testable groups;
     - ``significant``: testable and ``p_holm < 1 - confidence``;
-    - ``underpowered``: testable, and either ``min_p`` is above the level or the power to detect ``effect``
-      (default: the observed difference) is below 80%.
+    - ``underpowered``: testable, and either ``min_p`` is above the level, or ``min_p`` times the number of
+      testable comparisons is (Holm's correction can then reach the level for none), or the power to detect
+      ``effect`` (default: the observed difference) is below 80%.
 
     Args:
         frame: long-format results, one row per (group, pair).
@@ -168,7 +169,21 @@ def compare(
     for column in ("p", "t_p", "wilcoxon_p"):
         result[f"{column}_holm"] = holm(result[column].astype(float))
     result["significant"] = result["testable"].astype(bool) & (result["p_holm"] < alpha)
+    tested = int(result["testable"].astype(bool).sum())
+    floored = result["testable"].astype(bool) & (result["min_p"] <= alpha) & (result["min_p"] * tested > alpha)
+    for index in result.index[floored]:  # Holm multiplies the smallest p by the number of comparisons
+        n = int(result.at[index, "n_pairs"])
+        result.at[index, "note"] = holm_floor_note(n, tested, alpha, alternative)
+        result.at[index, "underpowered"] = True
     return result[[group, *COMPARISON_COLUMNS]]
+
+
+def holm_floor_note(n: int, comparisons: int, alpha: float, alternative: str = "two-sided") -> str:
+    """Why ``n`` pairs cannot make any of ``comparisons`` significant after Holm's correction: the smallest p,
+    ``min_p(n)``, times the number of comparisons is above ``alpha``."""
+    floor = min_p(n, alternative) * comparisons
+    return (f"underpowered: with {n} seeds and {comparisons} comparisons, the smallest p after Holm's correction "
+            f"is {floor:.2g} > {alpha:.2g}; use at least {fewest_seeds(alpha / comparisons, alternative)} seeds")
 
 
 def sign_flip_test(

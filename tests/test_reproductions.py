@@ -1,0 +1,53 @@
+"""Every study in ``reproductions/`` runs, reduced: 2 epochs, 2 seeds, the first value of each data axis and zip
+group; its report builds. The full studies are run by hand (``reproductions/README.md``)."""
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from noisetrain.data import DATASETS
+from noisetrain.noise.base import NOISE
+from noisetrain.report import build_report
+from noisetrain.study import load_study, run_study
+from noisetrain.study.expand import assign, axes
+
+FOLDER = Path(__file__).parents[1] / "reproductions"
+STUDIES = sorted(FOLDER.glob("*.yaml"))
+SHARED = Path(os.environ.get("NOISETRAIN_DATA") or Path(__file__).parents[2] / "shared" / "data")
+
+
+def reduced(raw: dict) -> dict:
+    """The study with 2 epochs, 2 seeds, one value per axis of the data and the noise specs and per zip group,
+    one worker."""
+    found = axes(raw["data"], ("data",), DATASETS)
+    for arm, recipe in raw.get("noise", {}).items():
+        specs = recipe if isinstance(recipe, list) else recipe.get("noise", [])
+        where = ("noise", arm) if isinstance(recipe, list) else ("noise", arm, "noise")
+        found += [axis for index, spec in enumerate(specs) for axis in axes(spec, (*where, index), NOISE)]
+    raw = assign(raw, [(axis, axis.values[0]) for axis in found])
+    raw["train"]["epochs"] = 2
+    raw["replicates" if "replicates" in raw else "seeds"] = 2
+    raw["zip"] = [{name: values[:1] for name, values in group.items()} for group in raw.get("zip", [])]
+    raw["execution"] = {**raw.get("execution", {}), "workers": 1}
+    return raw
+
+
+def test_there_are_reproductions() -> None:
+    assert {path.stem for path in STUDIES} >= {"mnist1d", "functions", "noise_mlp"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
+def test_reproduction_runs_reduced(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = yaml.safe_load(path.read_text())
+    if raw["data"]["kind"] in ("mnist", "cifar10"):
+        if not SHARED.is_dir():
+            pytest.skip(f"needs the shared data in {SHARED} (set NOISETRAIN_DATA)")
+        monkeypatch.setenv("NOISETRAIN_DATA", str(SHARED))
+    small = tmp_path / path.name
+    small.write_text(yaml.safe_dump(reduced(raw), sort_keys=False))
+    result = run_study(load_study(small), tmp_path / "study")
+    assert result.statuses["completed"] + result.statuses["early_stopped"] == result.total > 0, result.statuses
+    assert build_report(tmp_path / "study").page.is_file()
