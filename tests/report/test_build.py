@@ -45,8 +45,8 @@ class Page(HTMLParser):
 
 FIGURES = ["headline_vs_strength", "cost_vs_benefit", "training_curves", "clean", "noise_sweep", "corruption_heatmap",
            "calibration", "reliability_diagrams", "adversarial"]  # fmt: skip
-TABLES = ["headline", "statistics", "clean", "noise_sweep", "corruptions", "calibration", "adversarial", "status",
-          "problems"]  # fmt: skip
+TABLES = ["headline", "statistics", "clean", "noise_sweep", "corruptions", "calibration", "adversarial",
+          "selection", "status", "problems"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

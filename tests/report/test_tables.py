@@ -25,7 +25,7 @@ from noisetrain.report import (
     tables,
 )
 from noisetrain.report.formats import cell, latex, markdown, p_value
-from noisetrain.report.tables import verdict
+from noisetrain.report.tables import selected_by_validation, verdict
 from noisetrain.study import bootstrap
 from noisetrain.study.config import ReportConfig
 from noisetrain.study.stats import wilcoxon
@@ -242,15 +242,15 @@ def test_without_baseline_no_comparison_and_no_mce(study_factory, truth: SimpleN
     assert len(table) == len(truth.LRS) * (len(truth.EFFECT) - 1)
     assert table["diff"].isna().all() and table["p_holm"].isna().all() and table["cost"].isna().all()
     assert corruption_errors(data) is None
-    assert [t.name for t in tables(data, table)] == ["headline", "clean", "status", "problems", "records"]
+    assert [t.name for t in tables(data, table)] == ["headline", "clean", "selection", "status", "problems", "records"]
 
 
 def test_tables_list_and_text_formats(full_study: Path) -> None:
     data = load(full_study)
     found = {t.name: t for t in tables(data, headline(data))}
     assert list(found) == [
-        "headline", "statistics", "clean", "noise_sweep", "corruptions", "calibration", "adversarial", "status",
-        "problems", "records",
+        "headline", "statistics", "clean", "noise_sweep", "corruptions", "calibration", "adversarial", "selection",
+        "status", "problems", "records",
     ]  # fmt: skip
     assert found["records"].shown is None  # CSV only
     head = found["headline"]
@@ -275,6 +275,23 @@ def test_tables_list_and_text_formats(full_study: Path) -> None:
     adversarial = found["adversarial"].shown
     assert list(adversarial.columns) == ["configuration", "pgd eps=0.1", "pgd eps=0.2"]
     assert adversarial.iloc[0, 1].count("%") == 1
+
+
+def test_each_arms_configuration_is_selected_by_validation_not_by_test(
+    full_study: Path, truth: SimpleNamespace
+) -> None:
+    data = load(full_study)
+    chosen, score = selected_by_validation(data, headline(data))
+    assert score == "val_accuracy"
+    assert chosen[[LR, "arm", "label"]].values.tolist() == [
+        [lr, arm, label] for lr in truth.LRS
+        for arm, label in (("gaussian", "gaussian std=0.1"), ("dropout", "dropout at=output:ReLU"))
+    ]  # fmt: skip
+    for _, picked in chosen.iterrows():  # val_accuracy at the best epoch (2) is the accuracy - 0.05
+        seeds = finished_seeds(truth, picked[LR], picked["label"])
+        expected = np.mean([truth.accuracy(picked[LR], picked["label"], s) - 0.05 for s in seeds])
+        assert picked["validation"] == pytest.approx(expected)
+        assert picked["mean"] == pytest.approx(row(headline(data), picked[LR], picked["label"])["mean"])
 
 
 def test_cells_and_p_values() -> None:

@@ -25,7 +25,7 @@ from .tables import brief, tables
 log = logging.getLogger(__name__)
 FORMATS = ("md", "latex", "csv", "html")
 """Output formats: the summary and tables as Markdown, the tables as LaTeX and CSV, and the HTML page."""
-TABLES = ("headline", "statistics", "status", "search", "problems", "records", "mce", *MEASURE_FIGURES)
+TABLES = ("headline", "statistics", "selection", "status", "search", "problems", "records", "mce", *MEASURE_FIGURES)
 """File stems of every table the report can write (and ``mce``, which earlier versions wrote)."""
 OLD_FIGURES = ("accuracy_vs_strength", "robustness_curves")
 """Figures of earlier versions, removed from a report folder written again."""

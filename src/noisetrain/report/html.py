@@ -56,7 +56,8 @@ def page(data: StudyData, findings: list[Finding], tables: list[Table], plots: l
           for m in measures),
         ("training", "Training", _figures(plots, ["training_curves"])),
         ("statistics", "Statistics of the comparisons", _table(by_name.get("statistics"))),
-        ("runs", "Runs", "".join(_table(by_name.get(n), heading=True) for n in ("search", "status", "problems"))),
+        ("runs", "Runs", "".join(_table(by_name.get(n), heading=True)
+                                 for n in ("selection", "search", "status", "problems"))),
         ("config", "Study config", f"<pre>{escape(yaml.safe_dump(study.model_dump(mode='json'), sort_keys=False))}"
                                    "</pre>"),
     ]  # fmt: skip

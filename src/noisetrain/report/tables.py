@@ -201,19 +201,52 @@ def search_trials(data: StudyData, summary: pd.DataFrame) -> pd.DataFrame | None
     runs = data.counted[data.counted["arm"] == search.arm] if search is not None else data.counted.iloc[:0]
     if search is None or runs.empty:
         return None
-    epochs = runs.set_index("key")["best_epoch"]
-    metrics = data.metrics[(data.metrics["metric"] == search.metric) & data.metrics["key"].isin(epochs.index)]
-    best = metrics[metrics["epoch"] == metrics["key"].map(epochs)]
-    validation = best.groupby("group", sort=False)["value"].mean().rename("validation").reset_index()
     factor = f"noise.{search.parameter}"
     columns = ["group", "mean", "ci_low", "ci_high"]
-    table = groups(data).merge(validation, on="group").merge(summary[columns], on="group")
-    table = table.sort_values(["context", factor], kind="stable").reset_index(drop=True)
+    table = groups(data).merge(validation_scores(data, runs, search.metric), on="group")
+    table = table.merge(summary[columns], on="group").sort_values(["context", factor], kind="stable")
+    table = table.reset_index(drop=True)
     scores = table.groupby("context", sort=False)["validation"]
     winners = scores.idxmax() if search.maximize else scores.idxmin()  # ties: the smallest value
     table["selected"] = table.index.isin(winners)
     first = ["label", *data.context_factors, factor, "validation"]
     return table[[*first, "mean", "ci_low", "ci_high", "selected", "group"]]
+
+
+def validation_scores(data: StudyData, runs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``group`` and ``validation``: ``metric`` at each run's best epoch, mean over the group's ``runs``."""
+    epochs = runs.set_index("key")["best_epoch"]
+    metrics = data.metrics[(data.metrics["metric"] == metric) & data.metrics["key"].isin(epochs.index)]
+    best = metrics[metrics["epoch"] == metrics["key"].map(epochs)]
+    return best.groupby("group", sort=False)["value"].mean().rename("validation").reset_index()
+
+
+def selected_by_validation(data: StudyData, summary: pd.DataFrame) -> tuple[pd.DataFrame, str] | None:
+    """Per context, each arm's best configuration by validation (validation accuracy, else loss, at each run's
+    best epoch, mean over seeds): the honest choice of an arm's strength or position, since the test set is not
+    looked at; with its headline mean and difference to the baseline.
+
+    Returns:
+        The table (``label``, the context factors, ``arm``, ``validation``, ``mean``, ``ci_low``, ``ci_high``,
+        ``diff``, ``diff_ci_low``, ``diff_ci_high``, ``p_holm``, ``group``) and the validation metric; None when
+        no arm has two configurations or nothing was validated.
+    """
+    names = set(data.metrics["metric"])
+    score = "val_accuracy" if "val_accuracy" in names else "val_loss"
+    found = groups(data)
+    arms = found[~is_baseline(found)]
+    arms = arms[arms.groupby(["context", "arm"])["group"].transform("size") > 1]
+    if score not in names or arms.empty:
+        return None
+    scores = validation_scores(data, data.counted[data.counted["group"].isin(arms["group"])], score)
+    columns = ["group", "mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high", "p_holm"]
+    table = arms.merge(scores, on="group").merge(summary[[c for c in columns if c in summary]], on="group")
+    if table.empty:  # no run of those arms was validated (no validation split)
+        return None
+    best = table.groupby(["context", "arm"], sort=False)["validation"]
+    table = ordered(table.loc[best.idxmax() if score == "val_accuracy" else best.idxmin()], data)
+    first = ["label", *data.context_factors, "arm", "validation"]
+    return table[[*first, *(c for c in columns[1:] if c in table), "group"]], score
 
 
 def status_counts(data: StudyData) -> pd.DataFrame:
@@ -249,6 +282,12 @@ def tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         note = (f"validation: {search.metric} at each run's best epoch, mean over seeds; mean: the headline metric; "
                 "the selected value has the best validation score of its context.")  # fmt: skip
         found.append(Table("search", caption, *_raw_table(trials), note))
+    selection = selected_by_validation(data, summary)
+    if selection is not None:
+        chosen, metric = selection
+        note = (f"validation: {metric} at each run's best epoch, mean over seeds; each arm's configuration with the "
+                "best validation score of its context, chosen without looking at the test set.")  # fmt: skip
+        found.append(Table("selection", "Each arm's best configuration by validation", *_raw_table(chosen), note))
     found.append(Table("status", "Runs per configuration and status", *_raw_table(status_counts(data))))
     failed = problems(data)
     if len(failed):
