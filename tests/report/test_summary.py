@@ -68,7 +68,15 @@ def test_a_baseline_that_nothing_beats_and_seeds_that_vary_nothing(study_factory
     text = said(folder)
     warnings = " ".join(text["warning"])
     assert "every seed gives the same accuracy, so the seeds do not vary this result; set data.seed: run" in warnings
-    assert "not testable: every seed gives the same difference (0)" in warnings
+    assert ("not testable: every seed gives the same difference (0), so a test has nothing to weigh; vary the data "
+            "with the seeds (data.seed: run)") in warnings  # fmt: skip
+    replicated = study_factory(("clean",), seeds=(0, 1, 2, 3), data={"kind": "digits", "seed": "run"})
+    with sqlite3.connect(replicated / "study.db") as db:  # the data drawn anew for each seed: other advice
+        db.execute("UPDATE records SET value = 0.9 WHERE metric = 'accuracy'")
+    warnings = " ".join(said(replicated)["warning"])
+    assert "every seed gives the same accuracy, even with the data drawn anew for each seed" in warnings
+    assert "nothing to weigh; a larger test set or more seeds could tell them apart" in warnings
+    assert "data.seed: run" not in warnings
 
 
 def test_emphasis_escapes_then_bolds() -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..config import RUN_SEED
 from ..evaluate.keys import metric, show_difference, show_with_interval
 from ..study.stats import fewest_seeds, holm_floor_note, min_p
 from .comparisons import key_comparisons
@@ -128,8 +129,12 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
     alpha = 1 - report.confidence
     compared = headline[~is_baseline(headline) & headline["testable"].notna()]
     found = []
+    replicated = data.config.data.get("seed") == RUN_SEED
     untestable = compared[~compared["testable"].astype(bool)]
     for note, part in untestable.groupby("note", sort=False):
+        if "same difference" in note:
+            note += ("; a larger test set or more seeds could tell them apart" if replicated else
+                     "; vary the data with the seeds (data.seed: run) or use more seeds")  # fmt: skip
         found.append(Finding("warning", f"{_names(part)}: {note}."))
     weak = compared[compared["underpowered"].eq(True)]
     if len(weak):
@@ -149,8 +154,9 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
         found.append(Finding("warning", text))
     flat = headline[(headline["n"] > 1) & (headline["std"] == 0)]
     if len(flat):
-        found.append(Finding("warning", f"{_names(flat)}: every seed gives the same {report.metric}, so the seeds do "
-                                        "not vary this result; set data.seed: run to replicate the data draw too."))
+        why = ("even with the data drawn anew for each seed" if replicated else
+               "so the seeds do not vary this result; set data.seed: run to replicate the data draw too")  # fmt: skip
+        found.append(Finding("warning", f"{_names(flat)}: every seed gives the same {report.metric}, {why}."))
     counts = data.runs["status"].value_counts()
     if counts.get("interrupted", 0):
         found.append(Finding("warning", f"{counts['interrupted']} run(s) interrupted (their study run is gone); "

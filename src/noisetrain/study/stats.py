@@ -298,8 +298,7 @@ def untestable(diff: np.ndarray) -> str | None:
         return (f"not testable: {len(diff)} paired seed{'s' * (len(diff) != 1)}; a test needs at least {MIN_PAIRS} "
                 f"(with 2 the smallest possible p is 0.5)")  # fmt: skip
     if np.all(diff == diff[0]):
-        return (f"not testable: every seed gives the same difference ({diff[0]:.4g}), so the seeds do not vary the "
-                "result; vary the data with them (data.seed: run) or use more seeds")  # fmt: skip
+        return f"not testable: every seed gives the same difference ({diff[0]:.4g}), so a test has nothing to weigh"
     return None
 
 
