@@ -18,9 +18,19 @@ STUDIES = sorted(FOLDER.glob("*.yaml"))
 SHARED = Path(os.environ.get("NOISETRAIN_DATA") or Path(__file__).parents[2] / "shared" / "data")
 
 
+LARGE = ("mnist", "cifar10", "mnist1d")
+"""Data sets whose training split the reduced studies cut to 256 samples."""
+SMALL_MEASURES = {
+    "corruptions": {"corruptions": ["gaussian_noise", "fog"], "severities": [3]},
+    "adversarial": {"steps": 2}, "flatness": {"iterations": 2, "num_samples": 64},
+    "certified": {"n0": 10, "n": 20, "num_points": 8},
+}  # fmt: skip
+"""Options that make the slow measures quick in the reduced studies."""
+
+
 def reduced(raw: dict) -> dict:
-    """The study with 2 epochs, 2 seeds, one value per axis of the data and the noise specs and per zip group,
-    one worker."""
+    """The study with 2 epochs, 2 seeds (1 on CIFAR-10), one value per axis of the data and the noise specs and
+    per zip group, 256 training samples of the large data sets, quick measure options, one worker."""
     found = axes(raw["data"], ("data",), DATASETS)
     for arm, recipe in raw.get("noise", {}).items():
         specs = recipe if isinstance(recipe, list) else recipe.get("noise", [])
@@ -28,14 +38,22 @@ def reduced(raw: dict) -> dict:
         found += [axis for index, spec in enumerate(specs) for axis in axes(spec, (*where, index), NOISE)]
     raw = assign(raw, [(axis, axis.values[0]) for axis in found])
     raw["train"]["epochs"] = 2
-    raw["replicates" if "replicates" in raw else "seeds"] = 2
+    raw["replicates" if "replicates" in raw else "seeds"] = 1 if raw["data"]["kind"] == "cifar10" else 2  # CPU time
     raw["zip"] = [{name: values[:1] for name, values in group.items()} for group in raw.get("zip", [])]
     raw["execution"] = {**raw.get("execution", {}), "workers": 1}
+    if raw["data"]["kind"] in LARGE:
+        raw["data"]["train_size"] = 256
+    measures = raw.get("evaluate", {}).get("measures", [])
+    for index, spec in enumerate(measures):
+        kind = spec if isinstance(spec, str) else spec["kind"]
+        if kind in SMALL_MEASURES:
+            measures[index] = {**({"kind": kind} if isinstance(spec, str) else spec), **SMALL_MEASURES[kind]}
     return raw
 
 
 def test_there_are_reproductions() -> None:
-    assert {path.stem for path in STUDIES} >= {"mnist1d", "functions", "noise_mlp"}
+    assert {path.stem for path in STUDIES} == {
+        "mnist1d", "functions", "noise_mlp", "uci_classification", "uci_regression", "cifar10_weight_noise"}
 
 
 @pytest.mark.slow
