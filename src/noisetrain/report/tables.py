@@ -228,8 +228,8 @@ def selected_by_validation(data: StudyData, summary: pd.DataFrame) -> tuple[pd.D
 
     Returns:
         The table (``label``, the context factors, ``arm``, ``validation``, ``mean``, ``ci_low``, ``ci_high``,
-        ``diff``, ``diff_ci_low``, ``diff_ci_high``, ``p_holm``, ``group``) and the validation metric; None when
-        no arm has two configurations or nothing was validated.
+        ``diff``, ``diff_ci_low``, ``diff_ci_high``, ``p_holm``, ``context``, ``group``) and the validation
+        metric; None when no arm has two configurations or nothing was validated.
     """
     names = set(data.metrics["metric"])
     score = "val_accuracy" if "val_accuracy" in names else "val_loss"
@@ -246,7 +246,28 @@ def selected_by_validation(data: StudyData, summary: pd.DataFrame) -> tuple[pd.D
     best = table.groupby(["context", "arm"], sort=False)["validation"]
     table = ordered(table.loc[best.idxmax() if score == "val_accuracy" else best.idxmin()], data)
     first = ["label", *data.context_factors, "arm", "validation"]
-    return table[[*first, *(c for c in columns[1:] if c in table), "group"]], score
+    return table[[*first, *(c for c in columns[1:] if c in table), "context", "group"]], score
+
+
+def selection_table(data: StudyData, chosen: pd.DataFrame, score: str) -> Table:
+    """The ``selected_by_validation`` table in text: each arm's chosen configuration, its validation score, and
+    its headline mean and difference to the baseline with their intervals."""
+    report = data.config.report
+    name, level = report.metric, f"{report.confidence:.0%}"
+    contexts = ["context"] if len(data.contexts) > 1 else []
+    columns = {
+        "arm": "arm", "selected": "label", **{c: c for c in contexts},
+        f"validation {score.removeprefix('val_')}": lambda r: show(score.removeprefix("val_"), r["validation"]),
+        f"{report.measure} {name} ({level} CI)": lambda r: show_with_interval(name, r["mean"], r["ci_low"],
+                                                                                r["ci_high"]),
+        f"Δ vs baseline ({level} CI)": lambda r: difference(name, r) if "diff" in r else "",
+        "p (Holm)": lambda r: p_value(r["p_holm"]) if "p_holm" in r else "",
+    }  # fmt: skip
+    note = (f"Each arm's configuration with the best validation score of its context ({score} at each run's best "
+            f"epoch, mean over seeds), chosen without looking at the test set; its test {name} and difference to "
+            "the baseline as in the headline table (Holm over all configurations).")  # fmt: skip
+    return text_table("selection", "Each arm's configuration selected by validation", chosen, columns, note,
+                      left=2 + len(contexts))  # fmt: skip
 
 
 def status_counts(data: StudyData) -> pd.DataFrame:
@@ -284,10 +305,7 @@ def tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         found.append(Table("search", caption, *_raw_table(trials), note))
     selection = selected_by_validation(data, summary)
     if selection is not None:
-        chosen, metric = selection
-        note = (f"validation: {metric} at each run's best epoch, mean over seeds; each arm's configuration with the "
-                "best validation score of its context, chosen without looking at the test set.")  # fmt: skip
-        found.append(Table("selection", "Each arm's best configuration by validation", *_raw_table(chosen), note))
+        found.append(selection_table(data, *selection))
     found.append(Table("status", "Runs per configuration and status", *_raw_table(status_counts(data))))
     failed = problems(data)
     if len(failed):
