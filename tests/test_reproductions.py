@@ -53,7 +53,8 @@ def reduced(raw: dict) -> dict:
 
 def test_there_are_reproductions() -> None:
     assert {path.stem for path in STUDIES} == {
-        "mnist1d", "functions", "noise_mlp", "uci_classification", "uci_regression", "cifar10_weight_noise"}
+        "mnist1d", "functions", "noise_mlp", "noise_mlp_recipes", "uci_classification", "uci_regression",
+        "cifar10_weight_noise"}
 
 
 @pytest.mark.slow
