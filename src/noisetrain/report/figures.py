@@ -42,6 +42,8 @@ ANNOTATED_CELLS = 400
 """Heat maps with at most this many cells show their values."""
 TITLE_CHARACTERS = 32
 """Panel titles wrap after this many characters."""
+LEGEND_ROW = 0.25
+"""Inches a figure grows by for each row of its legend, so that many entries never squeeze the panels."""
 
 Draw = Callable[[StudyData, pd.DataFrame], Figure | None]
 
@@ -126,7 +128,7 @@ def cost_vs_benefit(data: StudyData, headline: pd.DataFrame) -> Figure | None:
     for _, row in compared.iterrows():
         spread = np.nan_to_num([[row["diff"] - row["diff_ci_low"]], [row["diff_ci_high"] - row["diff"]]])
         ax.errorbar(row["cost"], row["diff"], yerr=spread, fmt="o", capsize=3, color=colours[row["label"]],
-                    label=row["name"])  # fmt: skip
+                    label=row["label"])  # fmt: skip (one legend entry per configuration, over the contexts)
     ax.set(xlabel="training time per epoch / baseline's", ylabel=f"Δ {report.measure} {report.metric}")
     _percent_axis(ax, report.metric, points=True)
     _legend(figure, [ax])
@@ -360,6 +362,8 @@ def _legend(figure: Figure, axes: list[Axes]) -> None:
     handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
     if handles:
         columns = 2 if max(map(len, handles)) > 30 else 3
+        rows = math.ceil(len(handles) / columns)
+        figure.set_figheight(figure.get_figheight() + LEGEND_ROW * rows)  # the panels keep their size
         figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=columns,
                       fontsize="small", frameon=False)  # fmt: skip
 

@@ -181,7 +181,7 @@ def compare(
 def holm_floor_note(n: int, comparisons: int, alpha: float, alternative: str = "two-sided") -> str:
     """Why ``n`` pairs cannot make any of ``comparisons`` significant after Holm's correction: the smallest p,
     ``min_p(n)``, times the number of comparisons is above ``alpha``."""
-    floor = min_p(n, alternative) * comparisons
+    floor = min(1.0, min_p(n, alternative) * comparisons)
     return (f"underpowered: with {n} seeds and {comparisons} comparisons, the smallest p after Holm's correction "
             f"is {floor:.2g} > {alpha:.2g}; use at least {fewest_seeds(alpha / comparisons, alternative)} seeds")
 
