@@ -53,7 +53,7 @@ def reduced(raw: dict) -> dict:
 
 def test_there_are_reproductions() -> None:
     assert {path.stem for path in STUDIES} == {
-        "mnist1d", "functions", "noise_mlp", "noise_mlp_recipes", "uci_classification", "uci_regression",
+        "mnist1d", "functions", "noise_mlp", "noise_mlp_recipes", "noise_cnn", "uci_classification", "uci_regression",
         "cifar10_weight_noise"}
 
 
