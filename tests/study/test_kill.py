@@ -18,6 +18,8 @@ from noisetrain.study.store import Store
 from studykit import tiny_study, write_study
 
 DRIVER = "import sys; from noisetrain.study import *; run_study(load_study(sys.argv[1]), sys.argv[2])"
+COMMAND = "import sys; from noisetrain.cli import main; sys.argv[0] = 'noisetrain'; main()"
+"""The command line, as ``noisetrain study run``: runs the study, then writes its report."""
 
 
 def finished(path: Path) -> int:
@@ -57,10 +59,8 @@ def test_sigkill_mid_study_then_resume(tmp_path: Path) -> None:
     workers = children(driver.pid)
     os.kill(driver.pid, signal.SIGKILL)  # the driver alone: its workers must not go on as orphans
     driver.wait()
-    deadline = time.monotonic() + 30
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert workers and not any(alive(pid) for pid in workers)
+    time.sleep(5)
+    assert workers and not [pid for pid in workers if alive(pid)], "workers outlived their driver by 5 s"
     done_before = finished(folder / DB)
     assert 2 <= done_before < 8, "the study should have been killed part-way"
 
@@ -92,3 +92,25 @@ def test_sigkill_while_the_pool_starts_leaves_no_orphan(tmp_path: Path) -> None:
     assert workers and finished(folder / DB) == 0  # killed while the pool started, before any run finished
     time.sleep(5)
     assert not [pid for pid in workers if alive(pid)], "workers outlived their driver by 5 s"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads child processes from Linux /proc")
+def test_sigkill_after_the_last_run_then_run_again_writes_the_whole_report(tmp_path: Path) -> None:
+    path, folder = write_study(tmp_path, tiny_study(execution={"workers": 2})), tmp_path / "study"
+    command = [sys.executable, "-c", COMMAND, "study", "run", str(path), "-o", str(folder)]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while finished(folder / DB) < 6 and time.monotonic() < deadline and driver.poll() is None:
+        workers = children(driver.pid) or workers
+        time.sleep(0.01)
+    os.kill(driver.pid, signal.SIGKILL)  # the runs are stored; the pool closes or the report is being written
+    driver.wait()
+    time.sleep(5)
+    assert workers and not [pid for pid in workers if alive(pid)], "workers outlived their driver by 5 s"
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "6 runs: 6 already finished" in again.stdout + again.stderr  # nothing ran twice
+    assert (folder / "report" / "report.html").stat().st_size > 10_000 and (folder / "report" / "summary.md").is_file()
+    assert not list(folder.rglob(".*.tmp")), "a temporary file of the killed driver was left behind"
