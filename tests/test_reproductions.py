@@ -22,7 +22,8 @@ LARGE = ("mnist", "cifar10", "mnist1d")
 """Data sets whose training split the reduced studies cut to 256 samples."""
 SMALL_MEASURES = {
     "corruptions": {"corruptions": ["gaussian_noise", "fog"], "severities": [3]},
-    "adversarial": {"steps": 2}, "flatness": {"iterations": 2, "num_samples": 64},
+    "adversarial": {"attacks": ["pgd"], "steps": 1, "eps": [0.03], "passes": 2}, "noise_sweep": {"strengths": [0.1]},
+    "flatness": {"iterations": 2, "num_samples": 64},
     "certified": {"n0": 10, "n": 20, "num_points": 8},
 }  # fmt: skip
 """Options that make the slow measures quick in the reduced studies."""
