@@ -2,7 +2,8 @@
 
 A study file lists what differs from the defaults; every list in it is a grid axis (see
 :func:`~noisetrain.study.expand.expand`). ``run_study`` executes the runs not yet finished and
-writes each outcome to the study's store; ``noisetrain report`` reads the store.
+writes each outcome to the study's store; ``noisetrain report`` reads the store. The names are
+imported on first use, so that a worker process importing ``noisetrain.study.backends`` stays light.
 
 Example:
     >>> study = load_study("study.yaml")
@@ -10,9 +11,24 @@ Example:
     >>> Store("studies/digits/study.db").records()
 """
 
-from .config import StudyConfig, load_study
-from .expand import RunSpec, expand
-from .runner import StudyResult, plan, run_study
-from .store import Store
+from __future__ import annotations
 
-__all__ = ["RunSpec", "Store", "StudyConfig", "StudyResult", "expand", "load_study", "plan", "run_study"]
+import importlib
+from typing import Any
+
+ATTRIBUTES = {
+    "StudyConfig": "config", "load_study": "config", "RunSpec": "expand", "expand": "expand",
+    "StudyResult": "runner", "plan": "runner", "run_study": "runner", "Store": "store",
+}  # fmt: skip
+"""Public name -> the module of this package that defines it."""
+__all__ = sorted(ATTRIBUTES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ATTRIBUTES:
+        return getattr(importlib.import_module(f".{ATTRIBUTES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -16,9 +16,10 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .execute import Outcome, Task, execute
+if TYPE_CHECKING:  # imported where used: a worker must reach its orphan watch before torch is imported
+    from .execute import Outcome, Task
 
 ORPHAN_CHECK_SECONDS = 1.0
 
@@ -35,6 +36,8 @@ class Backend(Protocol):
 
 def lost(task: Task, error: BaseException, *, shared: bool) -> Outcome:
     """The outcome of a run whose worker was lost; ``shared``: other runs may have been lost with it."""
+    from .execute import Outcome
+
     return Outcome(task.key, "failed", f"worker lost: {type(error).__name__}: {error}", 0.0, lost=shared)
 
 
@@ -72,6 +75,8 @@ class LocalBackend:
         return self.pool_
 
     def submit(self, task: Task) -> Future[Outcome]:
+        from .execute import execute
+
         try:
             future = self._pool().submit(execute, task)
         except BrokenProcessPool:  # a worker died since the last submit: start a fresh pool
@@ -126,6 +131,8 @@ class RayBackend:
                 else:
                     ray.init(address=self.address, log_to_driver=False, configure_logging=False)
                 self.started_ = True
+            from .execute import execute
+
             self.remote_ = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)(execute)
         return self.remote_
 
