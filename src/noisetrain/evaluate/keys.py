@@ -31,6 +31,10 @@ class Metric:
     percent: bool = False
     task: Literal["classification", "regression"] | None = None
 
+    def fits(self, task: str) -> bool:
+        """Whether the metric exists for data of ``task`` (``"classification"`` or ``"regression"``)."""
+        return self.task in (None, task)
+
 
 PROPORTION_UP = Metric(True, (0.0, 1.0), percent=True, task="classification")
 PROPORTION_DOWN = Metric(False, (0.0, 1.0), percent=True, task="classification")

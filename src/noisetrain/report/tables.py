@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -46,11 +47,7 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
     name, level = report.metric, f"{report.confidence:.0%}"
     contexts = ["context"] if len(data.contexts) > 1 else []
     main = {
-        "configuration": "label", **{c: c for c in contexts}, "n": lambda r: cell(r["n"]),
-        f"{report.measure} {name} ({level} CI)": lambda r: show_with_interval(name, r["mean"], r["ci_low"],
-                                                                                r["ci_high"]),
-        f"Δ vs baseline ({level} CI)": lambda r: difference(name, r),
-        "p (Holm)": lambda r: p_value(r["p_holm"]),
+        "configuration": "label", **{c: c for c in contexts}, "n": lambda r: cell(r["n"]), **_compared(data),
         "verdict": lambda r: verdict(r, report.higher),
         "time/epoch": lambda r: _ratio(r["cost"]),
     }  # fmt: skip
@@ -240,32 +237,27 @@ def selected_by_validation(data: StudyData, summary: pd.DataFrame) -> tuple[pd.D
         return None
     scores = validation_scores(data, data.counted[data.counted["group"].isin(arms["group"])], score)
     columns = ["group", "mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high", "p_holm"]
-    table = arms.merge(scores, on="group").merge(summary[[c for c in columns if c in summary]], on="group")
+    table = arms.merge(scores, on="group").merge(summary[columns], on="group")
     if table.empty:  # no run of those arms was validated (no validation split)
         return None
     best = table.groupby(["context", "arm"], sort=False)["validation"]
     table = ordered(table.loc[best.idxmax() if score == "val_accuracy" else best.idxmin()], data)
     first = ["label", *data.context_factors, "arm", "validation"]
-    return table[[*first, *(c for c in columns[1:] if c in table), "context", "group"]], score
+    return table[[*first, *columns[1:], "context", "group"]], score
 
 
 def selection_table(data: StudyData, chosen: pd.DataFrame, score: str) -> Table:
     """The ``selected_by_validation`` table in text: each arm's chosen configuration, its validation score, and
     its headline mean and difference to the baseline with their intervals."""
-    report = data.config.report
-    name, level = report.metric, f"{report.confidence:.0%}"
     contexts = ["context"] if len(data.contexts) > 1 else []
     columns = {
         "arm": "arm", "selected": "label", **{c: c for c in contexts},
         f"validation {score.removeprefix('val_')}": lambda r: show(score.removeprefix("val_"), r["validation"]),
-        f"{report.measure} {name} ({level} CI)": lambda r: show_with_interval(name, r["mean"], r["ci_low"],
-                                                                                r["ci_high"]),
-        f"Δ vs baseline ({level} CI)": lambda r: difference(name, r) if "diff" in r else "",
-        "p (Holm)": lambda r: p_value(r["p_holm"]) if "p_holm" in r else "",
+        **_compared(data),
     }  # fmt: skip
     note = (f"Each arm's configuration with the best validation score of its context ({score} at each run's best "
-            f"epoch, mean over seeds), chosen without looking at the test set; its test {name} and difference to "
-            "the baseline as in the headline table (Holm over all configurations).")  # fmt: skip
+            f"epoch, mean over seeds), chosen without looking at the test set; its test {data.config.report.metric} "
+            "and difference to the baseline as in the headline table (Holm over all configurations).")  # fmt: skip
     return text_table("selection", "Each arm's configuration selected by validation", chosen, columns, note,
                       left=2 + len(contexts))  # fmt: skip
 
@@ -312,6 +304,19 @@ def tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         found.append(Table("problems", "Diverged and failed runs (not averaged)", *_raw_table(failed)))
     found.append(Table("records", "Every record, mean over seeds", record_summary(data)))
     return found
+
+
+def _compared(data: StudyData) -> dict[str, Callable[[pd.Series], str]]:
+    """The cells of a configuration against the baseline, as the headline shows them: the headline metric with its
+    interval, the difference with its interval and the Holm-adjusted p."""
+    report = data.config.report
+    name, level = report.metric, f"{report.confidence:.0%}"
+    return {
+        f"{report.measure} {name} ({level} CI)": lambda r: show_with_interval(name, r["mean"], r["ci_low"],
+                                                                                r["ci_high"]),
+        f"Δ vs baseline ({level} CI)": lambda r: difference(name, r),
+        "p (Holm)": lambda r: p_value(r["p_holm"]),
+    }  # fmt: skip
 
 
 def difference(name: str, row: pd.Series) -> str:

@@ -124,10 +124,11 @@ def expand(study: StudyConfig) -> list[RunSpec]:
         *axes(study.model, ("model",), MODELS),
         *axes(study.train, ("train",), None),
     ]
-    linked = [zipped(group, index, context_axes, study) for index, group in enumerate(study.zip)]
-    context_groups = [[axis] for axis in context_axes] + linked
     arms = [(arm, recipe, _arm_axes(arm, recipe, study)) for arm, recipe in
             ([(BASELINE, ArmConfig())] if study.baseline else []) + list(study.noise.items())]  # fmt: skip
+    crossed = {axis.path for axis in [*context_axes, *(a for _, _, arm_axes in arms for a in arm_axes)]}
+    linked = [zipped(group, index, crossed) for index, group in enumerate(study.zip)]
+    context_groups = [[axis] for axis in context_axes] + linked
     count = math.prod(len(group[0].values) for group in context_groups) * len(study.seeds)
     count *= sum(math.prod(len(a.values) for a in arm_axes) for _, _, arm_axes in arms)
     if count > study.execution.max_runs:
@@ -160,11 +161,9 @@ ARMS = "arms"
 """The first part of the path of a zipped field of an arm: ``(ARMS, arm, section, ...)``."""
 
 
-def zipped(group: Mapping[str, list[Any]], index: int, context_axes: list[Axis], study: StudyConfig) -> list[Axis]:
+def zipped(group: Mapping[str, list[Any]], index: int, crossed: set[Path]) -> list[Axis]:
     """The axes of one zip group, which vary together: each field's path and values (``noise.<arm>.<section>...``
-    at ``(ARMS, arm, section, ...)``); a field that is also a grid axis of the study is refused."""
-    crossed = {axis.path for axis in [*context_axes, *(a for arm, recipe in study.noise.items()
-                                                          for a in _arm_axes(arm, recipe, study))]}  # fmt: skip
+    at ``(ARMS, arm, section, ...)``); a field at one of the ``crossed`` grid axes' paths is refused."""
     found = []
     for name, values in group.items():
         parts = name.split(".")

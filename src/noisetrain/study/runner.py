@@ -137,7 +137,6 @@ def check_data(runs: list[RunSpec], planned: list[Any], report: ReportConfig) ->
         recipes.add(recipe)
         data, model = build(run.config, loaded.get(source))
         loaded[source] = data
-        check_report_metric(report, data, get_measure(report.measure).metrics)
         try:
             attach_noise(model, run.config.noise, data, seed=run.config.seed)
         except ConfigError as error:
@@ -145,6 +144,7 @@ def check_data(runs: list[RunSpec], planned: list[Any], report: ReportConfig) ->
         if pair in models:
             continue
         models.add(pair)
+        check_report_metric(report, data, get_measure(report.measure).metrics)
         for index, (_, chosen, options) in enumerate(planned):
             try:
                 chosen.check_data(options, data, model)
@@ -155,10 +155,10 @@ def check_data(runs: list[RunSpec], planned: list[Any], report: ReportConfig) ->
 
 def check_report_metric(report: ReportConfig, data: Dataset, recorded: tuple[str, ...]) -> None:
     """Refuse a report metric that the measure does not record for the data's task (``rmse`` of a classifier)."""
-    task = metric(report.metric).task
-    if task not in (None, data.task):
-        fitting = [m for m in recorded if metric(m).task in (None, data.task)]
-        raise ConfigError(f"report.metric: {report.metric!r} is a {task} metric but data {data.name!r} is "
+    facts = metric(report.metric)
+    if not facts.fits(data.task):
+        fitting = [m for m in recorded if metric(m).fits(data.task)]
+        raise ConfigError(f"report.metric: {report.metric!r} is a {facts.task} metric but data {data.name!r} is "
                           f"{data.task}; use one of {', '.join(fitting)}")
 
 

@@ -12,14 +12,15 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import torch
 import yaml
 from torch import nn
 
-from ..config import RunConfig, TrainConfig, validate
+from ..config import EarlyStoppingConfig, RunConfig, TrainConfig, validate
 from ..data import Dataset, load_data
+from ..evaluate.keys import metric
 from ..files import write_atomic
 from ..models import build_model
 from ..noise.base import derive_seed
@@ -92,7 +93,8 @@ def check_training(train: TrainConfig, data: Dataset, model: nn.Module) -> None:
     if not len(data.val):
         raise ConfigError(f"train.early_stopping monitors {stopping.monitor} but data {data.name!r} has no "
                           "validation split; give it one (val_size, n_val) or remove early_stopping")  # fmt: skip
-    fitting = ("val_loss", "val_accuracy") if data.task == "classification" else ("val_loss", "val_rmse", "val_mae")
+    monitors = get_args(EarlyStoppingConfig.model_fields["monitor"].annotation)
+    fitting = [name for name in monitors if metric(name.removeprefix("val_")).fits(data.task)]
     if stopping.monitor not in fitting:
         raise ConfigError(f"train.early_stopping.monitor: {stopping.monitor!r} is not a {data.task} metric; use "
                           f"one of {', '.join(fitting)}")  # fmt: skip
