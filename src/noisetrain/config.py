@@ -197,14 +197,14 @@ class RunConfig(Strict):
     @field_validator("data")
     @classmethod
     def _known_data(cls, spec: Spec) -> Spec:
-        from .data import DATASETS
+        from .data import DATASETS, check_data_spec
 
         checked = spec
         if spec.get("seed") == RUN_SEED:  # the run's seed, known once the run is built
             if "seed" not in parameter_names(DATASETS.get(spec.get("kind"))):
                 raise ConfigError(f"data.seed: data {spec['kind']!r} draws nothing at random; remove seed: run")
             checked = {**spec, "seed": 0}
-        DATASETS.build(checked, field="data")  # constructors only store and validate
+        check_data_spec(checked)
         return spec
 
     @field_validator("model")

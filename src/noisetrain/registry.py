@@ -32,8 +32,10 @@ class Registry(Generic[T]):
         ... class Constant: ...
     """
 
-    def __init__(self, family: str) -> None:
+    def __init__(self, family: str, *, shared: tuple[str, ...] = ()) -> None:
         self.family = family
+        self.shared = shared
+        """Options every kind accepts and the caller applies (``check`` leaves them out of the parameters)."""
         self._entries: dict[str, type[T]] = {}
 
     def register(self, name: str) -> Callable[[type[T]], type[T]]:
@@ -100,14 +102,14 @@ class Registry(Generic[T]):
             cls = self.get(spec["kind"])
         except ConfigError as error:
             raise ConfigError(f"{where}{error}") from None
-        accepted = [name for name in parameter_names(cls) if name not in context]
+        accepted = [name for name in parameter_names(cls) if name not in context] + list(self.shared)
         unknown = sorted(set(params) - set(accepted))
         if unknown:
             raise ConfigError(
                 f"{where}{self.family} {spec['kind']!r} has no parameter {', '.join(map(repr, unknown))}"
                 f"{suggest(unknown[0], accepted)}; accepted: {', '.join(accepted)}"
             )
-        return cls, params
+        return cls, {name: value for name, value in params.items() if name not in self.shared}
 
     def build(self, spec: Mapping[str, Any], *, field: str | None = None, **context: Any) -> T:
         """Build an object from ``{"kind": name, **params}``; ``context`` as in ``check``, with values.

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from noisetrain.data.dataset import DATASETS, load_data
+from noisetrain.data import DATASETS, load_data
 from noisetrain.data.functions import FUNCTIONS, BenchmarkFunction, ackley, griewank, rastrigin, rosenbrock, sphere
 from noisetrain.registry import ConfigError
 

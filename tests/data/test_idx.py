@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from noisetrain.data.dataset import DATASETS, load_data
+from noisetrain.data import DATASETS, load_data
 from noisetrain.data.download import md5_of, published
 from noisetrain.data.idx import MNIST, FashionMNIST, read_idx
 from noisetrain.registry import ConfigError

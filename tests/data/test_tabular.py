@@ -6,7 +6,7 @@ import pytest
 import sklearn.datasets
 import torch
 
-from noisetrain.data.dataset import DATASETS, load_data
+from noisetrain.data import DATASETS, load_data
 from noisetrain.data.tabular import Diabetes, Digits, SklearnTabular
 from noisetrain.registry import ConfigError
 

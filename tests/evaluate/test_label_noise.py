@@ -20,5 +20,5 @@ def test_bad_rates_and_data():
         label_noise_robustness(CONFIG, rates=(1.0,))
     with pytest.raises(ConfigError, match="mode must be one of"):
         label_noise_robustness(CONFIG, mode="uniform")
-    with pytest.raises(ConfigError, match="needs classification data"):
+    with pytest.raises(ConfigError, match=r"data.label_noise: data 'diabetes' is regression"):
         label_noise_robustness({**CONFIG, "data": "diabetes"}, rates=(0.1,))

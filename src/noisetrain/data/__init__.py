@@ -6,7 +6,11 @@ Example:
 """
 
 from . import cifar, functions, idx, mnist1d, tabular, text, timeseries  # noqa: F401 - registers the sources
-from .dataset import DATASETS, Dataset, Split, load_data, split_off, take
+from .dataset import DATASETS, Dataset, Split, split_off, take
+from .load import check_data_spec, held_out_spec, load_data
 from .scaling import SCALINGS, scale_splits
 
-__all__ = ["DATASETS", "SCALINGS", "Dataset", "Split", "load_data", "scale_splits", "split_off", "take"]
+__all__ = [
+    "DATASETS", "SCALINGS", "Dataset", "Split", "check_data_spec", "held_out_spec", "load_data", "scale_splits",
+    "split_off", "take",
+]  # fmt: skip

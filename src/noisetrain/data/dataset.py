@@ -16,8 +16,9 @@ import torch
 from ..checks import check_int, check_number
 from ..registry import ConfigError, Registry
 
-DATASETS: Registry[Any] = Registry("dataset")
-"""Data sources by name; each is a class whose constructor stores options and whose ``load()`` returns a Dataset."""
+DATASETS: Registry[Any] = Registry("dataset", shared=("label_noise", "label_noise_mode"))
+"""Data sources by name; each is a class whose constructor stores options and whose ``load()`` returns a Dataset.
+Every source also takes the label-noise options, applied once it has loaded (see ``label_noise``)."""
 
 Task = Literal["classification", "regression"]
 
@@ -170,10 +171,3 @@ def three_way(
     the rest, all drawn at random from ``seed``."""
     rest, test = split_off(full, test_size, seed=seed, field="test_size")
     return (*train_val(rest, val_size=val_size, train_size=train_size, seed=seed), test)
-
-
-def load_data(spec: dict[str, Any] | str, *, field: str = "data") -> Dataset:
-    """Build a data source from ``{"kind": name, **options}`` (or a bare name) and load it."""
-    if isinstance(spec, str):
-        spec = {"kind": spec}
-    return DATASETS.build(spec, field=field).load()

@@ -106,6 +106,9 @@ class BenchmarkFunction:
     Example: ``BenchmarkFunction("rastrigin", dim=2, target_noise=1.0).load()``.
     """
 
+    train_only = frozenset({"n_train", "n_val", "target_noise", "scale", "scale_target"})
+    """Options that change the training and validation splits but not the test split."""
+
     def __init__(
         self,
         name: str = "sphere",

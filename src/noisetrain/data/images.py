@@ -58,6 +58,8 @@ class ImageSource:
     resources: ClassVar[tuple[Resource, ...]]
     image_shape: ClassVar[tuple[int, int, int]]
     num_classes: ClassVar[int] = 10
+    train_only: ClassVar[frozenset[str]] = frozenset({"download", "val_size", "train_size", "flatten"})
+    """Options that change the training and validation splits but not the test split."""
 
     def __init__(
         self,

@@ -40,6 +40,9 @@ class MNIST1D:
     Example: ``MNIST1D(num_samples=500).load().input_shape == (40,)``.
     """
 
+    train_only = frozenset({"val_size", "train_size", "channels"})
+    """Options that change the training and validation splits but not the test split."""
+
     def __init__(
         self,
         *,

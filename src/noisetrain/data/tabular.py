@@ -51,6 +51,8 @@ class SklearnTabular:
     loader: ClassVar[str]
     """Name of the ``sklearn.datasets`` function that returns the data."""
     task: ClassVar[Task] = "classification"
+    train_only: ClassVar[frozenset[str]] = frozenset({"val_size", "train_size", "scale", "scale_target"})
+    """Options that change the training and validation splits but not the test split."""
 
     def __init__(
         self,

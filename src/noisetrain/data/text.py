@@ -57,6 +57,9 @@ class SyntheticText:
     Example: ``SyntheticText(num_samples=500, seq_len=16).load().train.x.shape == (360, 16)``.
     """
 
+    train_only = frozenset({"val_size", "train_size"})
+    """Options that change the training and validation splits but not the test split."""
+
     def __init__(
         self,
         *,

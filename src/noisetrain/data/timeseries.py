@@ -58,6 +58,9 @@ class SyntheticTimeSeries:
     Example: ``SyntheticTimeSeries(num_samples=200, length=64).load().input_shape == (1, 64)``.
     """
 
+    train_only = frozenset({"val_size", "train_size", "scale"})
+    """Options that change the training and validation splits but not the test split."""
+
     def __init__(
         self,
         *,

@@ -1,25 +1,19 @@
 """Label-noise robustness: train the same recipe on training sets with 0-60% noisy labels.
 
-The training (and validation) labels are flipped once, symmetric or class-dependent
-(asymmetric), with a generator seeded from the run's seed; the test set stays clean. Each
-rate trains a fresh model with the run's config, so the records show how much of the clean
-test accuracy the recipe keeps as the labels get noisier (e.g. Zhang et al. 2017,
+The training (and validation) labels are flipped once, symmetric or class-dependent (asymmetric),
+by the data option ``label_noise`` (:mod:`noisetrain.data.label_noise`, seeded from the data's seed);
+the test set stays clean. Each rate trains a fresh model with the run's config, so the records show
+how much of the clean test accuracy the recipe keeps as the labels get noisier (e.g. Zhang et al. 2017,
 "Understanding deep learning requires rethinking generalization", arXiv:1611.03530).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
-
-import torch
 
 from ..checks import check_choice, check_range
 from ..config import RunConfig, validate
-from ..data import Split
-from ..noise.base import derive_seed
-from ..noise.labels import flip_labels
 from ..registry import ConfigError
 from ..train import build, fit, resolve_device
 from .records import Record, accuracy_record, predictions
@@ -53,19 +47,13 @@ def label_noise_robustness(
     for rate in rates:
         if progress is not None:
             progress(rate)
-        data, model = build(config)
-        if data.task != "classification":
-            raise ConfigError(f"label-noise robustness needs classification data; {data.name!r} is {data.task}")
-        generator = torch.Generator().manual_seed(derive_seed(config.seed, f"labels/{rate}"))
-        options = {"num_classes": data.num_classes, "mode": mode, "generator": generator}
-        train_labels, flipped = flip_labels(data.train.y, rate, **options)
-        val_labels, _ = flip_labels(data.val.y, rate, **options)
-        noisy = replace(data, train=Split(data.train.x, train_labels), val=Split(data.val.x, val_labels))
-        trained = fit(model, noisy, noise=config.noise, config=config.train, seed=config.seed, device=device)
+        noisy = {**config.data, "label_noise": rate, "label_noise_mode": mode}
+        data, model = build(config.model_copy(update={"data": noisy}))
+        trained = fit(model, data, noise=config.noise, config=config.train, seed=config.seed, device=device)
         test = data.test.to(device)
         correct = int((predictions(model, test.x).argmax(dim=1) == test.y).sum())
         setting = {"rate": rate, "mode": mode, "status": trained.status}
         records.append(accuracy_record("label_noise", correct, len(test), setting))
-        fraction = float(flipped.float().mean()) if len(flipped) else 0.0
-        records.append(Record("label_noise", "flipped_fraction", fraction, {"rate": rate, "mode": mode}))
+        flipped = data.info["label_noise"]["flipped"]["train"]
+        records.append(Record("label_noise", "flipped_fraction", flipped, {"rate": rate, "mode": mode}))
     return records

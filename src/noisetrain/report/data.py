@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.colors import to_hex, to_rgb
 
 from ..config import RUN_SEED
+from ..data import held_out_spec
 from ..evaluate.keys import Key, key_records
 from ..registry import ConfigError
 from ..study import bootstrap
@@ -189,11 +190,11 @@ def load(folder: str | Path) -> StudyData:
 
 
 def _test_set(config: dict[str, Any]) -> str:
-    """The identity of a run's test split: its data spec with ``seed: run`` resolved."""
+    """The identity of a run's test split: the part of its data spec that decides it, ``seed: run`` resolved."""
     data = config["data"]
     if data.get("seed") == RUN_SEED:
         data = {**data, "seed": config["seed"]}
-    return json.dumps(data, sort_keys=True)
+    return json.dumps(held_out_spec(data), sort_keys=True)
 
 
 def _holds(setting: dict[str, Any], wanted: dict[str, Any]) -> bool:
