@@ -6,6 +6,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from noisetrain.attacks import FGSM, PGD
+from noisetrain.registry import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,57 @@ def test_pgd_with_eot_on_a_trained_model_under_dropout(digits):
     x_adv = PGD(0.1, steps=5, eot=4, restarts=2, seed=0)(noisy, x, y)
     assert not noisy[2].training
     assert accuracy(model, x_adv, y) < 0.5
+
+
+class Flat(nn.Module):
+    """Logits that do not depend on the input: the gradient is zero, so PGD stays at its random start."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(x), 2) + 0 * x[:, :1]
+
+
+def start_of(eps: float, d: int, **options) -> torch.Tensor:
+    """The random starts PGD draws for 20000 points of dimension ``d`` (seed 0), as perturbations."""
+    x = torch.zeros(20000, d)
+    return PGD(eps, norm="l2", bounds=None, steps=1, seed=0, **options)(Flat(), x, torch.zeros(20000, dtype=torch.long))
+
+
+@pytest.mark.parametrize("d", [2, 100])
+def test_l2_start_radius_uniform_is_the_default(d):
+    eps = 0.5
+    start = start_of(eps, d)
+    torch.testing.assert_close(start, start_of(eps, d, radius="uniform"), rtol=0, atol=0)
+    norms = start.norm(dim=1) / eps
+    # the radius is U(0, eps): mean 1/2, quartiles 1/4, 1/2, 3/4, whatever the dimension
+    assert norms.max() <= 1 + 1e-6 and norms.min() < 0.01
+    assert norms.mean().item() == pytest.approx(0.5, abs=0.01)
+    assert norms.quantile(torch.tensor([0.25, 0.5, 0.75])).tolist() == pytest.approx([0.25, 0.5, 0.75], abs=0.015)
+    # isotropic directions: the mean unit vector is about 0 (its norm about 1/sqrt(20000) = 0.007)
+    assert (start / start.norm(dim=1, keepdim=True)).mean(dim=0).norm() < 0.02
+
+
+@pytest.mark.parametrize("d", [2, 100])
+def test_l2_start_radius_ball_is_uniform_in_the_ball(d):
+    eps = 0.5
+    start = start_of(eps, d, radius="ball")
+    norms = start.norm(dim=1) / eps
+    # uniform in the d-ball: P(r <= t eps) = t^d, mean d / (d + 1): 2/3 for d = 2, 0.990 for d = 100
+    assert norms.max() <= 1 + 1e-6
+    assert norms.mean().item() == pytest.approx(d / (d + 1), abs=0.01)
+    assert (norms <= 0.9).float().mean().item() == pytest.approx(0.9**d, abs=0.01)
+    if d == 100:
+        assert norms.min() > 0.85  # P(r <= 0.85 eps) = 0.85^100 < 1e-7
+    assert (start / start.norm(dim=1, keepdim=True)).mean(dim=0).norm() < 0.02
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"radius": "ball"}, "PGD.radius='ball' applies to the l2 random start only"),
+     ({"radius": "ball", "norm": "l2", "random_start": False}, "got norm='l2', random_start=False"),
+     ({"radius": "shell", "norm": "l2"}, "PGD.radius must be one of 'uniform', 'ball'; got 'shell'")],
+)  # fmt: skip
+def test_radius_is_refused_where_it_has_no_effect(options, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        PGD(0.1, **options)
+    assert PGD(0.1).radius == "uniform"  # the default is accepted for linf, whose start it does not change
+    assert PGD(0.1, norm="l2", radius="ball").to_config()["radius"] == "ball"

@@ -123,10 +123,64 @@ def test_unbounded_data_gets_no_bounds_and_explicit_bounds_must_contain_it():
         adversarial(model, data, bounds=(0.0, 1.0))
 
 
+class FrozenGradient(nn.Module):
+    """A linear classifier with a zero input gradient, so PGD stays at its random start; keeps the inputs of
+    its no-grad (scoring) passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(8, 3)
+        self.scored: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            self.scored.append(x.clone())
+        return self.linear(x.detach()) + 0 * x.sum(dim=1, keepdim=True)
+
+
+def test_start_radius_reaches_pgd_and_is_kept_in_the_l2_pgd_records_only():
+    data = toy_data()  # 100 test samples, 8 features
+    norms, settings = {}, {}
+    for start in ("uniform", "ball"):
+        torch.manual_seed(0)
+        model = FrozenGradient()
+        records = adversarial(model, data, attacks=("fgsm", "pgd"), eps=(0.0, 1.0), norm="l2", steps=2,
+                              start_radius=start, bounds=None)  # fmt: skip
+        x = data.test.x
+        moved = [(inputs - x).norm(dim=1) for inputs in model.scored if inputs.shape == x.shape and not inputs.equal(x)]
+        assert len(moved) == 2  # PGD at eps=1 with steps and with twice the steps; FGSM does not move
+        norms[start] = torch.cat(moved)
+        settings[start] = {(r.setting["attack"], r.setting["eps"]): r.setting.get("start_radius")
+                           for r in records if r.metric == "accuracy"}  # fmt: skip
+        assert settings[start] == {("none", 0.0): None, ("fgsm", 0.0): None, ("fgsm", 1.0): None,
+                                   ("pgd", 0.0): start, ("pgd", 1.0): start}  # fmt: skip
+    assert max(n.max().item() for n in norms.values()) <= 1 + 1e-5
+    assert norms["uniform"].mean().item() == pytest.approx(0.5, abs=0.1)  # U(0, eps)
+    assert norms["ball"].mean().item() == pytest.approx(8 / 9, abs=0.05)  # eps * U**(1/d), mean eps * d / (d + 1)
+
+
+class Unusable(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("the options should have been refused before any forward pass")
+
+
+def test_linf_records_carry_no_start_radius_and_bad_start_radii_are_refused_before_any_work():
+    torch.manual_seed(0)
+    records = adversarial(nn.Linear(8, 3), toy_data(100), attacks=("fgsm", "pgd"), eps=(0.0, 0.5), steps=1)
+    assert all("start_radius" not in r.setting for r in records)
+    assert {r.setting["norm"] for r in records if r.metric == "accuracy"} == {"linf"}
+    with pytest.raises(ConfigError, match="start_radius must be one of 'uniform', 'ball'; got 'sphere'"):
+        adversarial(Unusable(), toy_data(50), norm="l2", start_radius="sphere")
+    with pytest.raises(ConfigError, match=r"start_radius='ball' applies to the l2 .* got norm='linf'"):
+        adversarial(Unusable(), toy_data(50), start_radius="ball")
+    adversarial.check_options({"norm": "linf", "start_radius": "uniform"})  # the default start is fine with linf
+
+
 @pytest.mark.parametrize(
     ("options", "field"),
     [({"attacks": ("cw",)}, "attacks"), ({"eps": (-0.1,)}, "eps"), ({"norm": "l1"}, "norm"), ({"steps": 0}, "steps"),
-     ({"stochastic": "yes"}, "stochastic"), ({"passes": 0}, "passes"), ({"tolerance": 2}, "tolerance")],
+     ({"stochastic": "yes"}, "stochastic"), ({"passes": 0}, "passes"), ({"tolerance": 2}, "tolerance"),
+     ({"start_radius": "sphere"}, "start_radius")],
 )  # fmt: skip
 def test_bad_options_are_refused_by_name(options, field):
     with pytest.raises(ConfigError, match=field):

@@ -56,6 +56,59 @@ def test_equal_width_and_equal_mass_bins_differ():
     assert count.sum() == 4 and count[:5].sum() == 0
 
 
+EDGE_PROBS = torch.tensor([[0.5, 0.3, 0.2], [0.625, 0.375, 0], [0.75, 0.25, 0], [0.875, 0.125, 0], [1.0, 0, 0]])
+EDGE_LABELS = torch.tensor([0, 1, 0, 0, 1])  # right, wrong, right, right, wrong
+
+
+def test_confidences_on_the_edges_by_hand():
+    # confidences 0.5, 0.625, 0.75, 0.875, 1 (exact in any float) in 4 bins: 0.5, 0.75 and 1 are edges
+    # right, ((i-1)/4, i/4]: {0.5} acc 1 | {0.625, 0.75} acc 1/2, conf 0.6875 | {0.875, 1} acc 1/2, conf 0.9375
+    right = (1 * 0.5 + 2 * 0.1875 + 2 * 0.4375) / 5
+    # left, [(i-1)/4, i/4) and {1}: {0.5, 0.625} acc 1/2, conf 0.5625 | {0.75, 0.875} acc 1, conf 0.8125 | {1} acc 0
+    left = (2 * 0.0625 + 2 * 0.1875 + 1 * 1.0) / 5  # 1 merged into [0.75, 1] instead: (2 * 0.0625 + 0.625) / 5
+    assert (right, left) == pytest.approx((0.35, 0.30))
+    assert ece(EDGE_PROBS, EDGE_LABELS, num_bins=4) == pytest.approx(right)
+    assert ece(EDGE_PROBS, EDGE_LABELS, num_bins=4, bins="right") == pytest.approx(right)
+    assert ece(EDGE_PROBS, EDGE_LABELS, num_bins=4, bins="left") == pytest.approx(left)
+    assert reliability(EDGE_PROBS, EDGE_LABELS, num_bins=4)[2].tolist() == [0, 1, 2, 2]
+    confidence, accuracy, count = reliability(EDGE_PROBS, EDGE_LABELS, num_bins=4, bins="left")
+    assert count.tolist() == [0, 0, 2, 2, 1] and accuracy.tolist() == [0, 0, 0.5, 1, 0]
+    assert confidence.tolist() == [0, 0, 0.5625, 0.8125, 1]
+    # "left" bins the confidence rounded to float32, as torchmetrics does: 1 - 1e-12 counts as 1
+    near_one = torch.tensor([[1 - 1e-12, 1e-12]], dtype=torch.float64)
+    assert reliability(near_one, torch.tensor([0]), num_bins=4, bins="left")[2].tolist() == [0, 0, 0, 0, 1]
+    assert reliability(near_one, torch.tensor([0]), num_bins=4)[2].tolist() == [0, 0, 0, 1]
+
+
+def test_torchmetrics_docstring_example_with_left_bins():
+    # multiclass_calibration_error(preds, target, num_classes=3, n_bins=3, norm="l1") -> tensor(0.2000)
+    preds = torch.tensor([[0.25, 0.20, 0.55], [0.55, 0.05, 0.40], [0.10, 0.30, 0.60], [0.90, 0.05, 0.05]])
+    assert ece(preds, torch.tensor([0, 1, 2, 0]), num_bins=3, bins="left") == pytest.approx(0.2, abs=1e-6)
+
+
+@pytest.mark.parametrize("num_bins", [4, 10, 15])
+def test_right_and_left_bins_agree_off_the_edges(num_bins):
+    g = torch.Generator().manual_seed(num_bins)
+    probs = (2 * torch.randn(2000, 5, generator=g)).softmax(1)
+    labels = torch.randint(0, 5, (2000,), generator=g)
+    scaled = probs.max(1).values.double() * num_bins
+    assert not (scaled == scaled.round()).any()  # no confidence on an edge, none equal to 1
+    _, _, right = reliability(probs, labels, num_bins=num_bins)
+    _, _, left = reliability(probs, labels, num_bins=num_bins, bins="left")
+    assert left.tolist() == [*right.tolist(), 0]
+    assert ece(probs, labels, num_bins=num_bins, bins="left") == pytest.approx(ece(probs, labels, num_bins=num_bins))
+
+
+def test_left_bins_match_torchmetrics():
+    functional = pytest.importorskip("torchmetrics.functional.classification")
+    g = torch.Generator().manual_seed(0)
+    logits = 4 * torch.randn(500, 3, generator=g)
+    labels = torch.randint(0, 3, (500,), generator=g)
+    for probs, target, num_bins in ((EDGE_PROBS, EDGE_LABELS, 4), (logits.softmax(1), labels, 15)):
+        expected = functional.multiclass_calibration_error(probs, target, num_classes=3, n_bins=num_bins, norm="l1")
+        assert ece(probs, target, num_bins=num_bins, bins="left") == pytest.approx(float(expected), abs=1e-6)
+
+
 def test_ece_of_a_calibrated_sampler_is_near_zero():
     g = torch.Generator().manual_seed(0)
     confidence = 0.5 + 0.5 * torch.rand(50_000, generator=g)
@@ -117,6 +170,10 @@ def test_temperature_scaling_fixes_an_overconfident_model(tmp_path):
         assert all(r.setting["low"] < c.value <= r.setting["high"] for r, c in zip(own, confidence, strict=True))
         gap = sum(r.n * abs(r.value - c.value) for r, c in zip(own, confidence, strict=True)) / len(data.test)
         assert gap == pytest.approx(values["ece", scaled])
+    settings = {r.metric: r.setting for r in records if r.setting.get("temperature_scaled") is False}
+    assert settings["ece"] == {"temperature_scaled": False, "num_bins": 15, "bins": "right"}
+    assert settings["adaptive_ece"] == {"temperature_scaled": False, "num_bins": 15}  # no edges: no convention
+    assert all(r.setting["bins"] == "right" for r in bins)
 
     import matplotlib.image
 
@@ -125,13 +182,39 @@ def test_temperature_scaling_fixes_an_overconfident_model(tmp_path):
     assert image.ndim == 3 and image.shape[1] > image.shape[0] > 100
 
 
+def test_left_bins_reach_every_record_of_the_measure():
+    data = toy_data()
+    model = overconfident_mlp(data)
+    records = calibration(model, data, num_bins=4, bins="left")
+    with torch.no_grad():
+        probs = model(data.test.x).double().softmax(1)
+    (left,) = [r for r in records if r.metric == "ece" and r.setting["temperature_scaled"] is False]
+    assert left.setting == {"temperature_scaled": False, "num_bins": 4, "bins": "left"}
+    assert left.value == pytest.approx(ece(probs, data.test.y, num_bins=4, bins="left"))
+    own = [r for r in records if r.metric == "bin_accuracy" and r.setting["scaled"] is False]
+    assert all(r.setting["bins"] == "left" for r in own) and sum(r.n for r in own) == len(data.test)
+    count = reliability(probs, data.test.y, num_bins=4, bins="left")[2]
+    assert [(r.setting["bin"], r.n) for r in own] == [(i, int(c)) for i, c in enumerate(count) if c > 0]
+    edges = [(r.setting["low"], r.setting["high"]) for r in records if r.metric == "bin_accuracy"]
+    assert set(edges) <= {(0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0), (1.0, 1.0)}
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"num_bins": 0}, "num_bins"), ({"plot": "/no/such/folder/x.png"}, "plot"), ({"plot": 3}, "plot")],
-)
+    [({"num_bins": 0}, "num_bins"), ({"plot": "/no/such/folder/x.png"}, "plot"), ({"plot": 3}, "plot"),
+     ({"bins": "middle"}, "bins must be one of 'right', 'left'; got 'middle'"), ({"bins": None}, "bins")],
+)  # fmt: skip
 def test_bad_options(options, message):
     with pytest.raises(ConfigError, match=message):
         calibration(nn.Linear(8, 3), toy_data(), **options)
+
+
+def test_equal_mass_bins_refuse_an_edge_convention():
+    probs, labels = torch.tensor([[0.75, 0.25]]), torch.tensor([0])
+    with pytest.raises(ConfigError, match="bins='left' applies to equal-width bins only"):
+        ece(probs, labels, adaptive=True, bins="left")
+    with pytest.raises(ConfigError, match="bins must be one of 'right', 'left'; got 'closed'"):
+        reliability(probs, labels, bins="closed")
 
 
 def test_needs_classification():

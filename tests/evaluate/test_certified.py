@@ -1,11 +1,12 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from scipy.stats import norm
 from torch import nn
 
-from noisetrain.evaluate.certified import ABSTAIN, certified, certify, class_counts, predict
+from noisetrain.evaluate.certified import ABSTAIN, certified, certify, class_counts, lower_confidence_bound, predict
 from noisetrain.evaluate.records import clopper_pearson
 from noisetrain.registry import ConfigError
 
@@ -44,6 +45,17 @@ def test_constant_classifier_gets_the_radius_of_the_binomial_bound():
     assert prediction.tolist() == [0] * 4
     assert radius.tolist() == pytest.approx([sigma * norm.ppf(p_lower)] * 4, rel=1e-12)
     assert predict(Constant(), torch.zeros(4, 2), sigma, 100, alpha, generator()).tolist() == [0] * 4
+
+
+def test_a_bound_of_exactly_one_half_certifies_radius_zero():
+    # n successes out of n bound pA from below by alpha^(1/n): exactly 1/2 for n = 10, alpha = 2^-10
+    n, alpha = 10, 2.0**-10
+    assert lower_confidence_bound(np.array([n]), n, alpha).tolist() == [0.5]
+    prediction, radius = certify(Constant(), torch.zeros(3, 2), 0.5, 5, n, alpha, generator())
+    assert prediction.tolist() == [0] * 3 and radius.tolist() == [0.0] * 3  # certified (Cohen et al.), not abstained
+    # a hair more confidence demanded (a smaller alpha) puts the bound below 1/2: abstain
+    prediction, radius = certify(Constant(), torch.zeros(3, 2), 0.5, 5, n, alpha / 2, generator())
+    assert prediction.tolist() == [ABSTAIN] * 3 and radius.tolist() == [0.0] * 3
 
 
 def test_tied_classes_abstain():

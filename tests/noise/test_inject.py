@@ -3,11 +3,15 @@ import io
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
+from noisetrain.noise.activations import AlphaDropout
 from noisetrain.noise.base import Injector
 from noisetrain.noise.inject import inject, injectors_in, mc_mode, no_noise, parse_selector
 from noisetrain.noise.inputs import GaussianNoise
+from noisetrain.noise.weights import LearnableNoise, WeightNoise
 from noisetrain.registry import ConfigError
 
 from testkit import same_snapshot, snapshot
@@ -206,6 +210,7 @@ def test_injectors_in_finds_every_placement_and_deepcopy_is_independent():
     [
         ("middle", "unknown position 'middle'.*allowed: input, output:PATTERN"),
         ("output", "needs a module pattern"),
+        ("params", r"needs a parameter pattern, e.g. 'params:\*.weight'"),
         ("input:x", "takes no pattern"),
     ],
 )
@@ -274,3 +279,115 @@ def test_recipe_seed_fixes_unseeded_items_without_touching_seeded_ones():
     template = GaussianNoise(std=1.0)
     draw([template], 5)
     assert template.seed is None
+
+
+# -- selectors reach any parameter and the model itself -------------------------------------------------
+
+
+class Kernel(nn.Module):
+    """A bare parameter named ``kernel`` used through ``F.linear``; remembers the kernel each call used."""
+
+    def __init__(self, size: int = 64) -> None:
+        super().__init__()
+        self.kernel = nn.Parameter(torch.randn(size, size))
+        self.used: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = self.kernel
+        self.used.append(kernel)
+        return F.linear(x, kernel)
+
+
+def kernels() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(Kernel(), nn.ReLU(), Kernel(), nn.Linear(64, 3))
+
+
+def test_weights_selector_names_a_bare_parameter():
+    model = kernels()
+    before = snapshot(model)
+    clean = model[0].kernel.detach().clone()
+    handle = inject(model, ("weights:0.kernel", WeightNoise(0.1, relative=None, seed=0)))
+    assert [a.target for a in handle] == ["0.kernel"] and not parametrize.is_parametrized(model[2])
+    x = torch.randn(5, 64)
+    out = model.train()(x)
+    used = model[0].used[-1]
+    assert (used - clean).std().item() == pytest.approx(0.1, rel=0.05)  # 4096 draws: rel. std error ~1.1%
+    torch.testing.assert_close(out, model[3](model[2](F.relu(F.linear(x, used)))))
+    out.sum().backward()
+    original = model[0].parametrizations.kernel.original
+    assert torch.equal(original.detach(), clean) and original.grad.abs().sum() > 0
+    handle.remove()
+    assert same_snapshot(before, snapshot(model))
+
+
+def test_params_selector_globs_parameter_names():
+    model = kernels()
+    assert [a.target for a in inject(model, ("params:*.kernel", GaussianNoise(0.1)))] == ["0.kernel", "2.kernel"]
+    assert [a.target for a in inject(kernels(), ("params:*", GaussianNoise(0.1)))] == [
+        "0.kernel", "2.kernel", "3.weight", "3.bias"
+    ]
+    model = kernels()
+    handle = inject(model, ("params:3.*|0.k*", LearnableNoise(seed=0)))
+    assert [a.target for a in handle] == ["0.kernel", "3.weight", "3.bias"]
+    assert handle.injectors("weights") == handle.injectors() and not list(handle.parameters())  # alpha is the model's
+    assert sum(p is handle.injectors()[0].alpha for p in model.parameters()) == 1
+    with pytest.raises(ConfigError, match=r"recipe\[0\].at: AlphaDropout cannot act at 'weights'"):
+        inject(model, ("params:*", AlphaDropout(0.1)))
+
+
+def test_the_model_itself_and_its_bare_parameters_are_matched():
+    torch.manual_seed(0)
+    layer = nn.Linear(6, 6)
+    weight = layer.weight
+    handle = inject(layer, WeightNoise(0.1))  # the default selector, weights:Linear|Conv..., matches the root
+    assert [(a.target, type(layer).__name__) for a in handle] == [("weight", "ParametrizedLinear")]
+    assert not torch.equal(layer.weight, weight)
+    handle.remove()
+    assert type(layer) is nn.Linear and layer.weight is weight
+    root = Kernel(8)
+    with inject(root, ("weights:kernel", GaussianNoise(0.5, seed=0))) as handle:
+        x = torch.randn(3, 8)
+        out = root(x)
+        assert [a.target for a in handle] == ["kernel"]
+        assert not torch.equal(root.used[-1], root.parametrizations.kernel.original)
+        torch.testing.assert_close(out, F.linear(x, root.used[-1]))
+    assert [a.target for a in inject(nn.Linear(2, 2), ("output:Linear", GaussianNoise()))] == [""]
+
+
+def test_a_module_under_two_names_is_one_target():
+    model = nn.Module()
+    model.a = model.b = nn.Linear(3, 3)
+    handle = inject(model, ("weights:b", WeightNoise()))
+    assert [a.target for a in handle] == ["a.weight"] and len(model.a.parametrizations.weight) == 1
+
+
+def test_weight_normed_layers_are_still_selected():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.utils.parametrizations.weight_norm(nn.Linear(4, 4)), nn.Linear(4, 2))
+    before = snapshot(model)
+    handle = inject(model, ("params:*.weight", WeightNoise(seed=0)))
+    assert [a.target for a in handle] == ["0.weight", "1.weight"] and len(model[0].parametrizations.weight) == 2
+    handle.disable()
+    normed = model[0].weight
+    handle.enable()
+    assert not torch.equal(model[0].weight, normed)  # noise on top of the weight-normed weight
+    handle.remove()
+    assert same_snapshot(before, snapshot(model))
+
+
+def test_selectors_that_match_no_parameter_list_the_parameters():
+    model = kernels()
+    message = (
+        "recipe[0]: selector 'weights:*.kernel' matched no parameter; module types here: Kernel, Linear, ReLU, "
+        "Sequential; parameters here: 0.kernel, 2.kernel, 3.weight, 3.bias (parameter globs: 'params:PATTERN')"
+    )
+    with pytest.raises(ConfigError) as error:
+        inject(model, ("weights:*.kernel", WeightNoise()))  # in weights:, a parameter name is taken verbatim
+    assert str(error.value) == message
+    with pytest.raises(ConfigError, match=r"selector 'params:\*.kern' matched no parameter; .* 0.kernel, 2.kernel"):
+        inject(model, ("params:*.kern", WeightNoise()))
+    with pytest.raises(ConfigError, match=r"parameters here: 0.weight, 0.bias, .*, 9.bias, \.\.\. \(4 more\) \("):
+        inject(nn.Sequential(*[nn.Linear(2, 2) for _ in range(12)]), ("weights:Conv2d", WeightNoise()))
+    with pytest.raises(ConfigError, match="parameters here: none"):
+        inject(nn.ReLU(), WeightNoise())

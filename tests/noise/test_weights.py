@@ -10,6 +10,7 @@ from torch.distributions import Normal
 
 from noisetrain.noise.base import NOISE, build_noise
 from noisetrain.noise.inject import inject, mc_mode
+from noisetrain.noise.inputs import GaussianNoise
 from noisetrain.noise.weights import (
     BayesianWeights,
     DropConnect,
@@ -21,7 +22,7 @@ from noisetrain.noise.weights import (
 )
 from noisetrain.registry import ConfigError
 
-from testkit import tiny_cnn, tiny_mlp
+from testkit import same_snapshot, snapshot, tiny_cnn, tiny_mlp
 
 
 def attached(injector, shape=(64, 64)) -> tuple[nn.Linear, torch.Tensor]:
@@ -383,3 +384,136 @@ def test_learnable_init_zero_is_off():
     x = torch.randn(4, 3)
     assert LearnableNoise(0.0)(x) is x
     assert LearnableNoise(0.25).eval()(x) is x
+
+
+# -- tied weights: one parameter, one injector, one sample per forward pass -----------------------------------
+
+
+class TiedLM(nn.Module):
+    """An embedding and an output layer sharing one (10, 8) matrix; records the weights each use saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embedding = nn.Embedding(10, 8)
+        self.decoder = nn.Linear(8, 10)
+        self.decoder.weight = self.embedding.weight
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        self.seen = [self.embedding.weight, self.decoder.weight, self.decoder.bias]
+        return self.decoder(self.embedding(ids))
+
+    def by_hand(self, ids: torch.Tensor) -> torch.Tensor:
+        """The forward with the weights the last pass saw."""
+        embedding, decoder, bias = self.seen
+        return F.linear(F.embedding(ids, embedding), decoder, bias)
+
+
+class Twice(nn.Module):
+    """One Linear layer used twice in a forward; records the weights each use saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(6, 6)
+        self.seen: list[torch.Tensor] = []
+        self.fail = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen = [self.fc.weight, self.fc.bias, self.fc.weight, self.fc.bias]
+        hidden = self.fc(x)
+        if self.fail:
+            raise RuntimeError("failed forward")
+        return self.fc(torch.relu(hidden))
+
+    def by_hand(self, x: torch.Tensor) -> torch.Tensor:
+        w1, b1, w2, b2 = self.seen
+        return F.linear(torch.relu(F.linear(x, w1, b1)), w2, b2)
+
+
+INPUTS = {TiedLM: torch.randint(0, 10, (4, 5)), Twice: torch.randn(4, 6)}
+
+
+@pytest.mark.parametrize("model_class", [TiedLM, Twice])
+@pytest.mark.parametrize("injector", WEIGHT_INJECTORS)
+def test_every_use_of_a_weight_sees_one_sample_per_pass(model_class, injector):
+    model = model_class()
+    before, x = snapshot(model), INPUTS[model_class]
+    handle = inject(model, injector())
+    if model_class is TiedLM:  # the decoder matched the default selector; its tied weight is one target
+        chains = (model.embedding.parametrizations.weight, model.decoder.parametrizations.weight)
+        assert chains[0][0] is chains[1][0] and chains[0].original is chains[1].original
+        assert [a.target for a in handle] == ["embedding.weight", "decoder.bias"][: len(handle)]
+        chain = chains[1]
+    else:
+        chain = model.fc.parametrizations.weight
+    out = model.train()(x)
+    first, second = model.seen[0::2] if model_class is Twice else model.seen[:2]
+    assert torch.equal(first, second) and not torch.equal(first, chain.original)  # both uses: one noisy sample
+    assert torch.equal(out, model.by_hand(x))
+    out.square().sum().backward()
+    assert chain.original.grad.abs().sum() > 0
+    again = model(x)
+    assert not torch.equal(model.seen[0], first) and torch.equal(again, model.by_hand(x))  # a new pass, a new draw
+    handle.remove()
+    assert same_snapshot(before, snapshot(model))
+    if model_class is TiedLM:
+        assert model.decoder.weight is model.embedding.weight  # still tied
+
+
+def test_bayesian_tied_weight_has_one_rho_and_the_kl_of_the_untied_layer():
+    model = TiedLM()
+    single = nn.Linear(8, 10)  # the same layer, untied
+    with torch.no_grad():
+        single.weight.copy_(model.decoder.weight)
+        single.bias.copy_(model.decoder.bias)
+    for m in (model, single):
+        bayesian(m, prior_std=0.5, init_std=0.05, seed=0)
+    assert [n for n, _ in model.named_parameters() if n.endswith("rho")] == [
+        "embedding.parametrizations.weight.0.rho",
+        "decoder.parametrizations.bias.0.rho",
+    ]
+    rhos = {"weight": torch.randn(10, 8), "bias": torch.randn(10)}
+    with torch.no_grad():
+        for layer in (model.decoder, single):
+            for name, rho in rhos.items():
+                layer.parametrizations[name][0].rho.copy_(rho)
+    closed = sum(
+        torch.distributions.kl_divergence(Normal(chain.original, F.softplus(rhos[name])), Normal(0.0, 0.5)).sum()
+        for name, chain in single.parametrizations.items()
+    )
+    assert torch.equal(kl_divergence(model), kl_divergence(single))  # exact: one term per tensor, as untied
+    torch.testing.assert_close(kl_divergence(model), closed)
+
+
+def test_bayesian_tied_gradients_sum_over_both_uses():
+    model = TiedLM().double()  # float64: eps recovered from the sample exactly enough
+    bayesian(model, init_std=0.1, seed=0)
+    ids = INPUTS[TiedLM]
+    chain = model.decoder.parametrizations.weight
+    injector = chain[0]
+    model.train()(ids).square().sum().backward()
+    mu, rho = chain.original, injector.rho
+    eps = ((model.seen[0] - mu) / injector.sigma()).detach()  # the one draw of this pass
+    mu_, rho_ = mu.detach().clone().requires_grad_(), rho.detach().clone().requires_grad_()
+    w = mu_ + F.softplus(rho_) * eps
+    F.linear(F.embedding(ids, w), w, model.seen[2].detach()).square().sum().backward()
+    torch.testing.assert_close(mu.grad, mu_.grad)
+    torch.testing.assert_close(rho.grad, rho_.grad)
+    assert rho.grad.abs().sum() > 0
+
+
+def test_hold_ends_with_the_pass_even_when_the_forward_fails():
+    model = Twice()
+    handle = inject(model, [GaussianNoise(0.0), WeightNoise(0.1, seed=0)])
+    with pytest.raises(TypeError, match="passed positionally"):
+        model()  # fails in the input hook, before the pass starts
+    model.fail = True
+    with pytest.raises(RuntimeError, match="failed forward"):
+        model(torch.randn(2, 6))
+    assert not torch.equal(model.fc.weight, model.fc.weight)  # outside a pass: a new draw at each access
+    model.fail = False
+    x = torch.randn(2, 6)
+    assert torch.equal(model(x), model.by_hand(x)) and torch.equal(model.seen[0], model.seen[2])
+    handle.remove()

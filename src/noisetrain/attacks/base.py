@@ -27,6 +27,8 @@ from ..registry import Registry, parameter_names
 
 NORMS = ("linf", "l2")
 LOSSES = ("ce", "mse")
+START_RADII = ("uniform", "ball")
+"""How the l2 random start draws its radius (see ``random_start``)."""
 
 ATTACKS: Registry[Attack] = Registry("attack")
 """Every registered attack, by kind."""
@@ -57,14 +59,22 @@ def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
     return grad / per_sample_norm(grad, "l2").clamp_min(torch.finfo(grad.dtype).tiny)
 
 
-def random_start(x: torch.Tensor, eps: float, norm: str, generator: torch.Generator) -> torch.Tensor:
-    """A random perturbation uniform in the ``eps``-ball: ``U(-eps, eps)`` per entry (linf) or uniform in
-    the l2 ball (Gaussian direction, radius ``eps * U**(1/d)`` with ``d`` entries per sample). Shape of ``x``."""
+def random_start(
+    x: torch.Tensor, eps: float, norm: str, generator: torch.Generator, *, radius: str = "ball"
+) -> torch.Tensor:
+    """A random perturbation in the ``eps``-ball, shaped like ``x`` (N, *).
+
+    ``linf``: ``U(-eps, eps)`` per entry, uniform in the ball (``radius`` plays no part). ``l2``: a uniformly
+    random direction per sample (a normalised Gaussian) times a radius ``eps * r`` with ``U ~ U(0, 1)``:
+    ``radius="ball"``: ``r = U**(1/d)`` (``d`` entries per sample), uniform in the ball, so the norms crowd near
+    ``eps`` in high dimension (mean ``eps * d / (d + 1)``); ``radius="uniform"``: ``r = U``, the norm uniform in
+    ``[0, eps]`` (mean ``eps / 2``), the random start of torchattacks 3.5.1 ``PGDL2``.
+    """
     if norm == "linf":
         return (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1) * eps
     direction = ascent_direction(torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype), "l2")
     u = torch.rand((x.shape[0], *([1] * (x.dim() - 1))), generator=generator, device=x.device, dtype=x.dtype)
-    return direction * eps * u.pow(1.0 / x[0].numel())
+    return direction * eps * (u if radius == "uniform" else u.pow(1.0 / x[0].numel()))
 
 
 class Attack:
@@ -173,14 +183,24 @@ class Attack:
         return x_adv if self.bounds is None else x_adv.clamp(*self.bounds)
 
     def ascend(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int, step: float, start: bool
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        steps: int,
+        step: float,
+        start: bool,
+        radius: str = "ball",
     ) -> torch.Tensor:
-        """Projected gradient ascent from ``x`` (plus a random start if ``start``): ``steps`` steps of
-        size ``step`` along the steepest-ascent direction of ``norm``, each followed by ``clamp``."""
+        """Projected gradient ascent from ``x`` (plus a random start if ``start``, its l2 radius drawn as
+        ``radius`` says, see ``random_start``): ``steps`` steps of size ``step`` along the steepest-ascent
+        direction of ``norm``, each followed by ``clamp``."""
         box = self.box(x) if self.norm == "linf" else None
         x_adv = x
         if start:
-            x_adv = self.clamp(x, x + random_start(x, self.eps, self.norm, self.generators_(x.device)), box)
+            delta = random_start(x, self.eps, self.norm, self.generators_(x.device), radius=radius)
+            x_adv = self.clamp(x, x + delta, box)
         for _ in range(steps):
             grad, _ = self.gradient(model, x_adv, y)
             x_adv = self.clamp(x, x_adv.add(ascent_direction(grad, self.norm), alpha=step), box)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..checks import check_bool, check_int, check_number
-from .base import ATTACKS, Attack
+from ..checks import check_bool, check_choice, check_int, check_number
+from ..registry import ConfigError
+from .base import ATTACKS, START_RADII, Attack
 
 
 @ATTACKS.register("pgd")
@@ -23,7 +24,11 @@ class PGD(Attack):
         eps, norm, bounds, loss, eot, seed: as in ``Attack``.
         steps: gradient steps per restart (>= 1). Default 10.
         step: step size (> 0) in input units; None: ``2.5 * eps / steps``.
-        random_start: start from a uniform draw in the ``eps``-ball (else from ``x``). Default True.
+        random_start: start from a random point of the ``eps``-ball (else from ``x``). Default True.
+        radius: the radius of the l2 random start, times a uniformly random direction (see ``random_start``):
+            ``"uniform"`` (default): ``U(0, eps)``, as torchattacks 3.5.1 ``PGDL2``; ``"ball"``:
+            ``eps * U**(1/d)``, uniform in the ball (``d`` entries per sample). The linf start is ``U(-eps, eps)``
+            per entry either way: ``"ball"`` is refused unless ``norm="l2"`` with ``random_start``.
         restarts: number of runs (>= 1). Default 1.
 
     Example: ``x_adv = PGD(8 / 255, steps=20)(model, x, y)``.
@@ -36,6 +41,7 @@ class PGD(Attack):
         steps: int = 10,
         step: float | None = None,
         random_start: bool = True,
+        radius: str = "uniform",
         restarts: int = 1,
         norm: str = "linf",
         bounds: tuple[float, float] | None = (0.0, 1.0),
@@ -48,17 +54,22 @@ class PGD(Attack):
         self.steps = steps
         self.step = None if step is None else check_number("PGD.step", step, 0, low_open=True)
         self.random_start = check_bool("PGD.random_start", random_start)
+        check_choice("PGD.radius", radius, START_RADII)
+        if radius != "uniform" and not (norm == "l2" and random_start):
+            raise ConfigError(f"PGD.radius={radius!r} applies to the l2 random start only (norm='l2', "
+                              f"random_start=True); got norm={norm!r}, random_start={random_start}")  # fmt: skip
+        self.radius = radius
         check_int("PGD.restarts", restarts, 1)
         self.restarts = restarts
 
     def _perturb(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         step = self.step if self.step is not None else 2.5 * self.eps / self.steps
-        best = self.ascend(model, x, y, steps=self.steps, step=step, start=self.random_start)
+        best = self.ascend(model, x, y, steps=self.steps, step=step, start=self.random_start, radius=self.radius)
         if self.restarts == 1:
             return best
         best_fooled, best_loss = self.outcome(model, best, y)
         for _ in range(self.restarts - 1):
-            x_adv = self.ascend(model, x, y, steps=self.steps, step=step, start=self.random_start)
+            x_adv = self.ascend(model, x, y, steps=self.steps, step=step, start=self.random_start, radius=self.radius)
             fooled, loss = self.outcome(model, x_adv, y)
             better = (fooled > best_fooled) | ((fooled == best_fooled) & (loss > best_loss))
             best = torch.where(better.view(-1, *([1] * (x.dim() - 1))), x_adv, best)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..attacks import FGSM, PGD, Attack
-from ..attacks.base import NORMS
+from ..attacks.base import NORMS, START_RADII
 from ..data import Dataset
 from ..noise.inject import evaluation_mode, mc_mode
 from ..registry import ConfigError
@@ -50,6 +50,14 @@ def _bounds_contain_data(options: Mapping[str, Any], data: Dataset, model: nn.Mo
         raise ConfigError(f"bounds {box} do not contain the test inputs; pass bounds=None for unbounded data")
 
 
+def _start_radius_needs_l2(options: dict[str, Any]) -> dict[str, Any]:
+    """``start_radius`` other than ``"uniform"`` applies to the l2 random start only, as in ``PGD``."""
+    if options["start_radius"] != "uniform" and options["norm"] != "l2":
+        raise ConfigError(f"start_radius={options['start_radius']!r} applies to the l2 random start of PGD only "
+                          f"(norm='l2'); got norm={options['norm']!r}")  # fmt: skip
+    return options
+
+
 @measure(
     "adversarial",
     metrics=("accuracy", "check"),
@@ -60,12 +68,14 @@ def _bounds_contain_data(options: Mapping[str, Any], data: Dataset, model: nn.Mo
         "norm": choice(*NORMS),
         "steps": integer(1),
         "restarts": integer(1),
+        "start_radius": choice(*START_RADII),
         "bounds": auto_range,
         "stochastic": optional(flag),
         "eot_samples": integer(1),
         "passes": integer(1),
         "tolerance": real(0, 1),
     },
+    joint=_start_radius_needs_l2,
     tasks=("classification",),
     needs=_bounds_contain_data,
 )
@@ -80,6 +90,7 @@ def adversarial(
     norm: str = "linf",
     steps: int = 10,
     restarts: int = 1,
+    start_radius: str = "uniform",
     bounds: tuple[float, float] | str | None = "auto",
     stochastic: bool | None = None,
     eot_samples: int = 8,
@@ -95,6 +106,7 @@ def adversarial(
         attacks: names among ``"fgsm"``, ``"pgd"``.
         eps: perturbation radius or radii (>= 0) in input units.
         norm: ``"linf"`` or ``"l2"``. steps, restarts: of PGD.
+        start_radius: ``"uniform"``: l2 PGD start norm U(0, eps), torchattacks 3.5.1 PGDL2; ``"ball"``: uniform in ball.
         bounds: ``(low, high)`` valid input range (containing the test inputs), None for unbounded inputs,
             or ``"auto"``: ``(0, 1)`` when the test inputs lie in it, else None.
         stochastic: None: EOT when the model still draws noise in eval mode; True: Monte-Carlo mode
@@ -103,8 +115,9 @@ def adversarial(
         passes: stochastic forward passes the accuracy of a stochastic model is averaged over.
         tolerance: slack (in accuracy) of the checks for stochastic models and of the steps check.
 
-    Records: ``accuracy`` per ``{"attack", "eps"}`` (``attack="none"``: clean) with a Clopper-Pearson
-    interval (for stochastic models on the rounded mean count of correct samples), then ``check`` records.
+    Records: ``accuracy`` per ``{"attack", "eps"}`` (``attack="none"``: clean; l2 PGD also ``"start_radius"``)
+    with a Clopper-Pearson interval (for stochastic models on the rounded mean count of correct samples),
+    then ``check`` records.
     Progress: one unit per scored (attack, eps), the clean score and the checks' extra attacks included.
 
     Example: ``adversarial(model, data, attacks=("fgsm", "pgd"), eps=(0, 0.1))``.
@@ -122,11 +135,13 @@ def adversarial(
         eot, scored = (eot_samples, passes) if random else (1, 1)
         setting = {"norm": norm, "stochastic": random, "eot": eot, "passes": scored}
         options = {"norm": norm, "bounds": box, "eot": eot, "seed": seed}
+        start = {"start_radius": start_radius} if norm == "l2" else {}  # in the l2 PGD records' setting only
+        per_attack = {"fgsm": {"steps": 1}, "pgd": {"steps": steps, **start}}
 
         def build(name: str, radius: float, n_steps: int = steps) -> Attack:
             if name == "fgsm":
                 return FGSM(radius, **options)
-            return PGD(radius, steps=n_steps, restarts=restarts, **options)
+            return PGD(radius, steps=n_steps, restarts=restarts, radius=start_radius, **options)
 
         def score(attack: Attack | None) -> float:
             accuracy = robust_accuracy(model, x, y, attack, batch_size=batch_size, passes=scored)
@@ -137,7 +152,7 @@ def adversarial(
         curves = {name: {radius: score(build(name, radius)) for radius in eps} for name in attacks}
         records = [_accuracy(clean, len(x), {**setting, "attack": "none", "eps": 0.0})]
         records += [
-            _accuracy(value, len(x), {**setting, "attack": name, "eps": radius, "steps": steps if name == "pgd" else 1})
+            _accuracy(value, len(x), {**setting, "attack": name, "eps": radius, **per_attack[name]})
             for name, curve in curves.items()
             for radius, value in curve.items()
         ]

@@ -6,6 +6,9 @@ arXiv:1706.04599); equal-mass ("adaptive") bins as in "Measuring Calibration in 
 (Nixon et al. 2019, arXiv:1904.01685); the Brier score from Brier (1950), "Verification of forecasts
 expressed in terms of probability".
 
+A confidence on the edge of an equal-width bin goes by ``bins`` (see ``BIN_EDGES``): ``"right"`` (the default)
+closes the bins on the right, ``"left"`` reproduces torchmetrics' ``multiclass_calibration_error`` (1.0 and later).
+
 Example:
     >>> ece(torch.tensor([[0.8, 0.2], [0.6, 0.4]]), torch.tensor([0, 1]), num_bins=10)  # 0.5 * 0.2 + 0.5 * 0.6 = 0.4
 """
@@ -22,33 +25,48 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_int
+from ..checks import check_choice, check_int
 from ..data.dataset import Dataset
 from ..noise.inject import evaluation_mode
 from ..registry import ConfigError
 from .keys import Key
-from .options import integer
+from .options import choice, integer
 from .progress import expect, step
 from .records import Record, measure, predictions
 
 TEMPERATURE_RANGE = (1e-2, 1e2)
 """Fitted temperatures are clamped to this range (a separable validation set drives T towards 0)."""
+BIN_EDGES = ("right", "left")
+"""Where a confidence on an edge of the equal-width bins of ``[0, 1]`` goes (``B`` bins):
+
+- ``"right"``: bins ``((i-1)/B, i/B]`` closed on the right, a confidence of 0 in the first (as Guo et al. 2017);
+- ``"left"``: bins ``[(i-1)/B, i/B)`` closed on the left, and a bin ``B + 1`` of its own for a confidence of 1,
+  as torchmetrics (1.0 and later: ``multiclass_calibration_error``, functional/classification/calibration_error.py)
+  bins it: the confidence rounded to float32 (which that function casts it to) against edges
+  ``torch.linspace(0, 1, B + 1)`` in float32, so a confidence within float32 rounding of 1 counts as 1.
+
+Both give the same bins, and the same ECE, when no confidence lies on an edge or on 1 (within float32 rounding)."""
 
 
-def bin_records(confidence: torch.Tensor, accuracy: torch.Tensor, count: torch.Tensor, *, scaled: bool) -> list[Record]:
+def bin_records(
+    confidence: torch.Tensor, accuracy: torch.Tensor, count: torch.Tensor, *, scaled: bool, bins: str
+) -> list[Record]:
     """A ``bin_accuracy`` and a ``bin_confidence`` record per non-empty equal-width bin of a reliability diagram
-    (``n``: the bin's count); the setting names the bin, not its numbers, so records of runs average by bin."""
-    bins, records = len(count), []
-    for i in range(bins):
+    (``reliability``'s output with edge convention ``bins``; ``n``: the bin's count); the setting names the bin and
+    the convention, not the bin's numbers, so records of runs average by bin. The extra bin of ``bins="left"``
+    (confidence 1) has ``low == high == 1``."""
+    num_bins, records = len(count) - (bins == "left"), []
+    for i in range(len(count)):
         if count[i] > 0:
-            setting = {"bin": i, "low": round(i / bins, 6), "high": round((i + 1) / bins, 6), "scaled": scaled}
+            low, high = round(i / num_bins, 6), round(min(i + 1, num_bins) / num_bins, 6)
+            setting = {"bin": i, "low": low, "high": high, "bins": bins, "scaled": scaled}
             for metric, value in (("bin_accuracy", accuracy[i]), ("bin_confidence", confidence[i])):
                 records.append(Record("calibration", metric, float(value), setting, None, int(count[i])))
     return records
 
 
 def reliability(
-    probs: torch.Tensor, labels: torch.Tensor, *, num_bins: int = 15, adaptive: bool = False
+    probs: torch.Tensor, labels: torch.Tensor, *, num_bins: int = 15, adaptive: bool = False, bins: str = "right"
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-bin mean confidence, accuracy and count of the top-class predictions.
 
@@ -56,39 +74,53 @@ def reliability(
         probs: class probabilities (N, C).
         labels: true classes (N,).
         num_bins: number of bins (>= 1).
-        adaptive: False: equal-width bins ``((i-1)/B, i/B]`` of the confidence; True: equal-mass bins of
-            about ``N / B`` predictions each in order of confidence (the prediction of rank ``k`` from 0 goes to
-            bin ``floor(k B / N)``; tied confidences all go to the bin of the lowest rank among them).
+        adaptive: False: ``num_bins`` equal-width bins of the confidence; True: equal-mass bins of about
+            ``N / B`` predictions each in order of confidence (the prediction of rank ``k`` from 0 goes to bin
+            ``floor(k B / N)``; tied confidences all go to the bin of the lowest rank among them).
+        bins: the edges of the equal-width bins, ``"right"`` (``((i-1)/B, i/B]``) or ``"left"`` (``[(i-1)/B, i/B)``
+            and a bin of its own for confidence 1, as torchmetrics): see ``BIN_EDGES``. Equal-mass bins have no
+            fixed edges: with ``adaptive`` only ``"right"`` is accepted.
 
     Returns:
-        ``(confidence, accuracy, count)``, each (num_bins,); empty bins have confidence and accuracy 0.
+        ``(confidence, accuracy, count)``, each (num_bins,), or (num_bins + 1,) for ``bins="left"`` (the last
+        bin holds the confidences of 1); empty bins have confidence and accuracy 0.
     """
     check_int("num_bins", num_bins, 1)
+    check_choice("bins", bins, BIN_EDGES)
+    if adaptive and bins != "right":
+        raise ConfigError(f"bins={bins!r} applies to equal-width bins only; equal-mass (adaptive) bins have no edges")
     confidence, predicted = probs.max(-1)
     confidence = confidence.double()
     correct = (predicted == labels).double()
-    n = len(labels)
+    n, slots = len(labels), num_bins + (bins == "left")
     if adaptive:
         order = confidence.argsort()
         _, group, counts = torch.unique_consecutive(confidence[order], return_inverse=True, return_counts=True)
         first_rank = counts.cumsum(0) - counts  # tied confidences share the bin of their lowest rank
-        bins = torch.empty_like(labels)
-        bins[order] = (first_rank * num_bins // max(n, 1))[group]
-    else:
-        bins = (confidence * num_bins).ceil().long().clamp(1, num_bins) - 1
-    count = torch.bincount(bins, minlength=num_bins).double()
+        index = torch.empty_like(labels)
+        index[order] = (first_rank * num_bins // max(n, 1))[group]
+    elif bins == "right":
+        index = (confidence * num_bins).ceil().long().clamp(1, num_bins) - 1
+    else:  # the float32 confidence in [edge_i, edge_i+1) goes to bin i; 1 (edge_B) to bin B
+        edges = torch.linspace(0, 1, num_bins + 1, dtype=torch.float32, device=confidence.device)
+        index = torch.bucketize(confidence.float(), edges, right=True) - 1
+    count = torch.bincount(index, minlength=slots).double()
     total = count.clamp_min(1)
     return (
-        torch.bincount(bins, confidence, minlength=num_bins) / total,
-        torch.bincount(bins, correct, minlength=num_bins) / total,
+        torch.bincount(index, confidence, minlength=slots) / total,
+        torch.bincount(index, correct, minlength=slots) / total,
         count,
     )
 
 
-def ece(probs: torch.Tensor, labels: torch.Tensor, *, num_bins: int = 15, adaptive: bool = False) -> float:
+def ece(
+    probs: torch.Tensor, labels: torch.Tensor, *, num_bins: int = 15, adaptive: bool = False, bins: str = "right"
+) -> float:
     """Expected calibration error: ``sum_b |B_b| / N * |accuracy(B_b) - confidence(B_b)|`` over the bins of
-    ``reliability`` (equal-width, or equal-mass if ``adaptive``). probs (N, C), labels (N,)."""
-    confidence, accuracy, count = reliability(probs, labels, num_bins=num_bins, adaptive=adaptive)
+    ``reliability`` (equal-width with edge convention ``bins``, see ``BIN_EDGES``, or equal-mass if ``adaptive``).
+    probs (N, C), labels (N,). Equal-width with ``bins="left"``, it is torchmetrics' ``multiclass_calibration_error``
+    with ``norm="l1"`` on the same probabilities (up to rounding: torchmetrics averages in float32, this in float64)."""
+    confidence, accuracy, count = reliability(probs, labels, num_bins=num_bins, adaptive=adaptive, bins=bins)
     return float((count * (accuracy - confidence).abs()).sum() / max(len(labels), 1))
 
 
@@ -166,7 +198,7 @@ def _after(setting: Mapping[str, Any]) -> bool:
         Key("ece", "ECE", _before), Key("ece", "ECE after TS", _after), Key("nll", "NLL", _before),
         Key("nll", "NLL after TS", _after), Key("brier", "Brier", _before), Key("brier", "Brier after TS", _after),
     ),
-    checks={"num_bins": integer(1), "plot": check_plot},
+    checks={"num_bins": integer(1), "bins": choice(*BIN_EDGES), "plot": check_plot},
     tasks=("classification",),
     splits=("val", "test"),
 )
@@ -177,6 +209,7 @@ def calibration(
     batch_size: int = 512,
     seed: int = 0,
     num_bins: int = 15,
+    bins: str = "right",
     plot: str | os.PathLike[str] | None = None,
 ) -> list[Record]:
     """ECE (equal-width and equal-mass bins), NLL and Brier score on the test split, before and after
@@ -188,14 +221,17 @@ def calibration(
         batch_size: inputs per forward pass.
         seed: unused (the measure draws nothing); accepted like every measure's.
         num_bins: bins of the ECE (>= 1). Default 15.
+        bins: where a confidence on an edge of an equal-width bin goes (see ``BIN_EDGES``): ``"right"`` (default,
+            bins ``((i-1)/B, i/B]``) or ``"left"`` (``[(i-1)/B, i/B)`` and a bin of its own for confidence 1, as
+            torchmetrics' ``multiclass_calibration_error``). The equal-mass ECE has no edges and does not depend on it.
         plot: path of a PNG reliability diagram (before and after scaling, equal-width bins), or None.
 
     Returns:
         ``temperature`` (fitted on validation), and ``ece``, ``adaptive_ece``, ``nll``, ``brier`` with setting
-        ``{"temperature_scaled": False/True}`` (the ECEs also with ``num_bins``); and the reliability diagram's
-        equal-width bins as ``bin_accuracy`` and ``bin_confidence`` records (the bin's accuracy and mean
-        confidence; ``n``: its count; setting: ``bin``, its edges ``low``/``high`` and ``scaled``), for reports
-        to draw.
+        ``{"temperature_scaled": False/True}`` (the ECEs also with ``num_bins``, ``ece`` also with ``bins``); and
+        the reliability diagram's equal-width bins as ``bin_accuracy`` and ``bin_confidence`` records (the bin's
+        accuracy and mean confidence; ``n``: its count; setting: ``bin``, its edges ``low``/``high``, ``bins``
+        and ``scaled``), for reports to draw.
         Progress: three units, the validation and test predictions and the temperature fit.
     """
     expect(3)
@@ -216,15 +252,15 @@ def calibration(
         setting = {"temperature_scaled": scaled}
         binned = {**setting, "num_bins": num_bins}
         values = {
-            "ece": (ece(probs, labels, num_bins=num_bins), binned),
+            "ece": (ece(probs, labels, num_bins=num_bins, bins=bins), {**binned, "bins": bins}),
             "adaptive_ece": (ece(probs, labels, num_bins=num_bins, adaptive=True), binned),
             "nll": (float(F.cross_entropy(logits, labels)), setting),
             "brier": (brier(probs, labels), setting),
         }
         records += [Record("calibration", metric, value, where, None, n) for metric, (value, where) in values.items()]
         title = f"temperature scaled (T = {temperature:.2f})" if scaled else "before scaling"
-        curves[title] = reliability(probs, labels, num_bins=num_bins)
-        records += bin_records(*curves[title], scaled=scaled)
+        curves[title] = reliability(probs, labels, num_bins=num_bins, bins=bins)
+        records += bin_records(*curves[title], scaled=scaled, bins=bins)
     if plot is not None:
         plot_reliability(plot, curves)
     return records

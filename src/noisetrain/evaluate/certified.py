@@ -5,7 +5,9 @@ Cohen, Rosenfeld and Kolter 2019, "Certified Adversarial Robustness via Randomiz
 is constant within l2 radius ``sigma * Phi^-1(pA)`` of ``x`` when the top class has probability
 ``pA >= 1/2``. ``certify`` picks the class on ``n0`` noisy copies, bounds ``pA`` from below on
 ``n`` fresh copies (one-sided Clopper-Pearson at level ``alpha``) and abstains when the bound is
-not above 1/2; ``predict`` abstains unless a binomial test separates the two top classes.
+below 1/2: a bound of exactly 1/2 certifies radius 0, as ``Smooth.certify`` in the authors' code does
+(github.com/locuslab/smoothing, code/core.py: abstain if ``pABar < 0.5``, else radius
+``sigma * norm.ppf(pABar)``); ``predict`` abstains unless a binomial test separates the two top classes.
 
 Noise copies of many test points share each forward batch; class counts are one-hot sums.
 """
@@ -83,15 +85,16 @@ def certify(
     The top class of ``n0`` noisy copies is the candidate; ``pA_lower`` bounds its probability from
     ``n`` fresh copies; the radius is ``sigma * Phi^-1(pA_lower)`` in input l2 units.
 
-    Returns: predictions (N,) int64 (``ABSTAIN`` where ``pA_lower <= 1/2``) and radii (N,) float64
-    (0 where abstaining), both on the CPU. The guarantee holds with probability ``1 - alpha`` per point.
+    Returns: predictions (N,) int64 (``ABSTAIN`` where ``pA_lower < 1/2``; ``pA_lower = 1/2`` certifies
+    radius 0, as in Cohen et al.'s code) and radii (N,) float64 (0 where abstaining), both on the CPU. The
+    guarantee holds with probability ``1 - alpha`` per point.
     """
     candidate = class_counts(model, x, sigma, n0, generator, batch_size).argmax(dim=1)
     counts = class_counts(model, x, sigma, n, generator, batch_size)
     top = counts.gather(1, candidate[:, None])[:, 0].cpu().numpy()
     p_lower = lower_confidence_bound(top, n, alpha)
-    certified = p_lower > 0.5
-    radius = np.where(certified, sigma * norm.ppf(np.where(certified, p_lower, 0.5)), 0.0)
+    certified = p_lower >= 0.5
+    radius = sigma * norm.ppf(np.maximum(p_lower, 0.5))  # Phi^-1(1/2) = 0: radius 0 at the edge and where abstaining
     prediction = torch.where(torch.from_numpy(certified), candidate.cpu(), ABSTAIN)
     return prediction, torch.from_numpy(radius)
 

@@ -115,7 +115,6 @@ class Dropout(Injector):
 
     strength = "p"
     positions = frozenset({"input", "output", "weights"})
-    params = ("weight",)
     function = staticmethod(dropout)
 
     def __init__(self, p: Number = 0.5, *, channelwise: bool = False, seed: int | None = None) -> None:
@@ -161,7 +160,6 @@ class GaussianDropout(Injector):
 
     strength = "p"
     positions = frozenset({"input", "output", "weights"})
-    params = ("weight",)
 
     def __init__(self, p: Number = 0.5, *, seed: int | None = None) -> None:
         super().__init__(seed=seed)

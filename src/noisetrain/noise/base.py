@@ -84,6 +84,8 @@ class Injector(nn.Module):
     """Where ``inject`` may place it: input, output, weights, batch, gradients, loss."""
     default_at: ClassVar[str] = "input"
     """The selector used when ``inject`` is given the injector without one."""
+    params: ClassVar[tuple[str, ...]] = ("weight",)
+    """The parameters a ``weights:PATTERN`` selector picks in each module it matches."""
 
     def __init__(self, *, seed: int | None = None) -> None:
         super().__init__()
@@ -135,6 +137,23 @@ class Injector(nn.Module):
         """Restart the random stream from ``seed``."""
         self.seed = seed
         self.generators_ = Generators(seed)
+
+    # -- one draw per forward pass -------------------------------------------------------
+    _held: list[Any] | None = None
+
+    def hold(self, on: bool) -> None:
+        """While on, every call returns the result of the first call since ``hold(True)`` instead of drawing anew.
+
+        ``inject`` holds its weight injectors during each forward pass of the model, so that a weight used
+        twice in one pass (a module called twice, a parameter tied between modules) is one sample."""
+        self._held = [] if on else None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._held is None:
+            return super().__call__(*args, **kwargs)
+        if not self._held:
+            self._held.append(super().__call__(*args, **kwargs))
+        return self._held[0]
 
     # -- checkpoints ------------------------------------------------------------------
     def get_extra_state(self) -> dict[str, Any]:

@@ -5,18 +5,29 @@ Selectors (where an injector acts):
 =====================  ==========================================================
 ``"input"``            the model's input (a forward pre-hook on the model)
 ``"output:PATTERN"``   the output of every module matching PATTERN (forward hook)
-``"weights:PATTERN"``  the weights of every module matching PATTERN
-                       (``torch.nn.utils.parametrize``: the clean weight stays the
-                       parameter the optimiser updates; the noisy one is recomputed
-                       at each access)
+``"weights:PATTERN"``  the weights (``injector.params``: ``weight``; ``weight`` and
+                       ``bias`` for ``BayesianWeights``) of every module matching
+                       PATTERN, and every parameter whose dotted name is one of its
+                       globs verbatim, e.g. ``"weights:fc.kernel"``
+``"params:PATTERN"``   every parameter whose dotted name matches one of the globs,
+                       e.g. ``"params:*.kernel"``; acts as at ``weights``
 ``"batch"``            ``(x, y)`` batches, through ``handle.batch(x, y)``
 ``"gradients"``        the gradients before each optimiser step (``handle.bind(opt)``)
 ``"loss"``             loss settings such as label smoothing, through ``handle.loss``
 =====================  ==========================================================
 
-PATTERN is one or more ``|``-separated globs, each matched against a module's
-qualified name (``features.3``) and its class name (``BatchNorm2d``), e.g.
-``"output:BatchNorm*"`` ("after every BatchNorm") or ``"weights:Linear|Conv2d"``.
+PATTERN is one or more ``|``-separated globs. Modules are matched by qualified name
+(``features.3``) or class name (``BatchNorm2d``), the model itself included (by its class
+name), e.g. ``"output:BatchNorm*"`` ("after every BatchNorm") or ``"weights:Linear|Conv2d"``.
+Parameters are named as in ``model.named_parameters()`` (``fc.kernel``, ``0.weight``; a root
+parameter has no dot), a parametrized one by its plain name; ``*`` also matches dots.
+
+Weights and parameters go through ``torch.nn.utils.parametrize``: the clean tensor stays the
+parameter the optimiser updates, and the noisy one is drawn once per forward pass of the model
+(``Injector.hold``), so every use of it in that pass sees the same sample; each access outside a
+forward pass draws anew. A parameter shared by several modules (tied weights) is one target: one
+injector (one ``rho`` for ``BayesianWeights``, counted once by ``kl_divergence``) acts on every
+use of it, whichever of its names or modules the selector matched.
 
 ``inject`` attaches a copy of each injector per target, with a seed derived from
 the injector's seed and the target, so targets draw independent noise and the
@@ -50,9 +61,11 @@ ATTR = "_noisetrain_injectors"
 """Entry of a module's ``__dict__`` holding ``{key: injector}`` for injectors placed by hook or on the
 handle. Kept out of ``_modules`` so containers such as ``nn.Sequential`` never call them as layers."""
 
-POSITIONS = ("input", "output", "weights", "batch", "gradients", "loss")
-_TARGETED = ("output", "weights")
+POSITIONS = ("input", "output", "weights", "params", "batch", "gradients", "loss")
+_TARGETED = ("output", "weights", "params")
 MODEL_POSITIONS = frozenset({"input", "output", "weights"})
+_LISTED = 20
+"""How many parameter names an error lists."""
 _keys = itertools.count()
 
 RecipeItem = Injector | Mapping[str, Any] | tuple[str, Injector | Mapping[str, Any]]
@@ -61,11 +74,22 @@ Recipe = RecipeItem | Sequence[RecipeItem]
 
 @dataclass(frozen=True)
 class Attachment:
-    """One attached injector: its selector, the module it acts on ("" = the model), the injector."""
+    """One attached injector: its selector, what it acts on (a module's name, "" = the model; at weights the
+    parameter's dotted name, a tied one's first), the injector."""
 
     selector: str
     target: str
     injector: Injector
+
+    @property
+    def position(self) -> str:
+        """Where the injector acts: the selector's position, ``params`` placed as ``weights``."""
+        return placement(self.selector.partition(":")[0])
+
+
+def placement(position: str) -> str:
+    """The placement of a selector position: ``params`` is placed as ``weights``, the others as themselves."""
+    return "weights" if position == "params" else position
 
 
 def parse_selector(selector: str, *, field: str = "at") -> tuple[str, str]:
@@ -76,32 +100,98 @@ def parse_selector(selector: str, *, field: str = "at") -> tuple[str, str]:
     if position not in POSITIONS:
         raise ConfigError(
             f"{field}: unknown position {position!r} in selector {selector!r}; allowed: input, "
-            "output:PATTERN, weights:PATTERN, batch, gradients, loss"
+            "output:PATTERN, weights:PATTERN, params:PATTERN, batch, gradients, loss"
         )
     if position in _TARGETED and not pattern:
-        raise ConfigError(f"{field}: selector {selector!r} needs a module pattern, e.g. '{position}:Linear'")
+        kind, example = ("parameter", "*.weight") if position == "params" else ("module", "Linear")
+        raise ConfigError(f"{field}: selector {selector!r} needs a {kind} pattern, e.g. '{position}:{example}'")
     if position not in _TARGETED and pattern:
         raise ConfigError(f"{field}: selector {selector!r} takes no pattern; write {position!r}")
     return position, pattern
 
 
-def matching_modules(model: nn.Module, pattern: str) -> list[tuple[str, nn.Module]]:
-    """Submodules whose qualified name or class name matches one of the ``|``-separated globs."""
-    globs = pattern.split("|")
+def model_modules(model: nn.Module, *, remove_duplicate: bool = True) -> list[tuple[str, nn.Module]]:
+    """``model.named_modules()`` (the model itself as "") without injectors and parametrize's containers."""
     return [
         (name, module)
-        for name, module in model.named_modules()
-        if name
-        and not isinstance(module, Injector)
-        and "parametrizations" not in name.split(".")
-        and any(fnmatchcase(name, g) or fnmatchcase(class_name(module), g) for g in globs)
+        for name, module in model.named_modules(remove_duplicate=remove_duplicate)
+        if not isinstance(module, Injector) and "parametrizations" not in name.split(".")
     ]
+
+
+def _module_matches(name: str, module: nn.Module, globs: list[str]) -> bool:
+    return any(fnmatchcase(name, g) or fnmatchcase(class_name(module), g) for g in globs)
+
+
+def matching_modules(model: nn.Module, pattern: str) -> list[tuple[str, nn.Module]]:
+    """Modules, the model included, whose qualified name or class name matches one of the ``|``-separated globs."""
+    globs = pattern.split("|")
+    return [(name, module) for name, module in model_modules(model) if _module_matches(name, module, globs)]
 
 
 def class_name(module: nn.Module) -> str:
     """The module's own class name (``Linear``, not parametrize's ``ParametrizedLinear``)."""
-    cls = type(module).__bases__[0] if parametrize.is_parametrized(module) else type(module)
-    return cls.__name__
+    return parametrize.type_before_parametrizations(module).__name__
+
+
+@dataclass(frozen=True)
+class Use:
+    """One use of a parameter: ``module.<attr>``, reached as ``module_name`` ("" = the model)."""
+
+    module_name: str
+    module: nn.Module
+    attr: str
+
+    @property
+    def name(self) -> str:
+        """The dotted name, as in ``model.named_parameters()`` (a module's name where ``attr`` is "")."""
+        return ".".join(part for part in (self.module_name, self.attr) if part)
+
+    def source(self) -> torch.Tensor | nn.Module:
+        """What this use reads: the parameter, or under a parametrization its original (shared by every use of a
+        tied one), or the parametrization itself where it holds several originals (as ``weight_norm``'s g, v)."""
+        if parametrize.is_parametrized(self.module, self.attr):
+            chain = self.module.parametrizations[self.attr]
+            return chain.original if chain.is_tensor else chain
+        return self.module._parameters[self.attr]
+
+
+def parameter_uses(model: nn.Module) -> list[Use]:
+    """Every use of a parameter in ``model``: every module name (shared modules under each of theirs) times
+    every parameter of that module, parametrized ones by their plain name, in model order."""
+    return [
+        Use(name, module, attr)
+        for name, module in model_modules(model, remove_duplicate=False)
+        for attr in [
+            *(module.parametrizations if parametrize.is_parametrized(module) else ()),
+            *(key for key, value in module._parameters.items() if value is not None),
+        ]
+    ]
+
+
+def matching_parameters(model: nn.Module, position: str, pattern: str, params: Sequence[str]) -> list[list[Use]]:
+    """The parameters a ``weights``/``params`` selector picks, each as the list of its uses (one module and
+    attribute per use; several for a tied parameter), in model order.
+
+    ``weights``: the attributes ``params`` of the modules matching PATTERN, and the parameters whose dotted
+    name is one of its globs. ``params``: the parameters whose dotted name matches one of its globs.
+    """
+    globs = pattern.split("|")
+
+    def picked(use: Use) -> bool:
+        if position == "params":
+            return any(fnmatchcase(use.name, g) for g in globs)
+        return use.name in globs or (use.attr in params and _module_matches(use.module_name, use.module, globs))
+
+    uses: dict[int, list[Use]] = {}  # by parameter; a module reached under two names is one use
+    chosen: dict[int, None] = {}  # the picked parameters, in order
+    for use in parameter_uses(model):
+        same = uses.setdefault(id(use.source()), [])
+        if not any(u.module is use.module and u.attr == use.attr for u in same):
+            same.append(use)
+        if picked(use):
+            chosen.setdefault(id(use.source()))
+    return [uses[key] for key in chosen]
 
 
 def injectors_in(model: nn.Module) -> list[Injector]:
@@ -133,8 +223,8 @@ class NoiseHandle:
         return len(self.attachments)
 
     def injectors(self, position: str | None = None) -> list[Injector]:
-        """Attached injectors, optionally only those at ``position`` (e.g. ``"weights"``)."""
-        return [a.injector for a in self.attachments if position is None or a.selector.split(":")[0] == position]
+        """Attached injectors, optionally only those at ``position`` (``"weights"`` includes ``params:``)."""
+        return [a.injector for a in self.attachments if position is None or a.position == position]
 
     def parameters(self) -> Iterator[nn.Parameter]:
         """Learnable noise parameters of injectors placed outside the weights (add them to the optimiser).
@@ -142,7 +232,7 @@ class NoiseHandle:
         Injectors on weights are submodules of the model, so ``model.parameters()`` already has theirs.
         """
         for attachment in self.attachments:
-            if not attachment.selector.startswith("weights"):
+            if attachment.position != "weights":
                 yield from attachment.injector.parameters()
 
     def set_progress(self, progress: float) -> None:
@@ -269,26 +359,24 @@ def recipe_items(recipe: Recipe) -> list[tuple[str | None, Injector | Mapping[st
     return items
 
 
-def _targets(
-    model: nn.Module, position: str, pattern: str, injector: Injector, field: str
-) -> list[tuple[str, nn.Module, str]]:
-    """(module name, module, parameter name or "") for every place the injector acts."""
+def _targets(model: nn.Module, position: str, pattern: str, injector: Injector, field: str) -> list[list[Use]]:
+    """Where the injector acts, one list of uses per copy: the model (``Use("", model, "")``), each matched
+    module, or each matched parameter with all its uses."""
     if position not in _TARGETED:
-        return [("", model, "")]
-    modules = matching_modules(model, pattern)
+        return [[Use("", model, "")]]
     if position == "output":
-        targets = [(name, module, "") for name, module in modules]
+        targets = [[Use(name, module, "")] for name, module in matching_modules(model, pattern)]
     else:
-        targets = [
-            (name, module, param)
-            for name, module in modules
-            for param in injector.params  # type: ignore[attr-defined]
-            if parametrize.is_parametrized(module, param) or isinstance(module._parameters.get(param), nn.Parameter)
-        ]
+        targets = matching_parameters(model, position, pattern, injector.params)
     if not targets:
-        types = sorted({class_name(m) for n, m in model.named_modules() if n and not isinstance(m, Injector)})
+        types = ", ".join(sorted({class_name(m) for _, m in model_modules(model)}))
+        if position == "output":
+            raise ConfigError(f"{field}: selector '{position}:{pattern}' matched no module; module types here: {types}")
+        names = list(dict.fromkeys(use.name for use in parameter_uses(model)))
+        more = f", ... ({len(names) - _LISTED} more)" if len(names) > _LISTED else ""
         raise ConfigError(
-            f"{field}: selector '{position}:{pattern}' matched no module; module types here: {', '.join(types)}"
+            f"{field}: selector '{position}:{pattern}' matched no parameter; module types here: {types}; "
+            f"parameters here: {', '.join(names[:_LISTED]) or 'none'}{more} (parameter globs: 'params:PATTERN')"
         )
     return targets
 
@@ -315,32 +403,36 @@ def inject(
         injector = build_noise(spec, field=field)
         selector = selector or injector.default_at
         position, pattern = parse_selector(selector, field=f"{field}.at")
-        if position not in injector.positions:
+        if placement(position) not in injector.positions:
             raise ConfigError(
-                f"{field}.at: {type(injector).__name__} cannot act at {position!r}; "
+                f"{field}.at: {type(injector).__name__} cannot act at {placement(position)!r}; "
                 f"allowed: {', '.join(sorted(injector.positions))}"
             )
-        plan.append((index, selector, position, injector, _targets(model, position, pattern, injector, field)))
+        targets = _targets(model, position, pattern, injector, field)
+        plan.append((index, selector, placement(position), injector, targets))
     if sum(position == "loss" for _, _, position, _, _ in plan) > 1:
         raise ConfigError("recipe: at most one injector may act at 'loss' (label smoothing is one setting of the loss)")
 
     copies = []  # one copy per target, prepared before anything is attached so that errors leave no trace
     for index, selector, position, template, targets in plan:
         base = template.seed if template.seed is not None else derive_seed(seed, f"recipe[{index}]")
-        for name, module, param in targets:
+        for uses in targets:
+            first = uses[0]
             injector = copy.deepcopy(template)
-            injector.reseed(derive_seed(base, f"{index}:{selector}@{name}.{param}"))
+            injector.reseed(derive_seed(base, f"{index}:{selector}@{first.module_name}.{first.attr}"))
             if position == "weights" and hasattr(injector, "prepare"):
-                injector.prepare(getattr(module, param))
-            copies.append((selector, position, name, module, param, injector))
+                injector.prepare(getattr(first.module, first.attr))
+            copies.append((selector, position, uses, injector))
 
     handle = NoiseHandle(model)
-    for selector, position, name, module, param, injector in copies:
+    for selector, position, uses, injector in copies:
         if position == "weights":
-            _attach_parametrization(handle, module, param, injector)
+            for use in uses:
+                _attach_parametrization(handle, use.module, use.attr, injector)
         else:
-            _attach_by_key(handle, module, position, injector)
-        handle.attachments.append(Attachment(selector, name, injector))
+            _attach_by_key(handle, uses[0].module, position, injector)
+        handle.attachments.append(Attachment(selector, uses[0].name, injector))
+    _hold_per_pass(handle, model, [injector for _, position, _, injector in copies if position == "weights"])
     if optimizer is not None:
         handle.bind(optimizer)
     return handle
@@ -363,6 +455,43 @@ def _attach_by_key(handle: NoiseHandle, module: nn.Module, position: str, inject
         del attached[key]
         if not attached:
             del module.__dict__[ATTR]
+
+    handle._removers.append(remove)
+
+
+class _Pass:
+    """Forward pre-hook and hook (``enter``, ``leave``) on the model: its weight injectors hold their draw
+    for the whole outermost forward pass (``Injector.hold``)."""
+
+    def __init__(self, injectors: list[Injector]) -> None:
+        self.injectors = injectors
+        self.depth = 0
+
+    def enter(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        self.depth += 1
+        if self.depth == 1:
+            for injector in self.injectors:
+                injector.hold(True)
+
+    def leave(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if self.depth == 0:  # the forward failed in an earlier pre-hook, before ``enter``
+            return
+        self.depth -= 1
+        if self.depth == 0:
+            for injector in self.injectors:
+                injector.hold(False)
+
+
+def _hold_per_pass(handle: NoiseHandle, model: nn.Module, injectors: list[Injector]) -> None:
+    if not injectors:
+        return
+    one_pass = _Pass(injectors)
+    enter = model.register_forward_pre_hook(one_pass.enter)
+    leave = model.register_forward_hook(one_pass.leave, always_call=True)  # also when the forward raises
+
+    def remove() -> None:
+        enter.remove()
+        leave.remove()
 
     handle._removers.append(remove)
 

@@ -80,7 +80,6 @@ class GaussianNoise(Injector):
 
     strength = "std"
     positions = frozenset({"input", "output", "weights"})
-    params = ("weight",)
 
     def __init__(
         self,

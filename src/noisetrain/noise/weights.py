@@ -1,10 +1,15 @@
 """Noise on weights: Gaussian weight noise, DropConnect, Bayes-by-Backprop and learnable (PNI) noise.
 
-All act through ``inject(model, ..., at="weights:PATTERN")``: the injector becomes a
-``torch.nn.utils.parametrize`` parametrization, so its ``forward`` receives the clean
-weight (the parameter the optimiser updates, ``module.parametrizations.weight.original``)
-and returns the noisy one, freshly drawn at each access in training. In eval mode the
-clean weight is used (the posterior mean for ``BayesianWeights``) unless ``mc_mode`` is on.
+All act through ``inject(model, ..., at="weights:PATTERN")`` (or ``"params:PATTERN"``): the
+injector becomes a ``torch.nn.utils.parametrize`` parametrization, so its ``forward`` receives
+the clean weight (the parameter the optimiser updates, ``module.parametrizations.weight.original``)
+and returns the noisy one. In training it is drawn once per forward pass of the model: every use
+of the weight in that pass (a module called twice, a weight tied between modules) sees the same
+sample, the weight being one random variable (as one sample per minibatch in Blundell et al. 2015,
+and one mask for all time steps in Gal & Ghahramani 2016, arXiv:1512.05287); each access outside a
+forward pass draws anew. A tied weight gets one injector for all its uses (one ``rho``, one KL
+term). In eval mode the clean weight is used (the posterior mean for ``BayesianWeights``) unless
+``mc_mode`` is on.
 
 Example:
     >>> handle = inject(model, [WeightNoise(std=0.05), DropConnect(0.2)])
@@ -158,7 +163,8 @@ def bayesian(
     """Make the weights and biases of ``model``'s layers Bayesian (``BayesianWeights`` at ``at``).
 
     Create the optimiser afterwards so that it sees the new ``rho`` parameters; train with
-    ``loss = nll + kl_divergence(model) / dataset_size``. ``handle.remove()`` restores the model.
+    ``loss = nll + kl_divergence(model) / dataset_size``. A tied weight gets one ``rho`` and one KL term,
+    and one sample per forward pass for all its uses. ``handle.remove()`` restores the model (ties included).
 
     Example: ``handle = bayesian(model, prior_std=0.1)``.
     """
@@ -166,20 +172,21 @@ def bayesian(
 
 
 def kl_divergence(model: nn.Module) -> torch.Tensor:
-    """Sum of ``BayesianWeights.kl`` over every Bayesian parametrization in ``model`` (a scalar).
+    """Sum of ``BayesianWeights.kl`` over every Bayesian injector in ``model`` (a scalar), each once.
 
-    The mean of each is the clean parameter ``module.parametrizations[name].original``.
+    The mean of each is the clean parameter ``module.parametrizations[name].original``; a tied weight has
+    one injector in the parametrizations of all its modules, counted once.
     """
-    terms = [
-        injector.kl(chain.original)
+    means = {
+        injector: chain.original
         for module in model.modules()
         for chain in getattr(module, "parametrizations", {}).values()
         for injector in chain
         if isinstance(injector, BayesianWeights)
-    ]
-    if not terms:
+    }
+    if not means:
         raise ValueError("model has no Bayesian weights; attach them with bayesian(model) first")
-    return torch.stack(terms).sum()
+    return torch.stack([injector.kl(mu) for injector, mu in means.items()]).sum()
 
 
 def learnable_noise(
@@ -233,7 +240,6 @@ class LearnableNoise(Injector):
     strength = "init"
     positions = frozenset({"input", "output", "weights"})
     default_at = LAYERS
-    params = ("weight",)
 
     def __init__(
         self, init: float = 0.25, *, per_channel: bool = False, channels: int | None = None, seed: int | None = None
