@@ -117,3 +117,19 @@ def test_train_runs_torch_on_the_threads_asked_for(tmp_path, monkeypatch, option
     assert chosen == [expected]
     assert runner.invoke(app, ["train", *TINY, "--threads", "0", "--output", str(tmp_path / "all")]).exit_code == 0
     assert chosen == [expected]  # 0: torch's own default is left alone
+
+
+HEAVY = ("torch", "scipy", "matplotlib", "pandas", "numpy")
+"""What a --help must not import (the commands import them when they run)."""
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["study"], ["study", "run"], ["report"], ["demo"]])
+def test_help_imports_nothing_heavy(command: list[str]) -> None:
+    script = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom noisetrain.cli import app\n"
+        f"result = CliRunner().invoke(app, {[*command, '--help']!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "[]"

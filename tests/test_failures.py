@@ -259,12 +259,12 @@ def test_a_bad_input_is_one_line_exit_2_and_changes_nothing(
 def test_debug_shows_the_traceback_and_a_bug_names_its_log(place: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     debugged = runner.invoke(app, ["--debug", "evaluate", "-c", str(place / "missing.pt")])
     assert debugged.exit_code == 1 and "does not exist" in str(debugged.exception)  # raised, not reported
-    import noisetrain.cli
+    import noisetrain.config
 
     def broken(*_: object, **__: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(noisetrain.cli, "load_config", broken)
+    monkeypatch.setattr(noisetrain.config, "load_config", broken)
     result = runner.invoke(app, ["train", *TINY])
     assert result.exit_code == 1 and "internal error (a bug in noisetrain): ZeroDivisionError: a bug" in result.output
     log = Path(result.output.split("its traceback is in ")[1].split(";")[0])

@@ -19,15 +19,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import Progress, TaskID
+from rich.progress import TaskID
 from rich.table import Table
 
-from .config import load_config
 from .files import write_atomic
 from .study.commands import app as study_app
 from .study.commands import demo, recommend, report
 from .terminal import DEBUG, Guarded, bars, console
-from .train import Callback, run
 
 Threads = Annotated[
     int,
@@ -57,30 +55,6 @@ def _root(
     context.meta[DEBUG] = debug
 
 
-class ProgressBar(Callback):
-    """A rich progress bar over epochs and the batches of the current epoch."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.epochs: Any = None
-        self.batches: Any = None
-
-    def on_fit_start(self, loop: Any) -> None:
-        epochs = 1 if loop.closed_form else loop.config.epochs
-        self.epochs = self.progress.add_task("epochs", total=epochs, completed=loop.epoch)
-        self.batches = self.progress.add_task("batches", total=loop.steps_per_epoch)
-
-    def on_epoch_start(self, loop: Any, epoch: int) -> None:
-        self.progress.reset(self.batches, total=loop.steps_per_epoch)
-
-    def on_batch_end(self, loop: Any, step: int, loss: Any) -> None:
-        self.progress.advance(self.batches)
-
-    def on_epoch_end(self, loop: Any, record: dict[str, Any]) -> None:
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k.startswith("val_"))
-        self.progress.update(self.epochs, advance=1, description=f"epoch {record['epoch']}: {shown}")
-
-
 @app.command(
     epilog="Examples:\n\n"
     "  noisetrain train --config run.yaml\n\n"
@@ -103,6 +77,10 @@ def train(
     threads: Threads = 1,
 ) -> None:
     """Train one model with a noise recipe; write the resolved config, metrics and checkpoint to OUTPUT."""
+    from .config import load_config
+    from .train import run
+    from .train.callbacks import ProgressBar
+
     run_config = load_config(config, overrides=overrides or ())
     use_threads(threads)
     with bars(quiet=quiet) as progress:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import webbrowser
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -16,11 +16,12 @@ from rich.table import Table
 
 from ..files import write_atomic
 from ..terminal import bars, console
-from .config import StudyConfig, load_study
 from .recommend import DATA_TYPES, recommended_study
 from .recommend import recommend as techniques
-from .runner import DB, Event, StudyResult, default_folder, plan, run_study
-from .store import Store
+
+if TYPE_CHECKING:  # configs and the runner load pydantic and torch when a command runs, so --help stays fast
+    from .config import StudyConfig
+    from .runner import Event, StudyResult
 
 app = typer.Typer(help="Grid studies: validate, run (locally or on Ray), export.", no_args_is_help=True)
 DEMO = Path(__file__).with_name("demo.yaml")
@@ -35,6 +36,9 @@ Overrides = Annotated[list[str] | None, typer.Option("--set", "-s", help="Overri
 @app.command(epilog="Example:\n\n  noisetrain study validate examples/studies/digits.yaml")
 def validate(study: StudyFile, overrides: Overrides = None) -> None:
     """Validate a study file and print its expanded runs, without running anything."""
+    from .config import load_study
+    from .runner import plan
+
     config, runs = plan(load_study(study, overrides=overrides or ()))
     table = Table(title=f"study {config.name}: {len(runs)} runs")
     for column in ("key", "arm", "label", "seed", "context"):
@@ -68,6 +72,8 @@ def run(
 ) -> None:
     """Run every unfinished run of a study and store the results (rerun to resume); then write its report and
     print the summary."""
+    from .config import load_study
+
     config = load_study(study, overrides=overrides or ())
     result = execute(config, output, quiet, workers=workers, backend=backend, address=address, retries=retries)
     conclude(result.folder, open_page)
@@ -78,6 +84,8 @@ def run(
 def execute(config: StudyConfig, output: Path | None, quiet: bool, **execution: object) -> StudyResult:
     """Run a study under a progress display (runs done/total, running, failed, ETA) and print the tally; a bad
     study (``run_study`` plans it first) exits with code 2 before anything runs."""
+    from .runner import DB, default_folder, run_study
+
     folder = output or default_folder(config)
     with bars(TextColumn("{task.fields[state]}"), TextColumn("eta"), TimeRemainingColumn(), quiet=quiet) as progress:
         bar = progress.add_task(f"study {config.name}", total=None, state="")
@@ -106,6 +114,8 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where (default FOLDER/export).")] = None,
 ) -> None:
     """Export a study's runs, per-epoch metrics and evaluation records as CSV or Parquet."""
+    from .store import Store
+
     with Store.of(folder) as store:
         paths = store.export(output or folder / "export", fmt)
     console.print("wrote " + ", ".join(map(str, paths)), highlight=False)
@@ -156,6 +166,8 @@ def demo(
     """The demo study on bundled digits data (70 small runs), then its report and summary: about a minute on 2
     cores."""
     console.print(f"demo study: {DEMO}", highlight=False)
+    from .config import load_study
+
     result = execute(load_study(DEMO), output, quiet, workers=workers)
     conclude(result.folder, open_page)
     if result.statuses["failed"]:

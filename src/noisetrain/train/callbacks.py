@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import torch
+from rich.progress import Progress
 
 
 class Callback:
@@ -95,3 +96,27 @@ class MetricsWriter(Callback):
         self._jsonl.close()
         if self._csv is not None:
             self._csv.close()
+
+
+class ProgressBar(Callback):
+    """A rich progress bar over epochs and the batches of the current epoch."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.epochs: Any = None
+        self.batches: Any = None
+
+    def on_fit_start(self, loop: Any) -> None:
+        epochs = 1 if loop.closed_form else loop.config.epochs
+        self.epochs = self.progress.add_task("epochs", total=epochs, completed=loop.epoch)
+        self.batches = self.progress.add_task("batches", total=loop.steps_per_epoch)
+
+    def on_epoch_start(self, loop: Any, epoch: int) -> None:
+        self.progress.reset(self.batches, total=loop.steps_per_epoch)
+
+    def on_batch_end(self, loop: Any, step: int, loss: Any) -> None:
+        self.progress.advance(self.batches)
+
+    def on_epoch_end(self, loop: Any, record: dict[str, Any]) -> None:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k.startswith("val_"))
+        self.progress.update(self.epochs, advance=1, description=f"epoch {record['epoch']}: {shown}")
