@@ -151,7 +151,7 @@ def _cost(data: StudyData) -> pd.DataFrame:
     runs = data.counted.merge(data.epoch_seconds(), left_on="key", right_index=True)
     per_group = runs.groupby(["group", "context", "arm"], sort=False)["epoch_seconds"].mean().reset_index()
     reference = per_group[is_baseline(per_group)].set_index("context")["epoch_seconds"]
-    per_group["cost"] = per_group["epoch_seconds"] / per_group["context"].map(reference)
+    per_group["cost"] = per_group["epoch_seconds"] / per_group["context"].map(reference).astype(float)
     return per_group[["group", "epoch_seconds", "cost"]]
 
 

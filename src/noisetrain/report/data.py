@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -142,9 +143,7 @@ class StudyData:
 
     def select(self, measure: str, metric: str) -> pd.DataFrame:
         """The records of one measure and metric with their settings as columns (``setting.<name>``)."""
-        r = self.records[(self.records["measure"] == measure) & (self.records["metric"] == metric)]
-        settings = pd.DataFrame([json.loads(s) for s in r["setting"]], index=r.index)
-        return pd.concat([r, settings.add_prefix("setting.")], axis=1)
+        return with_settings(self.records[(self.records["measure"] == measure) & (self.records["metric"] == metric)])
 
     def key_values(self, measure: str, keys: tuple[Key, ...]) -> pd.DataFrame:
         """The records of ``measure`` that are key numbers, with ``number``: the key number's name (e.g.
@@ -164,9 +163,10 @@ class StudyData:
         return steady.combine_first(seconds.groupby("key")["value"].median()).rename("epoch_seconds")
 
 
-def load(folder: str | Path) -> StudyData:
-    """Read the store ``<folder>/study.db`` of a study (``ConfigError`` when there is none)."""
-    with Store.of(folder) as store:
+def load(folder: str | Path, store: Store | None = None) -> StudyData:
+    """Read the store ``<folder>/study.db`` of a study (``ConfigError`` when there is none), or ``store``: that
+    folder's store as the caller opened it (e.g. read-only), left open."""
+    with Store.of(folder) if store is None else nullcontext(store) as store:
         config, runs, records, metrics = store.study(), store.runs(details=True), store.records(), store.metrics()
         factors = store.factors()
         metric = config.report.metric
@@ -195,6 +195,12 @@ def _test_set(config: dict[str, Any]) -> str:
     if data.get("seed") == RUN_SEED:
         data = {**data, "seed": config["seed"]}
     return json.dumps(held_out_spec(data), sort_keys=True)
+
+
+def with_settings(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with their settings as columns (``setting.<name>``)."""
+    settings = pd.DataFrame([json.loads(s) for s in records["setting"]], index=records.index)
+    return pd.concat([records, settings.add_prefix("setting.")], axis=1)
 
 
 def _holds(setting: dict[str, Any], wanted: dict[str, Any]) -> bool:

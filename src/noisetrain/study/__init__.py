@@ -2,13 +2,14 @@
 
 A study file lists what differs from the defaults; every list in it is a grid axis (see
 :func:`~noisetrain.study.expand.expand`). ``run_study`` executes the runs not yet finished and
-writes each outcome to the study's store; ``noisetrain report`` reads the store. The names are
+writes each outcome to the study's store; ``noisetrain report`` reads the store, and ``open`` gives its results
+as pandas DataFrames (read-only, also while the study runs). The names are
 imported on first use, so that a worker process importing ``noisetrain.study.backends`` stays light.
 
 Example:
     >>> study = load_study("study.yaml")
     >>> run_study(study, "studies/digits", workers=2)
-    >>> Store("studies/digits/study.db").records()
+    >>> open("studies/digits").headline()
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 ATTRIBUTES = {
     "StudyConfig": "config", "load_study": "config", "RunSpec": "expand", "expand": "expand",
-    "StudyResult": "runner", "plan": "runner", "run_study": "runner", "Store": "store",
+    "StudyResult": "runner", "plan": "runner", "run_study": "runner", "Store": "store", "Results": "results",
+    "open": "results",
 }  # fmt: skip
 """Public name -> the module of this package that defines it."""
 __all__ = sorted(ATTRIBUTES)
