@@ -1,12 +1,14 @@
 """Throughput of the robustness evaluations: common corruptions, PGD, randomized-smoothing certification.
 
 - Corruptions: images per second of each of the 19 corruptions (``noisetrain.corruptions`` on a batch
-  of 256 random 3x32x32 images in [0, 1], severities 1..5 in turn) against the ``imagecorruptions``
-  package (Michaelis et al. 2019, arXiv:1907.07484; one 32x32x3 uint8 image per call, 16 images), the
-  two alternating corruption by corruption. Full pass: seconds per image of all 15 common corruptions at
-  all 5 severities, the sum over corruptions of the median seconds per image; the speedup is their full
-  pass / ours, both over the common corruptions that run in both (corruptions of the peer that raise
-  are reported and left out). Without the package only our figures are reported.
+  of 256 random 3x32x32 images in [0, 1], severities 1..5 in turn) against two per-image implementations,
+  one 32x32x3 uint8 image per call, 16 images: the reference port of the CIFAR-10-C generator at its
+  parameters (``tests/corruptions/cifar10c.py``: numpy, scipy, scikit-image, OpenCV; like for like), and
+  the ``imagecorruptions`` package (Michaelis et al. 2019, arXiv:1907.07484; ImageNet-C parameters for
+  some corruptions). All alternate corruption by corruption. Full pass: seconds per image of all 15
+  common corruptions at all 5 severities, the sum over corruptions of the median seconds per image; each
+  speedup is that baseline's full pass / ours, over the common corruptions that run in both (those of a
+  baseline that raise are reported and left out). A baseline that does not import is left out.
 - PGD-10 (linf, eps 8/255, one random start, no restarts; ``PGD(...)(model, x, y)``) against 11 plain
   forward-backward passes with respect to the input on the same batch, model in eval mode.
 - Certification: ``certify`` (2 points, n0 = 128, n = 384, batch 256: 1,024 noisy copies in 4 batches)
@@ -23,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -59,6 +64,35 @@ def peer() -> ModuleType | None:
     return imagecorruptions
 
 
+def reference_port() -> ModuleType | None:
+    """The reference port of the CIFAR-10-C generator (``tests/corruptions/cifar10c.py``), or None when its
+    dependencies (OpenCV, scikit-image) are not installed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    try:
+        from corruptions import cifar10c
+    except ImportError:
+        return None
+    return cifar10c
+
+
+Baseline = Callable[[np.ndarray, str, int], Any]
+"""``fn(image, corruption, severity)`` on one (32, 32, 3) uint8 image."""
+
+
+def baselines() -> dict[str, Baseline]:
+    """The per-image implementations that import, by label: the reference port, then ``imagecorruptions``."""
+    found: dict[str, Baseline] = {}
+    port, package = reference_port(), peer()
+    if port is not None:
+        rng = np.random.default_rng(0)
+        found["cifar10c_port"] = lambda image, name, severity: port.CORRUPTIONS[name](image, severity, rng)
+    if package is not None:
+        found["imagecorruptions"] = lambda image, name, severity: package.corrupt(
+            image, severity=severity, corruption_name=name
+        )
+    return found
+
+
 def seconds(fn: Callable[..., Any], *args: Any) -> float:
     """Wall-clock seconds of ``fn(*args)``."""
     start = time.perf_counter()
@@ -77,63 +111,64 @@ def full_pass(times: dict[str, list[float]], subset: list[str]) -> float:
 
 
 def corruption_results(batch: int, per_image: int, rounds: int) -> list[dict[str, Any]]:
-    """Rows of our images/s per corruption, the peer's, and the full-pass figures."""
+    """Rows of our images/s per corruption, each baseline's, and the full-pass figures."""
     x = torch.rand(batch, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     generator = torch.Generator().manual_seed(0)
     images = (x[:per_image] * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    package = peer()
+    others = baselines()
     common = names(held_out=False)
 
     def ours(name: str) -> None:
         for severity in SEVERITIES:
             corrupt(x, name, severity, generator=generator)
 
-    def theirs(name: str) -> None:
+    def theirs(fn: Baseline, name: str) -> None:
         for image in images:
             for severity in SEVERITIES:
-                package.corrupt(image, severity=severity, corruption_name=name)
+                fn(image, name, severity)
 
-    failed: dict[str, str] = {}
-    working: list[str] = []
+    failed: dict[str, dict[str, str]] = {label: {} for label in others}
+    working: dict[str, list[str]] = {label: [] for label in others}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in names():
             ours(name)  # warm-up
-            if package is None:
-                continue
-            try:
-                package.corrupt(images[0], severity=1, corruption_name=name)
-                working.append(name)
-            except Exception as error:  # the peer is unmaintained: some corruptions fail on current numpy/skimage
-                failed[name] = f"{type(error).__name__}: {error}"
-        ours_times: dict[str, list[float]] = {name: [] for name in names()}
-        theirs_times: dict[str, list[float]] = {name: [] for name in working}
+            for label, fn in others.items():
+                try:
+                    theirs(fn, name)  # warm-up (the port reads the frost photographs once)
+                    working[label].append(name)
+                except Exception as error:  # the package is unmaintained: some fail on current numpy/skimage
+                    failed[label][name] = f"{type(error).__name__}: {error}"
+        times: dict[str, dict[str, list[float]]] = {"ours": {name: [] for name in names()}}
+        times |= {label: {name: [] for name in working[label]} for label in others}
         for _ in range(rounds):
             for name in names():
-                ours_times[name].append(seconds(ours, name) / batch)
-                if name in working:
-                    theirs_times[name].append(seconds(theirs, name) / per_image)
+                times["ours"][name].append(seconds(ours, name) / batch)
+                for label, fn in others.items():
+                    if name in working[label]:
+                        times[label][name].append(seconds(theirs, fn, name) / per_image)
 
     # times: seconds per image for severities 1..5; a full pass per image is their sum over corruptions
     results = []
     for name in names():
-        results.append(rate(f"ours/{name}", statistics.median(ours_times[name]), len(SEVERITIES)))
-        if name in working:
-            results.append(rate(f"imagecorruptions/{name}", statistics.median(theirs_times[name]), len(SEVERITIES)))
-    results.append(rate(f"full_pass/ours[{len(common)}]", full_pass(ours_times, common)))
-    if package is None:
-        print("imagecorruptions is not installed: comparison rows omitted", flush=True)
-        return results
-    shared = [name for name in common if name in working]
-    label = f"{len(shared)}/{len(common)}"
-    ours_pass, theirs_pass = full_pass(ours_times, shared), full_pass(theirs_times, shared)
-    speedup = theirs_pass / ours_pass
-    results.append(rate(f"full_pass/ours[{label}]", ours_pass))
-    results.append(rate(f"full_pass/imagecorruptions[{label}]", theirs_pass))
-    results.append(row(f"full_pass[{label}]", "speedup_vs_imagecorruptions", speedup, SPEEDUP_TARGET, "higher"))
-    for name, error in failed.items():
-        print(f"imagecorruptions/{name} fails: {error}", flush=True)
-    print(f"full pass over {', '.join(shared)}: speedup {speedup:.1f}", flush=True)
+        for label in ("ours", *others):
+            if name in times[label]:
+                results.append(rate(f"{label}/{name}", statistics.median(times[label][name]), len(SEVERITIES)))
+    results.append(rate(f"full_pass/ours[{len(common)}]", full_pass(times["ours"], common)))
+    if not others:
+        print("neither the reference port nor imagecorruptions imports: comparison rows omitted", flush=True)
+    for label in others:
+        shared = [name for name in common if name in working[label]]
+        tag = f"{len(shared)}/{len(common)}"
+        ours_pass, their_pass = full_pass(times["ours"], shared), full_pass(times[label], shared)
+        if shared != common:
+            results.append(rate(f"full_pass/ours[{tag}]", ours_pass))
+        results.append(rate(f"full_pass/{label}[{tag}]", their_pass))
+        speedup = their_pass / ours_pass
+        results.append(row(f"full_pass[{tag}]", f"speedup_vs_{label}", speedup, SPEEDUP_TARGET, "higher"))
+        for name, error in failed[label].items():
+            print(f"{label}/{name} fails: {error}", flush=True)
+        print(f"{label}: full pass over {', '.join(shared)}: speedup {speedup:.1f}", flush=True)
     return results
 
 

@@ -47,8 +47,26 @@ def test_glass_blur_more_iterations_distort_more():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_constant_image_unchanged(name):
-    x = torch.full((2, 3, 20, 20), 0.3)
+    x = torch.full((2, 3, 20, 20), 77 / 255)  # an 8-bit level: glass blur truncates to 8 bits
     assert torch.allclose(run(x, name, 5), x, atol=1e-6)
+
+
+def test_glass_blur_truncates_to_8_bits_keeping_levels():
+    for level in range(256):  # at blur std 0.4 float rounding leaves flat areas a hair below their level
+        x = torch.full((1, 3, 12, 12), level / 255)
+        assert torch.allclose(run(x, "glass_blur", 3), x, atol=1e-6)
+    assert torch.allclose(run(torch.full((1, 3, 12, 12), 0.3), "glass_blur", 1), torch.tensor(76 / 255))
+
+
+def test_glass_blur_moves_only_up_and_left_within_the_loop_bounds():
+    # moves are -1 or 0 per axis at 32 x 32 and only rows and columns 2..31 take new values: a single bright
+    # pixel spreads only down and right, and never into rows or columns 0 and 1
+    x = torch.zeros(64, 1, 32, 32)
+    x[..., 1, 1] = x[..., 20, 20] = 1.0
+    y = run(x, "glass_blur", 1)  # blur std 0.05: no blur, one shuffling pass
+    assert y[..., 1, 1].eq(1).all() and y[..., :2, :].sum() == 1 * 64 and y[..., :, :2].sum() == 1 * 64
+    moved = y[..., 2:, 2:].nonzero()[:, 2:] + 2
+    assert {tuple(p) for p in moved.tolist()} == {(20, 20), (21, 20), (20, 21), (21, 21), (2, 2)}
 
 
 @pytest.mark.parametrize("severity", range(1, 6))

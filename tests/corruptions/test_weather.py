@@ -7,6 +7,8 @@ import torch
 
 from noisetrain.corruptions import weather
 from noisetrain.corruptions.base import CORRUPTIONS, corrupt
+from noisetrain.data import Dataset, Split
+from noisetrain.evaluate import evaluate
 
 NAMES = ("snow", "frost", "fog", "spatter")
 SHAPES = ((2, 3, 32, 32), (2, 1, 28, 28), (1, 3, 40, 24))
@@ -157,14 +159,37 @@ def test_plasma_fractal_is_normalised_and_crops_non_square() -> None:
     torch.testing.assert_close(full.amax((1, 2, 3)), torch.ones(2))
 
 
-def test_frost_is_a_fixed_blend_of_image_and_texture() -> None:
+@pytest.mark.parametrize("source", ["photos", "procedural"])
+def test_frost_is_a_fixed_blend_of_image_and_texture(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # c0 * x + c1 * frost: the same seed gives the same texture at every severity.
+    if source == "photos" and weather.FROST_SOURCE != "photos":
+        pytest.skip("the frost photographs come with imagecorruptions (pip install noisetrain[frost])")
+    monkeypatch.setattr(weather, "FROST_SOURCE", source)
     x = sample_image((2, 3, 32, 32)) * 0.5
     texture1 = (corrupt(x, "frost", 1, generator=seeded(4)) - x) / 0.2
     texture5 = (corrupt(x, "frost", 5, generator=seeded(4)) - 0.75 * x) / 0.45
     torch.testing.assert_close(texture1, texture5, atol=1e-5, rtol=0)
-    assert 0.3 < texture1.mean() < 0.6 and texture1.std() > 0.08
-    assert (texture1[:, 2] >= texture1[:, 0]).all()  # faint blue tint
+    assert 0.3 < texture1.mean() < 0.85 and texture1.std() > 0.08
+    if source == "procedural":
+        assert (texture1[:, 2] >= texture1[:, 0]).all()  # faint blue tint
+
+
+def test_frost_records_its_texture() -> None:
+    assert CORRUPTIONS["frost"].variant == weather.FROST_SOURCE in ("photos", "procedural")
+    assert (weather.FROST_SOURCE == "photos") == (weather._frost_folder() is not None)
+    assert all(CORRUPTIONS[name].variant is None for name in CORRUPTIONS if name != "frost")
+    # every record frost's numbers enter says which texture it was
+    x = sample_image((8, 3, 16, 16))
+    split = Split(x, torch.arange(8) % 2)
+    data = Dataset("tiny", "classification", split, split, split, num_classes=2)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 2))
+    spec = {"kind": "corruptions", "corruptions": ["frost", "fog", "spatter"], "severities": [1], "baseline": model}
+    variant, marked = {"frost": weather.FROST_SOURCE}, []
+    for record in evaluate(model, data, [spec]):
+        with_frost = record.setting.get("corruption") == "frost" or record.setting.get("set") == "common"
+        assert {k: v for k, v in record.setting.items() if k == "frost"} == (variant if with_frost else {}), record
+        marked += [record.metric] if with_frost else []
+    assert sorted(marked) == ["accuracy", "ce", "mce", "mean_accuracy"]
 
 
 def test_spatter_water_brightens_mud_darkens() -> None:
@@ -185,9 +210,22 @@ def test_spatter_blobs_scale_with_image_size() -> None:
 
 
 def test_edge_distance_and_equalize_helpers() -> None:
-    mask = torch.zeros(1, 1, 9, 9)
-    mask[..., 2:7, 2:7] = 1
-    dist = weather._edge_distance(mask, 4)
-    assert dist[0, 0, 2, 2] == 0 and dist[0, 0, 4, 4] == 2 and dist[0, 0, 0, 4] == 2
+    edges = torch.zeros(1, 1, 9, 9, dtype=torch.bool)
+    edges[..., 4, 4] = True
+    dist = weather._edge_distance(edges, 4)[0, 0]
+    # OpenCV's 5x5 chamfer steps in units of 2^-16: 1, 1.4 and 2.1969 px; cut at 4
+    assert dist[4, 4] == 0 and dist[4, 5] == 1 and dist[5, 5] == 91750 / 65536 and dist[6, 5] == 143976 / 65536
+    assert dist[4, 8] == 4 and dist[0, 0] == 4 and dist[7, 7] == 4  # 3 * 91750 / 65536 = 4.2
+    nowhere = weather._edge_distance(torch.zeros(1, 1, 5, 5, dtype=torch.bool), 20)
+    assert nowhere.eq(20).all()
     eq = weather._equalize(torch.arange(16.0).view(1, 1, 4, 4))
     torch.testing.assert_close(eq.flatten(), torch.linspace(0, 255, 16))
+    assert weather._equalize(torch.full((1, 1, 3, 3), 7.0)).eq(7).all()  # a constant image keeps its value
+
+
+def test_canny_finds_the_outline_of_a_square() -> None:
+    image = torch.zeros(1, 1, 12, 12)
+    image[..., 3:9, 3:9] = 200.0
+    edges = weather._canny(image, 50, 150)[0, 0]
+    assert edges.any() and not edges[5:7, 5:7].any() and not edges[0].any()  # thin outline, empty inside
+    assert not weather._canny(torch.full((1, 1, 8, 8), 90.0), 50, 150).any()

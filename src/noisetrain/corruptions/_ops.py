@@ -1,5 +1,6 @@
 """Tensor helpers shared by the corruptions: dtype handling, image-size scaling, Gaussian and disk
-filters, pixel gathers and bilinear resampling at pixel coordinates, and RGB <-> HSV.
+filters, pixel gathers and bilinear resampling at pixel coordinates, ImageMagick's motion blur and the
+clipped zoom of CIFAR-10-C, and RGB <-> HSV.
 
 Images are float (N, C, H, W) in [0, 1]; pixel coordinates are (row, column) in pixel units with
 pixel centres at integers.
@@ -86,15 +87,25 @@ def gaussian_blur(x: torch.Tensor, sigma: float, *, truncate: float = 4.0, mode:
     ``scipy.ndimage.gaussian_filter`` (and ``skimage.filters.gaussian``, whose default mode is nearest)."""
     rows = gaussian_matrix(x.shape[-2], sigma, truncate, mode, dtype=x.dtype, device=x.device)
     cols = gaussian_matrix(x.shape[-1], sigma, truncate, mode, dtype=x.dtype, device=x.device)
-    return rows @ x @ cols.T
+    return separable(x, rows, cols)
+
+
+def separable(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``rows @ x @ cols.T`` for ``x`` (..., H, W), ``rows`` (H', H), ``cols`` (W', W): a separable linear map
+    of the last two dims, as two plain matrix products (broadcasting ``rows`` over the batch is much slower)."""
+    height, width = x.shape[-2:]
+    out = rows @ (x.reshape(-1, width) @ cols.T).view(-1, height, cols.shape[0])
+    return out.view(*x.shape[:-2], rows.shape[0], cols.shape[0])
 
 
 def filter2d(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Correlate every channel of ``x`` (N, C, H, W) with the 2-D ``kernel`` (k, k), k odd, with mirrored
-    borders (OpenCV's default BORDER_REFLECT_101); edges repeat where the kernel exceeds the image."""
-    channels = x.shape[1]
-    weight = kernel.to(x.dtype).expand(channels, 1, *kernel.shape)
-    return F.conv2d(mirror_pad(x, kernel.shape[-1] // 2), weight, groups=channels)
+    borders (OpenCV's default BORDER_REFLECT_101); edges repeat where the kernel exceeds the image. One
+    depthwise convolution of the batch as the channels of a single image (on the CPU 3x faster than per image)."""
+    planes = x.shape[0] * x.shape[1]
+    padded = mirror_pad(x, kernel.shape[-1] // 2)
+    weight = kernel.to(x.dtype).expand(planes, 1, *kernel.shape)
+    return F.conv2d(padded.reshape(1, planes, *padded.shape[-2:]), weight, groups=planes).view_as(x)
 
 
 def mirror_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -143,6 +154,61 @@ def sample(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, *, padding: 
     grid_x, grid_y = torch.broadcast_tensors(grid_x, grid_y)
     grid = torch.stack((grid_x, grid_y), dim=-1).expand(x.shape[0], -1, -1, -1)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=True)
+
+
+def magick_motion_blur(x: torch.Tensor, radius: float, sigma: float, angle: torch.Tensor) -> torch.Tensor:
+    """ImageMagick's MotionBlurImage of ``x`` (N, C, H, W) along ``angle`` (N,), degrees per image (0: to the
+    right, 90: down): ``2 ceil(radius) + 1`` taps ``i = 0, 1, ...`` with weights ``exp(-i^2 / (2 sigma^2))``
+    (normalised), each the pixel ``ceil(i sin(angle) - 0.5)`` rows and ``ceil(i cos(angle) - 0.5)`` columns
+    away, edges repeated (ImageMagick's default virtual pixels)."""
+    taps = 2 * math.ceil(radius) + 1
+    weights = torch.exp(-0.5 * (torch.arange(taps, dtype=torch.float64) / sigma) ** 2)
+    angle = torch.deg2rad(angle.double())  # offsets in double precision, as ImageMagick's
+    direction = torch.stack((angle.sin(), angle.cos()))[:, :, None]  # (row, column) per image
+    rows, cols = (torch.arange(n, device=x.device) for n in x.shape[-2:])
+    out = torch.zeros_like(x)
+    for i, weight in enumerate((weights / weights.sum()).tolist()):
+        offset = torch.ceil(i * direction - 0.5).long()
+        out.add_(gather_pixels(x, (rows + offset[0])[:, :, None], (cols + offset[1])[:, None, :]), alpha=weight)
+    return out
+
+
+def clipped_zoom_coordinates(n: int, factor: float) -> torch.Tensor:
+    """Where each of ``n`` output pixels samples the input along one axis in the ``clipped_zoom`` of the
+    CIFAR-10-C generator (float64, (n,)).
+
+    It crops the central ``c = ceil(n / factor)`` pixels (starting at ``(n - c) // 2``: the odd pixel left over
+    goes to the bottom/right), zooms them to ``m = round(c * factor)`` pixels with ``scipy.ndimage.zoom`` (linear,
+    first and last pixels aligned: output ``j`` samples crop position ``j (c - 1) / (m - 1)``) and keeps ``n`` of
+    them starting at ``(m - n) // 2``. Against a zoom about the exact centre this shifts the image by up to a
+    pixel towards the top-left and rounds the zoom to whole pixels.
+    """
+    crop = math.ceil(n / factor)
+    zoomed = round(crop * factor)
+    step = (crop - 1) / (zoomed - 1) if zoomed > 1 else 0.0
+    return (n - crop) // 2 + (torch.arange(n, dtype=torch.float64) + (zoomed - n) // 2) * step
+
+
+@functools.lru_cache(maxsize=512)
+def clipped_zoom_matrix(n: int, factor: float) -> torch.Tensor:
+    """The (n, n) float64 matrix of ``clipped_zoom`` along one axis: row ``j`` holds the linear interpolation
+    weights of output pixel ``j`` at ``clipped_zoom_coordinates(n, factor)[j]``."""
+    coordinates = clipped_zoom_coordinates(n, factor)
+    low = coordinates.floor().long().clamp(max=n - 1)
+    weight = coordinates - low
+    rows = torch.arange(n)
+    matrix = torch.zeros(n, n, dtype=torch.float64)
+    matrix.index_put_((rows, low), 1 - weight, accumulate=True)
+    return matrix.index_put_((rows, (low + 1).clamp(max=n - 1)), weight, accumulate=True)
+
+
+def clipped_zoom(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """``x`` (N, C, H, W) zoomed by ``factor`` >= 1 about its centre and clipped to its size, as the CIFAR-10-C
+    generator's ``clipped_zoom`` (see ``clipped_zoom_coordinates``): bilinear, exact to float rounding. Two
+    matrix products (``clipped_zoom_matrix``): at CIFAR's size faster than ``grid_sample``, their cost per
+    pixel grows with the image side."""
+    rows, cols = (clipped_zoom_matrix(n, factor).to(device=x.device, dtype=x.dtype) for n in x.shape[-2:])
+    return separable(x, rows, cols)
 
 
 def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,9 @@ A corruption is a function ``fn(x, severity, generator) -> x_corrupted`` on a fl
 all its randomness from ``generator`` (on ``x``'s device); it returns the same shape, dtype and
 device, values clipped to [0, 1]. Register with ``@corruption("name")`` (``held_out=True`` for
 the four extra corruptions of Hendrycks & Dietterich 2019, "Benchmarking Neural Network
-Robustness to Common Corruptions and Perturbations", arXiv:1903.12261).
+Robustness to Common Corruptions and Perturbations", arXiv:1903.12261; ``variant="..."`` where
+the implementation depends on what is installed, e.g. frost's ``"photos"`` or ``"procedural"``
+texture, so that results say which one they come from).
 """
 
 from __future__ import annotations
@@ -25,18 +27,19 @@ class Corruption:
     name: str
     fn: Fn
     held_out: bool
+    variant: str | None = None
 
 
 CORRUPTIONS: dict[str, Corruption] = {}
 
 
-def corruption(name: str, *, held_out: bool = False) -> Callable[[Fn], Fn]:
+def corruption(name: str, *, held_out: bool = False, variant: str | None = None) -> Callable[[Fn], Fn]:
     """Register ``fn`` as corruption ``name``."""
 
     def decorate(fn: Fn) -> Fn:
         if name in CORRUPTIONS:
             raise ValueError(f"corruption {name!r} is already registered")
-        CORRUPTIONS[name] = Corruption(name, fn, held_out)
+        CORRUPTIONS[name] = Corruption(name, fn, held_out, variant)
         return fn
 
     return decorate

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ._ops import LUMA, gaussian_blur, hsv_to_rgb, image_op, pixel_grid, rgb_to_hsv, sample
+from ._ops import LUMA, gaussian_blur, hsv_to_rgb, image_op, pixel_grid, rgb_to_hsv, sample, separable
 from .base import corruption
 
 BRIGHTNESS_SHIFT = (0.05, 0.1, 0.15, 0.2, 0.3)
@@ -68,8 +68,12 @@ def _scale_hsv(x: torch.Tensor, channel: int, factor: float, shift: float) -> to
 @corruption("brightness")
 @image_op
 def brightness(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
-    """HSV value + 0.05..0.3 by severity, clipped to 1."""
-    return _in_rgb(functools.partial(_scale_hsv, channel=2, factor=1.0, shift=BRIGHTNESS_SHIFT[severity - 1]), x)
+    """HSV value + 0.05..0.3 by severity, clipped to 1. Hue and saturation stay, so this is the HSV round trip
+    without its cost: every channel scales by ``v' / v`` (``v`` the largest channel), black becomes gray
+    ``v'``; a one-channel image is its own value."""
+    value = x.amax(1, keepdim=True)
+    raised = (value + BRIGHTNESS_SHIFT[severity - 1]).clamp(max=1.0)
+    return torch.where(value > 0, x * raised / value.clamp_min(torch.finfo(x.dtype).tiny), raised)
 
 
 @corruption("saturate", held_out=True)
@@ -142,7 +146,7 @@ def pixelate(x: torch.Tensor, severity: int, generator: torch.Generator) -> torc
     small_h, small_w = max(1, int(height * factor)), max(1, int(width * factor))
     rows = _box_matrix(small_h, height, **options) @ _box_matrix(height, small_h, **options)
     cols = _box_matrix(small_w, width, **options) @ _box_matrix(width, small_w, **options)
-    return rows @ x @ cols.T
+    return separable(x, rows, cols)
 
 
 def _quant_table(base: tuple[tuple[int, ...], ...], quality: int, *, options: dict) -> torch.Tensor:
@@ -169,8 +173,8 @@ def _quantise_blocks(plane: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     n, p, h, w = plane.shape
     blocks = (plane - 128).view(n, p, h // 8, 8, w // 8, 8).transpose(3, 4)  # (n, p, bh, bw, 8, 8)
     dct = _dct_matrix({"dtype": plane.dtype, "device": plane.device})
-    coefficients = torch.round(dct @ blocks @ dct.T / table) * table
-    blocks = dct.T @ coefficients @ dct + 128
+    coefficients = torch.round(separable(blocks, dct, dct) / table) * table
+    blocks = separable(coefficients, dct.T, dct.T) + 128
     return blocks.transpose(3, 4).reshape(n, p, h, w)[..., :height, :width]
 
 

@@ -6,30 +6,49 @@ Perturbations" (ICLR 2019, arXiv:1903.12261), with the CIFAR-10-C severity param
 severity in 1..5 and a ``torch.Generator`` on ``x``'s device, and returns the same shape and dtype,
 clipped to [0, 1]. Example: ``fog(x, 3, torch.Generator().manual_seed(0))``.
 
-Spatial parameters (motion-blur radii and sigmas, spatter's mud sigma and distance cap, frost needle
-length) are those of 32x32 CIFAR scaled by ``s = sqrt(H * W) / 32``. The spatter liquid layer is drawn
-and blurred on an (H/s, W/s) grid and resized, so blob sizes stay relative to the image; the fog fractal
-is drawn on the next power of two above ``max(H, W)`` and cropped, so its structure follows the image
-size by construction; the snow layer is per pixel (flake size in pixels, as in ImageNet-C). Where this
-differs from the original code:
+Spatial parameters (motion-blur radii and sigmas, frost needle length) are those of 32x32 CIFAR scaled by
+``s = sqrt(H * W) / 32``. Spatter is computed on an (H/s, W/s) grid, CIFAR's scale, and its mask resized to
+the image, so blobs and water stay relative to the image; the fog fractal is drawn on the next power of two
+above ``max(H, W)`` and cropped, so its structure follows the image size by construction; the snow layer is
+per pixel (flake size in pixels, as in ImageNet-C); frost photographs are resized by ``0.2 * max(1, min(H,
+W) / 32)``.
 
-- snow and the frost needles use a bilinear line blur (taps at sub-pixel offsets) in place of
-  ImageMagick's motion blur (integer offsets); the snow layer is not quantised to 8 bits;
-- frost is a procedural texture (hexagonal ice needles over a plasma-fractal density), not a crop of
-  one of the six frost photographs, which are not shipped;
-- liquid spatter (severities 1-3) finds edges as the boundary of the thresholded liquid mask (in
-  place of Canny), measures distance by octagonal dilation (in place of cv2's 5x5 chamfer L2) and
-  equalises by rank (in place of the 8-bit histogram).
+What matches the original (given the same random draws; ours come from a torch generator instead of numpy's
+global state, so the draws differ but not their distribution):
+
+- snow, every step: the clipped zoom of the Gaussian layer with the original's whole-pixel crop, threshold,
+  truncation to 8 bits, ImageMagick's motion blur (integer offsets) and rounding back to 8 bits;
+- spatter, every step at 32 x 32: the blurred, thresholded Gaussian liquid layer; for water (severities 1-3)
+  its 8-bit version, ``cv2.Canny`` edges at thresholds 50 and 150, ``cv2.distanceTransform`` (L2, 5 x 5
+  chamfer mask) cut at 20, the 3 x 3 mean and truncation to 8 bits, ``cv2.equalizeHist``, the emboss filter
+  saturated to 8 bits and the rounded 3 x 3 mean (``_canny``, ``_edge_distance``, ``_equalize``); for mud
+  (severities 4-5) the blurred blob mask cut at 0.8. Quirks included: the uint8 cast of the liquid layer
+  wraps values of 256/255 and more around to dark ones (numpy on x86; about one image in six at severity 3
+  has such a pixel, often its brightest, which also sets the mask's scale), and the distances are OpenCV
+  3/4's fixed-point ones (OpenCV 5 computes them in float32: up to 1e-5 apart);
+- frost with the original's photographs, when they are installed (``FROST_SOURCE``): they come with the
+  ``imagecorruptions`` package (``pip install noisetrain[frost]``), whose files are read without importing
+  it. Photographs 1-5 (the original never draws the sixth), resized by 0.2 with OpenCV's linear rule
+  (at 32 x 32 exactly every fifth pixel, from the third), a crop at a uniform offset ``0 .. size - 33``, as
+  ``np.random.randint(0, size - 32)``.
+
+Where this differs from the original: without the photographs, frost is a procedural texture (hexagonal ice
+needles over a plasma-fractal density, ``FROST_SOURCE == "procedural"``), and its records say so
+(``Corruption.variant``), so that they never mix with results on the photographs.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import math
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._ops import LUMA, gaussian_blur, image_op, mirror_pad
+from ._ops import LUMA, clipped_zoom, gaussian_blur, image_op, magick_motion_blur, mirror_pad, spatial_scale
 from .base import corruption
 
 # Severity parameters of CIFAR-10-C (make_cifar_c.py).
@@ -57,6 +76,12 @@ _WATER = (175 / 255, 238 / 255, 238 / 255)  # pale turquoise
 _MUD = (63 / 255, 42 / 255, 20 / 255)  # mud brown
 _ICE = (0.88, 0.95, 1.0)  # a faint blue tint for the frost texture
 _EMBOSS = ((-2.0, -1.0, 0.0), (-1.0, 1.0, 1.0), (0.0, 1.0, 2.0))
+_SOBEL = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))  # d/dx; its transpose is d/dy
+_TAN_22 = 13573  # OpenCV's Canny: round(tan(22.5 degrees) * 2^15)
+_CHAMFER_UNIT = 65536  # OpenCV 3/4's distance transform works in integer units of 2^-16 pixel
+_CHAMFER = (65536, 91750, 143976)  # round(2^16 * (1, 1.4, 2.1969)): its 5x5 mask's steps (straight, diagonal, knight)
+FROST_PHOTOS = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg")
+"""The photographs the original draws from with ``np.random.randint(5)`` (its sixth, frost6.jpg, is never used)."""
 
 
 # ---------------------------------------------------------------- helpers
@@ -88,26 +113,35 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
 
 
 def _box3(x: torch.Tensor) -> torch.Tensor:
-    """3x3 mean filter with reflected edges (cv2.blur)."""
-    return F.avg_pool2d(mirror_pad(x, 1), 3, stride=1)
+    """3x3 mean filter with reflected edges (cv2.blur): the sum of the 9 pixels divided by 9."""
+    padded = mirror_pad(x, 1)
+    rows = padded[..., :-2] + padded[..., 1:-1] + padded[..., 2:]
+    return (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]) / 9
 
 
-def _clipped_zoom(x: torch.Tensor, factor: float) -> torch.Tensor:
-    """Zoom into the centre of ``x`` by ``factor`` >= 1, keeping the size (bilinear)."""
-    if factor == 1:
-        return x
-    h, w = x.shape[-2:]
-    ch, cw = math.ceil(h / factor), math.ceil(w / factor)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    crop = x[..., top : top + ch, left : left + cw]
-    return F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)
+def _filter3(padded: torch.Tensor, kernel: tuple[tuple[float, ...], ...]) -> torch.Tensor:
+    """Correlation of ``padded`` (N, 1, H + 2, W + 2) with a 3x3 ``kernel``, as a sum of shifted slices (on the
+    CPU much faster than conv2d or pooling with one channel)."""
+    height, width = padded.shape[-2] - 2, padded.shape[-1] - 2
+    taps = [(weight, r, c) for r, row in enumerate(kernel) for c, weight in enumerate(row) if weight]
+    out = taps[0][0] * padded[..., taps[0][1] : taps[0][1] + height, taps[0][2] : taps[0][2] + width]
+    for weight, r, c in taps[1:]:
+        out = out + weight * padded[..., r : r + height, c : c + width]
+    return out
+
+
+def _dilate3(mask: torch.Tensor) -> torch.Tensor:
+    """Binary dilation of a bool (N, 1, H, W) ``mask`` by a 3x3 square."""
+    padded = F.pad(mask, (1, 1, 1, 1))
+    rows = padded[..., :-2] | padded[..., 1:-1] | padded[..., 2:]
+    return rows[..., :-2, :] | rows[..., 1:-1, :] | rows[..., 2:, :]
 
 
 def _line_blur(x: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     """Sum over taps of ``weights[k] * x`` sampled ``offsets[k]`` pixels along direction ``angle``.
 
     x: (N, C, H, W); offsets, weights: (K,); angle: (N,) in degrees (0 = +x, 90 = +y, i.e. down).
-    Bilinear sampling, edges replicated. A one-sided Gaussian-weighted line is ImageMagick's motion blur.
+    Bilinear sampling, edges replicated: the needles of the procedural frost texture.
     """
     n, _, h, w = x.shape
     rad = torch.deg2rad(angle)
@@ -155,37 +189,172 @@ def _plasma_fractal(x: torch.Tensor, n: int, decay: float, generator: torch.Gene
     return (grid - low) / (high - low).clamp_min(1e-12)
 
 
-def _dilate(mask: torch.Tensor, square: bool) -> torch.Tensor:
-    """One step of binary dilation of (N, 1, H, W) float ``mask`` by a 3x3 square or a plus."""
-    if square:
-        return F.max_pool2d(mask, 3, stride=1, padding=1)
-    horizontal = F.max_pool2d(mask, (1, 3), stride=1, padding=(0, 1))
-    return torch.maximum(horizontal, F.max_pool2d(mask, (3, 1), stride=1, padding=(1, 0)))
+def _canny(image: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Edges (N, 1, H, W, bool) of 8-bit images (N, 1, H, W) (integer values as floats), as ``cv2.Canny(image,
+    low, high)`` (3x3 Sobel, L1 gradient magnitude).
 
-
-def _edge_distance(mask: torch.Tensor, limit: int) -> torch.Tensor:
-    """Distance (N, 1, H, W) of each pixel to the inner boundary of ``mask``, truncated at ``limit``.
-
-    Octagonal metric: dilation alternates the 3x3 plus and square, a close approximation of Euclidean.
-    Where ``mask`` has no boundary the distance is ``limit`` everywhere.
+    Sobel derivatives with repeated edges; a pixel above ``low`` is kept if its magnitude is a maximum along its
+    gradient direction, quantised with OpenCV's fixed-point slopes to horizontal, vertical or one of the
+    diagonals, with OpenCV's tie rules (strictly above the left/top neighbour, at least the right/bottom one;
+    strictly above both diagonal ones) and zero magnitude outside the image; kept pixels above ``high`` are
+    edges, and so are kept pixels connected to an edge through kept pixels (8-neighbourhood, hysteresis).
     """
-    eroded = 1 - _dilate(1 - mask, square=True)
-    reached = mask - eroded  # pixels of the mask with a neighbour outside it
-    dist = torch.where(reached > 0, 0.0, float(limit)).to(mask.dtype)
-    for k in range(1, limit):
-        grown = _dilate(reached, square=k % 2 == 0)
-        dist = torch.where((grown > 0) & (reached == 0), float(k), dist)
-        reached = grown
-    return dist
+    padded = F.pad(image.float(), (1, 1, 1, 1), mode="replicate")  # float32 holds these integer sums exactly
+    dx = _filter3(padded, _SOBEL).int()
+    dy = _filter3(padded, tuple(zip(*_SOBEL, strict=True))).int()
+    magnitude = dx.abs() + dy.abs()
+    around = F.pad(magnitude, (1, 1, 1, 1))
+    height, width = image.shape[-2:]
+
+    def neighbour(row: int, col: int) -> torch.Tensor:
+        return around[..., 1 + row : 1 + row + height, 1 + col : 1 + col + width]
+
+    slope = dy.abs() << 15  # |dy| / |dx| against tan(22.5) and tan(67.5) = tan(22.5) + 2, in units of 2^-15
+    horizontal = slope < dx.abs() * _TAN_22
+    vertical = slope > dx.abs() * (_TAN_22 + (2 << 15))
+    rising = (dx < 0) != (dy < 0)  # the gradient runs along the top-right / bottom-left diagonal
+    peak = torch.where(
+        horizontal,
+        (magnitude > neighbour(0, -1)) & (magnitude >= neighbour(0, 1)),
+        torch.where(
+            vertical,
+            (magnitude > neighbour(-1, 0)) & (magnitude >= neighbour(1, 0)),
+            torch.where(
+                rising,
+                (magnitude > neighbour(-1, 1)) & (magnitude > neighbour(1, -1)),
+                (magnitude > neighbour(-1, -1)) & (magnitude > neighbour(1, 1)),
+            ),
+        ),
+    )
+    kept = peak & (magnitude > low)
+    edges = kept & (magnitude > high)
+    while not torch.equal(grown := kept & _dilate3(edges), edges):
+        edges = grown
+    return edges
+
+
+def _edge_distance(edges: torch.Tensor, limit: int) -> torch.Tensor:
+    """Distance (N, 1, H, W) of each pixel to the nearest ``edges`` pixel (N, 1, H, W, bool), cut at ``limit``
+    pixels, as ``cv2.distanceTransform(..., cv2.DIST_L2, 5)`` then ``cv2.threshold(..., THRESH_TRUNC)``; float32.
+
+    OpenCV's two passes over its 5x5 chamfer mask (steps 1 straight, 1.4 diagonal, 2.1969 a knight's move, in
+    its integer units of 2^-16 pixel): top to bottom, each pixel takes the cheapest of its neighbours in the two
+    rows above plus the step, and of its left neighbour plus 1, a running minimum along the row (``cummin``);
+    then bottom to top and right to left, likewise, keeping its value where cheaper. Outside the image counts
+    as far; values past ``limit`` are cut as they go (a distance below it never passes through one above it).
+    """
+    cap = limit * _CHAMFER_UNIT
+    straight, diagonal, knight = _CHAMFER
+    n, _, height, width = edges.shape
+    dist = torch.full((n, height + 4, width + 4), cap, dtype=torch.int32, device=edges.device)  # 2 rows/cols out
+    ramp = torch.arange(width, dtype=torch.int32, device=edges.device) * straight
+    for down in (True, False):
+        back = -1 if down else 1  # towards the rows this pass has done
+        for i in range(height) if down else range(height - 1, -1, -1):
+            near, far = dist[:, i + 2 + back], dist[:, i + 2 + 2 * back]
+            best = torch.minimum(near[:, 2:-2] + straight, torch.minimum(near[:, 1:-3], near[:, 3:-1]) + diagonal)
+            knights = torch.minimum(torch.minimum(near[:, :-4], near[:, 4:]), torch.minimum(far[:, 1:-3], far[:, 3:-1]))
+            best = torch.minimum(best, knights + knight)
+            if down:  # edges are 0; then left to right: min over k <= j of best[k] + (j - k) * straight
+                best = torch.where(edges[:, 0, i], 0, best)
+                best = torch.cummin(best - ramp, dim=1).values + ramp
+            else:  # keep the first pass's value where cheaper; then right to left
+                best = torch.minimum(best, dist[:, i + 2, 2:-2])
+                best = torch.cummin((best + ramp).flip(1), dim=1).values.flip(1) - ramp
+            dist[:, i + 2, 2:-2] = best.clamp(max=cap)
+    return dist[:, None, 2:-2, 2:-2].float() / _CHAMFER_UNIT
 
 
 def _equalize(x: torch.Tensor) -> torch.Tensor:
-    """Histogram equalisation of each image (N, 1, H, W) to [0, 255], by rank (cv2.equalizeHist)."""
-    flat = x.flatten(1).contiguous()
-    ordered = flat.sort(dim=1).values
-    cdf = torch.searchsorted(ordered, flat, right=True).to(x.dtype) / flat.shape[1]
-    low = cdf.amin(1, keepdim=True)
-    return ((cdf - low) / (1 - low).clamp_min(1e-12) * 255).view_as(x)
+    """Histogram equalisation of 8-bit images (N, 1, H, W) (integer values as floats), as ``cv2.equalizeHist``:
+    value ``v`` becomes ``round(255 * (count(<= v) - count(lowest)) / (count(all) - count(lowest)))`` (float32
+    arithmetic); a constant image keeps its value."""
+    flat = x.flatten(1).long()
+    counts = torch.zeros(flat.shape[0], 256, dtype=torch.long, device=x.device)
+    counts.scatter_add_(1, flat, torch.ones_like(flat))
+    lowest = flat.amin(1, keepdim=True)
+    first = counts.gather(1, lowest)
+    others = (flat.shape[1] - first).clamp_min(1).float()
+    scale = torch.full_like(others, 255.0) / others  # rounded as OpenCV's 255.f / n (255 / tensor is 255 * (1 / n))
+    table = torch.round((counts.cumsum(1) - first).float() * scale)
+    table = torch.where(first == flat.shape[1], lowest.float(), table)
+    return table.gather(1, flat).to(x.dtype).view_as(x)
+
+
+def _water(liquid: torch.Tensor, strength: float) -> torch.Tensor:
+    """The water mask (N, 1, h, w) of spatter, maximum ``strength``, from the thresholded liquid layer, step by
+    step as the original with OpenCV (see the module's notes)."""
+    layer = torch.floor(liquid * 255).remainder(256)  # numpy's uint8 cast wraps values of 256 and more around
+    dist = _edge_distance(_canny(layer, 50, 150), 20)
+    # cv2.blur sums in double and rounds to float32; float32 holds these sums exactly and rounds the same
+    dist = _box3(dist).floor().to(liquid.dtype)  # then the uint8 cast
+    dist = _filter3(mirror_pad(_equalize(dist), 1), _EMBOSS).clamp(0, 255)
+    mask = layer * torch.round(_box3(dist))
+    return strength * mask / mask.amax((2, 3), keepdim=True).clamp_min(1e-12)
+
+
+@functools.cache
+def _frost_folder() -> Path | None:
+    """The folder of the frost photographs in the installed ``imagecorruptions``, found without importing the
+    package (it imports ``pkg_resources``, which recent setuptools no longer ship), or None."""
+    spec = importlib.util.find_spec("imagecorruptions")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "frost"
+    return folder if all((folder / name).is_file() for name in FROST_PHOTOS) else None
+
+
+FROST_SOURCE = "photos" if _frost_folder() is not None else "procedural"
+"""Where frost comes from: the original's ``"photos"`` when ``imagecorruptions`` is installed, else the
+``"procedural"`` texture; recorded with every frost result (``Corruption.variant``)."""
+
+
+@functools.lru_cache(maxsize=8)
+def _frost_photos(height: int, width: int, scale: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The five photographs resized for (height, width) images of ``spatial_scale`` ``scale``, RGB in [0, 1],
+    zero-padded into one tensor (5, rows, cols, 3), and each one's size (5, 2).
+
+    Resized by ``0.2 * scale`` (more where a photograph would be too small for the image) with OpenCV's linear
+    rule: output pixel ``i`` samples ``(i + 0.5) / f - 0.5``, no antialiasing.
+    """
+    from PIL import Image  # a dependency of imagecorruptions, as of matplotlib
+
+    folder = _frost_folder()
+    if folder is None:
+        raise FileNotFoundError("the frost photographs come with imagecorruptions: pip install noisetrain[frost]")
+    photos = []
+    for name in FROST_PHOTOS:
+        with Image.open(folder / name) as file:
+            photo = torch.from_numpy(np.array(file.convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+        factor = max(0.2 * scale, (height + 1) / photo.shape[-2], (width + 1) / photo.shape[-1])
+        photos.append(F.interpolate(photo, scale_factor=factor, mode="bilinear", recompute_scale_factor=False)[0])
+    sizes = torch.tensor([photo.shape[-2:] for photo in photos])
+    padded = torch.zeros(len(photos), 3, *sizes.amax(0).tolist())
+    for i, photo in enumerate(photos):
+        padded[i, :, : photo.shape[-2], : photo.shape[-1]] = photo
+    return padded.permute(0, 2, 3, 1).contiguous().to(device), sizes.to(device)
+
+
+def _frost_crops(x: torch.Tensor, photo: torch.Tensor, top: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
+    """Crops (N, 3, H, W) of the frost photographs: of photograph ``photo[i]`` from row ``top[i]`` and column
+    ``left[i]`` for image ``i``."""
+    height, width = x.shape[-2:]
+    photos, _ = _frost_photos(height, width, spatial_scale(x), x.device)
+    rows = top[:, None, None] + torch.arange(height, device=x.device)[:, None]
+    cols = left[:, None, None] + torch.arange(width, device=x.device)[None, :]
+    return photos[photo[:, None, None], rows, cols].permute(0, 3, 1, 2).to(x.dtype)
+
+
+def _frost_photo_texture(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crops (N, C, H, W) of the frost photographs: a photograph uniform among the five and an offset
+    uniform in ``0 .. size - H - 1`` (rows) and ``0 .. size - W - 1`` (columns), per image; luma for C = 1."""
+    n, _, height, width = x.shape
+    _, sizes = _frost_photos(height, width, spatial_scale(x), x.device)
+    photo = torch.randint(len(FROST_PHOTOS), (n,), generator=generator, device=x.device)
+    room = sizes[photo] - torch.tensor([height, width], device=x.device)
+    offset = (torch.rand(n, 2, generator=generator, device=x.device, dtype=torch.float64) * room).long()
+    crops = _frost_crops(x, photo, offset[:, 0], offset[:, 1])
+    return _gray(crops) if x.shape[1] == 1 else crops
 
 
 def _frost_texture(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -216,27 +385,36 @@ def _frost_texture(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def snow(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Snow: a thresholded, zoomed Gaussian snow layer, motion-blurred at a random angle in [-135, -45]
     degrees, added twice (as drawn and rotated by 180 degrees) to the image brightened towards
-    ``1.5 * luma + 0.5``. x: (N, C, H, W) in [0, 1]."""
-    mean, std, zoom, threshold, radius, sigma, keep = _SNOW[severity - 1]
+    ``1.5 * luma + 0.5``, as the original (``_snow``). x: (N, C, H, W) in [0, 1]."""
     n, _, h, w = x.shape
-    layer = _clipped_zoom(mean + std * _randn(x, (n, 1, h, w), generator), zoom)
-    layer = torch.where(layer < threshold, 0.0, layer).clamp(0, 1)
-    angle = -135 + 90 * _rand(x, (n,), generator)
-    radius, sigma = radius * _scale(x), sigma * _scale(x)
-    offsets = torch.arange(0, math.ceil(min(2 * radius, 3 * sigma)) + 1, dtype=x.dtype)
-    weights = torch.exp(-(offsets**2) / (2 * sigma**2))
-    layer = _line_blur(layer, offsets, weights / weights.sum(), angle)
+    noise = _randn(x, (n, 1, h, w), generator)
+    return _snow(x, noise, -135 + 90 * _rand(x, (n,), generator), severity)
+
+
+def _snow(x: torch.Tensor, noise: torch.Tensor, angle: torch.Tensor, severity: int) -> torch.Tensor:
+    """Snow of ``x`` from ``noise`` (N, 1, H, W), standard normal (the layer is ``mean + std * noise``), blurred
+    along ``angle`` (N,) degrees: the layer's clipped zoom (``_ops.clipped_zoom``), its truncation to 8 bits
+    (the original writes it as a PNG for ImageMagick), ImageMagick's motion blur (``_ops.magick_motion_blur``),
+    rounded back to 8 bits."""
+    mean, std, zoom, threshold, radius, sigma, keep = _SNOW[severity - 1]
+    layer = clipped_zoom(mean + std * noise, zoom)
+    layer = torch.floor(torch.where(layer < threshold, 0.0, layer).clamp(0, 1) * 255) / 255
+    layer = torch.round(magick_motion_blur(layer, radius * _scale(x), sigma * _scale(x), angle) * 255) / 255
     x = keep * x + (1 - keep) * torch.maximum(x, 1.5 * _gray(x) + 0.5)
     return x + layer + layer.flip(-2, -1)
 
 
-@corruption("frost")
+@corruption("frost", variant=FROST_SOURCE)
 @image_op
 def frost(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
-    """Frost: ``c0 * x + c1 * texture`` with a procedural, faintly blue frost texture (see
-    ``_frost_texture``; the paper crops photographs of frost). x: (N, C, H, W) in [0, 1]."""
+    """Frost: ``c0 * x + c1 * texture``, the texture a random crop of one of the original's frost photographs
+    when they are installed (``FROST_SOURCE == "photos"``), else a procedural, faintly blue frost texture (see
+    ``_frost_texture``). x: (N, C, H, W) in [0, 1]."""
     keep, amount = _FROST[severity - 1]
-    texture = _frost_texture(x, generator) * _color(x, _ICE)
+    if FROST_SOURCE == "photos":
+        texture = _frost_photo_texture(x, generator)
+    else:
+        texture = _frost_texture(x, generator) * _color(x, _ICE)
     return keep * x + amount * texture
 
 
@@ -253,27 +431,30 @@ def fog(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Ten
 @corruption("spatter", held_out=True)
 @image_op
 def spatter(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
-    """Spatter: blobs of a blurred, thresholded Gaussian layer; pale-turquoise embossed water added to
-    the image at severities 1-3, opaque mud-brown splashes at 4-5. x: (N, C, H, W) in [0, 1]."""
-    mean, std, sigma, threshold, strength, mode = _SPATTER[severity - 1]
+    """Spatter: blobs of a blurred, thresholded Gaussian layer; pale-turquoise embossed water added to the
+    image at severities 1-3, opaque mud-brown splashes at 4-5, as the original (see the module's notes).
+    x: (N, C, H, W) in [0, 1]."""
     n, _, h, w = x.shape
     scale = _scale(x)
-    # drawn and blurred at CIFAR scale, then resized: blob sizes stay relative and the threshold keeps its meaning
-    grid = (max(2, round(h / scale)), max(2, round(w / scale)))
-    liquid = gaussian_blur(mean + std * _randn(x, (n, 1, *grid), generator), sigma)
-    if grid != (h, w):
-        liquid = F.interpolate(liquid, size=(h, w), mode="bilinear", align_corners=False)
+    grid = (max(2, round(h / scale)), max(2, round(w / scale)))  # CIFAR's scale
+    return _spatter(x, _randn(x, (n, 1, *grid), generator), severity)
+
+
+def _spatter(x: torch.Tensor, noise: torch.Tensor, severity: int) -> torch.Tensor:
+    """Spatter of ``x`` from ``noise`` (N, 1, h, w), standard normal: the liquid layer is ``mean + std * noise``
+    on an (h, w) grid; the water or mud mask is resized from there to ``x``'s size."""
+    mean, std, sigma, threshold, strength, mode = _SPATTER[severity - 1]
+    liquid = gaussian_blur(mean + std * noise, sigma)
     liquid = torch.where(liquid < threshold, 0.0, liquid)
     if mode == 0:
-        dist = _edge_distance((liquid > 0).to(x.dtype), max(2, round(20 * scale)))
-        dist = _equalize(_box3(dist))
-        kernel = torch.tensor(_EMBOSS, device=x.device, dtype=x.dtype).view(1, 1, 3, 3)
-        dist = _box3(F.conv2d(mirror_pad(dist, 1), kernel).clamp(0, 255))
-        m = liquid.clamp(0, 1) * dist
-        m = strength * m / m.amax((2, 3), keepdim=True).clamp_min(1e-12)
-        x = x + m * _color(x, _WATER)
-    else:
-        m = gaussian_blur((liquid > threshold).to(x.dtype), strength * scale)
-        m = torch.where(m < 0.8, 0.0, m)
-        x = x * (1 - m) + m * _color(x, _MUD)
-    return x
+        return x + _resized(_water(liquid, strength), x) * _color(x, _WATER)
+    mud = gaussian_blur((liquid > threshold).to(x.dtype), strength)
+    mud = _resized(torch.where(mud < 0.8, 0.0, mud), x)
+    return x * (1 - mud) + mud * _color(x, _MUD)
+
+
+def _resized(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``mask`` (N, 1, h, w) resized (bilinear) to ``x``'s size, if it differs."""
+    if mask.shape[-2:] == x.shape[-2:]:
+        return mask
+    return F.interpolate(mask, size=x.shape[-2:], mode="bilinear", align_corners=False)

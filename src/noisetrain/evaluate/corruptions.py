@@ -4,13 +4,15 @@ Per corruption and severity the accuracy (with its interval), the mean corruptio
 the 15 common and of the 4 held-out corruptions, and, given a baseline, the corruption error
 CE_c = sum_s E(c, s) / sum_s E_baseline(c, s) and its mean over the common corruptions (mCE).
 A model trained with a noise that is itself an evaluated corruption scores too well on it: that
-overlap is logged as a warning and reported as a record.
+overlap is logged as a warning and reported as a record. Where a corruption's implementation depends on
+what is installed (frost: the original's photographs or a procedural texture), every record its numbers
+enter names the variant in its setting (``{"frost": "photos"}``), so that such results never mix.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -126,11 +128,12 @@ def corruption_accuracy(
     correct = corrupted_correct(model, data, corruptions, severities, batch_size=batch_size, seed=seed)
     for (name, severity), count in correct.items():
         setting = {"corruption": name, "severity": severity, "held_out": CORRUPTIONS[name].held_out}
-        records.append(accuracy_record("corruptions", count, n, setting))
+        records.append(accuracy_record("corruptions", count, n, setting | _variants([name])))
     for held_out, label in ((False, "common"), (True, "held_out")):
         values = [count / n for (name, _), count in correct.items() if CORRUPTIONS[name].held_out == held_out]
         if values:
-            records.append(Record("corruptions", "mean_accuracy", sum(values) / len(values), {"set": label}, n=n))
+            setting = {"set": label} | _variants(name for name, _ in correct if CORRUPTIONS[name].held_out == held_out)
+            records.append(Record("corruptions", "mean_accuracy", sum(values) / len(values), setting, n=n))
     if baseline is not None:
         records += _corruption_errors(correct, corrupted_correct(baseline, data, corruptions, severities,
                                                                  batch_size=batch_size, seed=seed), n)  # fmt: skip
@@ -139,14 +142,21 @@ def corruption_accuracy(
 
 def _corruption_errors(model: dict[Cell, int], baseline: dict[Cell, int], n: int) -> list[Record]:
     """CE per corruption (errors summed over severities, relative to the baseline's) and mCE over the common ones."""
-    records, common = [], []
+    records: list[Record] = []
+    common: dict[str, float] = {}
     for name in dict.fromkeys(name for name, _ in model):
         errors = sum(n - c for (k, _), c in model.items() if k == name)
         reference = sum(n - c for (k, _), c in baseline.items() if k == name)
         value = errors / reference if reference else float("nan")  # the baseline made no error: CE is undefined
-        records.append(Record("corruptions", "ce", value, {"corruption": name}))
+        records.append(Record("corruptions", "ce", value, {"corruption": name} | _variants([name])))
         if not CORRUPTIONS[name].held_out:
-            common.append(value)
+            common[name] = value
     if common:
-        records.append(Record("corruptions", "mce", sum(common) / len(common), {"set": "common"}))
+        setting = {"set": "common"} | _variants(common)
+        records.append(Record("corruptions", "mce", sum(common.values()) / len(common), setting))
     return records
+
+
+def _variants(chosen: Iterable[str]) -> dict[str, str]:
+    """``{corruption: variant}`` for those of ``chosen`` whose implementation depends on what is installed."""
+    return {name: CORRUPTIONS[name].variant for name in chosen if CORRUPTIONS[name].variant is not None}
