@@ -221,6 +221,31 @@ def test_mce_against_hand_computation(full_study: Path, truth: SimpleNamespace) 
     assert (table["ci_low"] >= 0).all()
 
 
+def test_mce_pairs_only_the_same_variant_of_a_corruption(full_study: Path, truth: SimpleNamespace) -> None:
+    data = load(full_study)
+    label = "gaussian std=0.1"
+    labels = data.runs.set_index("key")["label"]
+
+    def with_variant(key: str, setting: str) -> str:  # fog from photos for the baseline, a texture for the arm
+        values = json.loads(setting)
+        if values.get("corruption") == "fog":
+            values["frost"] = "procedural" if labels[key] == label else "photos"
+        return json.dumps(values)
+
+    records = data.records.assign(setting=[with_variant(k, s) for k, s in zip(data.records["key"],
+                                                                               data.records["setting"], strict=True)])
+    table = corruption_errors(dataclasses.replace(data, records=records))
+    assert table is not None
+    lr = truth.LRS[0]
+    per_seed = [  # gaussian_noise alone: the arm's fog is another variant than the baseline's
+        sum(1 - truth.corrupted(lr, label, seed, "gaussian_noise", s) for s in truth.SEVERITY_DROP)
+        / sum(1 - truth.corrupted(lr, "baseline", seed, "gaussian_noise", s) for s in truth.SEVERITY_DROP)
+        for seed in finished_seeds(truth, lr, label)
+    ]
+    assert row(table, lr, label)["mce"] == pytest.approx(np.mean(per_seed))
+    assert row(table, lr, "baseline")["mce"] == pytest.approx(1.0)
+
+
 def test_key_numbers_per_measure_with_paired_differences(full_study: Path, truth: SimpleNamespace) -> None:
     numbers = key_comparisons(load(full_study), "adversarial")
     assert list(dict.fromkeys(numbers["number"])) == ["pgd eps=0.1", "pgd eps=0.2"]  # eps 0 is not a key number

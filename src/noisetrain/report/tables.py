@@ -157,7 +157,8 @@ def record_summary(data: StudyData) -> pd.DataFrame:
 def corruption_errors(data: StudyData) -> pd.DataFrame | None:
     """Mean corruption error per group relative to its context's baseline, over seeds (None without records).
 
-    Per run and corruption c, paired with the baseline run of the same context and seed:
+    Per run and corruption c, paired with the baseline run of the same context and seed (and the same variant of
+    the corruption, e.g. frost from photos or a texture):
     ``CE_c = sum_s (1 - acc(c, s)) / sum_s (1 - acc_baseline(c, s))`` over the severities s; ``mCE`` is the
     mean of CE_c over the common (not held-out) corruptions evaluated. The baseline's own mCE is 1.
 
@@ -170,8 +171,9 @@ def corruption_errors(data: StudyData) -> pd.DataFrame | None:
         return None
     held_out = flag(accuracy, "setting.held_out")
     common = accuracy[~held_out].assign(error=lambda a: 1 - a["value"])
-    keys = ["context", "seed", "setting.corruption"]
-    errors = common.groupby(["group", "arm", *keys], sort=False)["error"].sum().reset_index()
+    variant = [column for column in ("setting.frost",) if column in common]  # photos and texture never pair
+    keys = ["context", "seed", "setting.corruption", *variant]
+    errors = common.groupby(["group", "arm", *keys], sort=False, dropna=False)["error"].sum().reset_index()
     reference = errors[is_baseline(errors)][[*keys, "error"]].rename(columns={"error": "reference"})
     if reference.empty:
         log.info("no mCE: the baseline runs have no accuracies under common corruptions")
