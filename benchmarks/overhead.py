@@ -4,7 +4,8 @@ Models (CPU): an MLP 784-512-512-10 at batch 256 and a small CNN on 3x32x32 at b
 (plus a convolutional text classifier for the two text-only injectors). Clean and noisy steps run in the
 same process, interleaved round by round after a warm-up; the figure is the median ratio.
 
-Run: ``python benchmarks/overhead.py [--quick]`` -> ``benchmarks/results/overhead.json``.
+Run: ``python benchmarks/overhead.py [--quick]`` -> ``benchmarks/results/overhead.json``;
+``--cases weight_noise,bayesian`` runs only those cases (every variant, e.g. ``bayesian[local]``) and writes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import nn
 
 from noisetrain import inject
 
-from _common import interleaved_ratio, row, write
+from _common import interleaved_ratio, row, table, write
 
 TARGETS = {"input": 1.10, "activation": 1.10, "gradient": 1.10, "label": 1.10, "batch": 1.10}
 WEIGHT_TARGETS = {"mlp": 1.20, "cnn": 1.10}
@@ -51,8 +52,12 @@ CASES: list[tuple[str, dict[str, Any], tuple[str, ...], str]] = [
     ("learnable@ReLU", {"kind": "learnable", "init": 0.1, "at": "output:ReLU"}, ("mlp", "cnn"), "activation"),
     ("weight_noise", {"kind": "weight_noise", "std": 0.05}, ("mlp", "cnn"), "weight"),
     ("weight_noise[absolute]", {"kind": "weight_noise", "std": 0.01, "relative": None}, ("mlp", "cnn"), "weight"),
+    ("weight_noise[local]", {"kind": "weight_noise", "std": 0.05, "sampling": "local"}, ("mlp", "cnn"), "weight"),
+    ("weight_noise[flipout]", {"kind": "weight_noise", "std": 0.05, "sampling": "flipout"}, ("mlp", "cnn"), "weight"),
     ("dropconnect", {"kind": "dropconnect", "p": 0.2}, ("mlp", "cnn"), "weight"),
     ("bayesian", {"kind": "bayesian", "prior_std": 0.1}, ("mlp", "cnn"), "weight"),
+    ("bayesian[local]", {"kind": "bayesian", "prior_std": 0.1, "sampling": "local"}, ("mlp", "cnn"), "weight"),
+    ("bayesian[flipout]", {"kind": "bayesian", "prior_std": 0.1, "sampling": "flipout"}, ("mlp", "cnn"), "weight"),
     ("learnable[per-channel]", {"kind": "learnable", "per_channel": True}, ("mlp", "cnn"), "weight"),
     ("gradient_noise", {"kind": "gradient_noise", "eta": 0.01}, ("mlp", "cnn"), "gradient"),
     ("label_noise", {"kind": "label_noise", "rate": 0.2, "num_classes": 10}, ("mlp", "cnn"), "label"),
@@ -115,19 +120,26 @@ def training_step(spec: dict[str, Any] | None, name: str) -> Callable[[], None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a rougher figure)")
+    parser.add_argument("--cases", help="comma-separated case names to run (with their [variants]); writes no file")
     args = parser.parse_args()
+    chosen = None if args.cases is None else set(args.cases.split(","))
     torch.set_num_threads(2)
     steps = {"mlp": 10, "cnn": 3, "text": 5}
     rounds = 5 if args.quick else 11
     results = []
     for label, spec, models, family in CASES:
+        if chosen is not None and label.split("[")[0] not in chosen:
+            continue
         for name in models:
             clean, noisy = training_step(None, name), training_step(spec, name)
             ratio = interleaved_ratio(clean, noisy, steps=steps[name], rounds=rounds)
             target = WEIGHT_TARGETS[name] if family == "weight" else TARGETS[family]
             results.append(row(f"{label}/{name}", "step_time_ratio", ratio, target, "lower"))
             print(f"{label}/{name}: {ratio:.3f}", flush=True)
-    write("overhead", results)
+    if chosen is None:
+        write("overhead", results)
+    else:
+        print(table(results))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,11 @@ EXAMPLES = [
     ("temporal_dropout", "conv1d", {"p": 0.1}),
     ("background_noise", "conv1d", {"snr_db": 20.0}),
     ("speed_perturb", "conv1d", {"factor": [0.9, 1.1]}),
+    ("weight_noise", "mlp", {"std": 0.05, "mode": "multiplicative", "sampling": "local"}),
+    ("weight_noise", "cnn", {"std": 0.05, "sampling": "local"}),
+    ("weight_noise", "conv1d", {"std": 0.05, "sampling": "flipout"}),
+    ("bayesian", "mlp", {"prior_std": 0.5, "sampling": "flipout"}),
+    ("bayesian", "cnn", {"prior_std": 0.5, "sampling": "local"}),
 ]
 
 

@@ -118,8 +118,10 @@ def test_cuda_learnable_at_outputs_with_alpha_on_cpu():
     "injector",
     [
         WeightNoise({"kind": "linear", "start": 0.1, "end": 0.0}, mode="multiplicative", relative=None, clip=(-1, 1)),
+        WeightNoise(0.1, sampling="local"),
         DropConnect(0.2, channelwise=True, seed=4),
         BayesianWeights(0.5, init_std=0.01),
+        BayesianWeights(sampling="flipout"),
         LearnableNoise(0.1, per_channel=True, channels=8),
     ],
 )
@@ -161,10 +163,11 @@ def test_weight_noise_schedule():
     assert (layer.weight - clean).std().item() == pytest.approx(0.1, rel=0.05)
 
 
-def test_weight_noise_only_changes_defaults():
+def test_weight_noise_changes_defaults_and_adds_sampling():
     assert WeightNoise().to_config() | {"kind": "gaussian"} == {
         **NOISE.get("gaussian")().to_config(),
         "relative": "tensor",
+        "sampling": "weight",
     }
     with pytest.raises(ConfigError, match=r"WeightNoise\.std"):
         WeightNoise(-1.0)

@@ -425,13 +425,17 @@ def inject(
             copies.append((selector, position, uses, injector))
 
     handle = NoiseHandle(model)
-    for selector, position, uses, injector in copies:
-        if position == "weights":
-            for use in uses:
-                _attach_parametrization(handle, use.module, use.attr, injector)
-        else:
-            _attach_by_key(handle, uses[0].module, position, injector)
-        handle.attachments.append(Attachment(selector, uses[0].name, injector))
+    try:  # parametrize evaluates each new parametrization on the weight it gets: one may refuse it
+        for selector, position, uses, injector in copies:
+            if position == "weights":
+                for use in uses:
+                    _attach_parametrization(handle, use.module, use.attr, injector)
+            else:
+                _attach_by_key(handle, uses[0].module, position, injector)
+            handle.attachments.append(Attachment(selector, uses[0].name, injector))
+    except Exception:
+        handle.remove()  # the model as it was before this call
+        raise
     _hold_per_pass(handle, model, [injector for _, position, _, injector in copies if position == "weights"])
     if optimizer is not None:
         handle.bind(optimizer)

@@ -104,18 +104,20 @@ class GaussianNoise(Injector):
         self.feature_std_ = data.detach().float().std(dim=0)
         return self
 
+    def scale(self, x: torch.Tensor) -> torch.Tensor | None:
+        """What ``std`` is relative to for ``x``: each feature's std, the tensor's std, or None (absolute)."""
+        if self.relative == "feature":
+            std = self.feature_std_ if self.feature_std_ is not None else x.detach().float().std(dim=0)
+            return std.to(device=x.device, dtype=x.dtype)  # fitted on another device than x: move it
+        return x.detach().std() if self.relative == "tensor" else None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.active:
             return x
-        scale = None
-        if self.relative == "feature":
-            std = self.feature_std_ if self.feature_std_ is not None else x.detach().float().std(dim=0)
-            scale = std.to(device=x.device, dtype=x.dtype)  # fitted on another device than x: move it
-        elif self.relative == "tensor":
-            scale = x.detach().std()
         return gaussian_noise(
-            x, self.current("std"), mode=self.mode, scale=scale, clip=self.clip, generator=self.generator(x.device)
-        )
+            x, self.current("std"), mode=self.mode, scale=self.scale(x), clip=self.clip,
+            generator=self.generator(x.device),
+        )  # fmt: skip
 
 
 def uniform_noise(

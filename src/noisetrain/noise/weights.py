@@ -11,6 +11,11 @@ forward pass draws anew. A tied weight gets one injector for all its uses (one `
 term). In eval mode the clean weight is used (the posterior mean for ``BayesianWeights``) unless
 ``mc_mode`` is on.
 
+With ``sampling="local"`` (local reparameterization, Kingma et al. 2015) or ``"flipout"`` (Wen et al. 2018),
+``WeightNoise`` and ``BayesianWeights`` return the noisy weight's law instead of a sample, and the linear and
+convolution layers using it sample their output from it: fewer values drawn (local) or noise decorrelated
+across the examples of a batch (both); see ``noisetrain.noise.sampling``.
+
 Example:
     >>> handle = inject(model, [WeightNoise(std=0.05), DropConnect(0.2)])
 """
@@ -24,12 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal
 
-from ..checks import check_int
+from ..checks import check_choice, check_int
 from ..registry import ConfigError
 from .activations import Dropout
 from .base import NOISE, Injector, Number
 from .inject import NoiseHandle, inject
 from .inputs import GaussianNoise, gaussian_noise
+from .sampling import SAMPLING, WeightLaw
 from .schedules import Schedule
 
 LAYERS = "weights:Linear|Conv1d|Conv2d|Conv3d"
@@ -46,6 +52,11 @@ def _initial(injector: Injector, name: str, value: float, low: float, **bounds: 
     return value
 
 
+def _sampling(injector: Injector, sampling: str) -> str:
+    check_choice(f"{type(injector).__name__}.sampling", sampling, SAMPLING)
+    return sampling
+
+
 @NOISE.register("weight_noise")
 class WeightNoise(GaussianNoise):
     """Gaussian noise on weights, redrawn at every forward in training (``GaussianNoise`` at weights).
@@ -60,9 +71,13 @@ class WeightNoise(GaussianNoise):
         relative: ``"tensor"`` (default: ``std`` is relative to each weight tensor's std),
             None (absolute, in weight units) or ``"feature"``.
         clip: ``(low, high)`` range for the noisy weights, or None.
+        sampling: ``"weight"`` (default: one noisy weight per forward pass), ``"local"`` (Gaussian noise on each
+            layer output, independent per example: Kingma et al. 2015, arXiv:1506.02557) or ``"flipout"`` (one
+            perturbation with random signs per example: Wen et al. 2018, arXiv:1803.04386); the last two for
+            weights of Linear and Conv layers, with ``clip=None``; see ``noisetrain.noise.sampling``.
         seed: seed of the generator.
 
-    Example: ``inject(model, WeightNoise(std=0.05))``.
+    Example: ``inject(model, WeightNoise(std=0.05))``, ``WeightNoise(std=0.05, sampling="local")``.
     """
 
     positions = frozenset({"weights"})
@@ -75,9 +90,25 @@ class WeightNoise(GaussianNoise):
         mode: str = "additive",
         relative: str | None = "tensor",
         clip: tuple[float, float] | None = None,
+        sampling: str = "weight",
         seed: int | None = None,
     ) -> None:
         super().__init__(std, mode=mode, relative=relative, clip=clip, seed=seed)
+        self.sampling = _sampling(self, sampling)
+        if sampling != "weight" and clip is not None:
+            raise ConfigError(
+                f"WeightNoise.sampling={sampling!r} needs Gaussian noisy weights, which clip makes non-Gaussian: "
+                "set clip=None or sampling='weight'"
+            )
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        if self.sampling == "weight" or not self.active:
+            return super().forward(w)
+        relative = self.scale(w)
+        scale = self.current("std") * (1.0 if relative is None else relative)  # the noise's std, as drawn by weight
+        if self.mode == "multiplicative":
+            scale = w * scale
+        return WeightLaw.of(w, scale, self.sampling, self.generator(w.device), "WeightNoise.sampling")
 
 
 @NOISE.register("dropconnect")
@@ -85,7 +116,9 @@ class DropConnect(Dropout):
     """DropConnect: a fresh Bernoulli mask on the weight matrix at every forward in training.
 
     Wan et al. 2013, "Regularization of Neural Networks using DropConnect" (ICML). Kept
-    weights are scaled by ``1 / (1 - p)``; inference uses the clean weight.
+    weights are scaled by ``1 / (1 - p)``; inference uses the clean weight. It has no ``sampling`` option: its
+    Bernoulli noise is not Gaussian (no local reparameterization) nor symmetric about the clean weight for
+    ``p != 0.5`` (flipout's sign flips would change its law).
 
     Args:
         p: drop probability of each weight entry in [0, 1], or a schedule. Default 0.5.
@@ -112,6 +145,9 @@ class BayesianWeights(Injector):
     Args:
         prior_std: std of the prior ``N(0, prior_std^2)`` (> 0) or a schedule. Default 1.0.
         init_std: initial ``sigma`` (> 0). Default 1e-3.
+        sampling: ``"weight"`` (default), ``"local"`` (the local reparameterization trick of Kingma et al. 2015,
+            arXiv:1506.02557) or ``"flipout"`` (Wen et al. 2018, arXiv:1803.04386), for Linear and Conv layers;
+            the posterior, its KL term and eval are the same for all three; see ``noisetrain.noise.sampling``.
         seed: seed of the generator.
 
     Example: ``handle = inject(model, BayesianWeights(prior_std=0.1))`` (or ``bayesian(model)``).
@@ -122,10 +158,13 @@ class BayesianWeights(Injector):
     default_at = LAYERS
     params = ("weight", "bias")
 
-    def __init__(self, prior_std: Number = 1.0, *, init_std: float = 1e-3, seed: int | None = None) -> None:
+    def __init__(
+        self, prior_std: Number = 1.0, *, init_std: float = 1e-3, sampling: str = "weight", seed: int | None = None
+    ) -> None:
         super().__init__(seed=seed)
         self.prior_std = self.number("prior_std", prior_std, 0, low_open=True)
         self.init_std = _initial(self, "init_std", init_std, 0, low_open=True)
+        self.sampling = _sampling(self, sampling)
         self.register_parameter("rho", None)
 
     def prepare(self, mu: torch.Tensor) -> None:
@@ -149,6 +188,8 @@ class BayesianWeights(Injector):
     def forward(self, mu: torch.Tensor) -> torch.Tensor:
         if not self.active:
             return mu
+        if self.sampling != "weight":
+            return WeightLaw.of(mu, self.sigma(), self.sampling, self.generator(mu.device), "BayesianWeights.sampling")
         return gaussian_noise(mu, 1.0, scale=self.sigma(), generator=self.generator(mu.device))
 
 
@@ -157,6 +198,7 @@ def bayesian(
     *,
     prior_std: float = 1.0,
     init_std: float = 1e-3,
+    sampling: str = "weight",
     at: str = LAYERS,
     seed: int | None = None,
 ) -> NoiseHandle:
@@ -165,10 +207,11 @@ def bayesian(
     Create the optimiser afterwards so that it sees the new ``rho`` parameters; train with
     ``loss = nll + kl_divergence(model) / dataset_size``. A tied weight gets one ``rho`` and one KL term,
     and one sample per forward pass for all its uses. ``handle.remove()`` restores the model (ties included).
+    ``sampling``: see ``BayesianWeights``.
 
-    Example: ``handle = bayesian(model, prior_std=0.1)``.
+    Example: ``handle = bayesian(model, prior_std=0.1)``, ``bayesian(model, sampling="flipout")``.
     """
-    return inject(model, (at, BayesianWeights(prior_std, init_std=init_std, seed=seed)))
+    return inject(model, (at, BayesianWeights(prior_std, init_std=init_std, sampling=sampling, seed=seed)))
 
 
 def kl_divergence(model: nn.Module) -> torch.Tensor:
