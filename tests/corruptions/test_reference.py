@@ -248,3 +248,16 @@ def test_frost_is_the_original_given_its_crops(severity: int) -> None:
 def test_frost_changes_images_as_the_original(severity: int) -> None:
     mean, spread = compare_random("frost", severity, cifar_like(8), draws=200)
     assert mean == pytest.approx(1, abs=0.05) and spread == pytest.approx(1, abs=0.05)
+
+
+# ---------------------------------------------------------------- every corruption and severity
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("severity", range(1, 6))
+@pytest.mark.parametrize("name", sorted(set(ref.CORRUPTIONS) - {"spatter"}))  # spatter: its own test, more draws
+def test_every_corruption_changes_images_as_the_original(name: str, severity: int) -> None:
+    if name == "frost" and weather.FROST_SOURCE != "photos":
+        pytest.skip("the frost photographs come with imagecorruptions (noisetrain[frost])")
+    mean, _ = compare_random(name, severity, cifar_like(16), draws=16)
+    assert mean == pytest.approx(1, abs=0.05)
