@@ -278,8 +278,16 @@ class NoiseHandle:
         """Apply the gradient injectors to ``optimizer``'s gradients before each of its steps."""
         if self._bound:
             raise RuntimeError("this handle is already bound to an optimizer")
+        if self.injectors("gradients"):
+            self._bound.append(optimizer.register_step_pre_hook(lambda opt, *_: self.perturb_gradients(opt)))
+
+    def perturb_gradients(self, optimizer: torch.optim.Optimizer) -> None:
+        """Apply the gradient injectors to ``optimizer``'s gradients now (what ``bind`` does before each step): for
+        loops whose ``optimizer.step(closure)`` computes the gradients after the step's pre-hooks (Lightning)."""
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
         for injector in self.injectors("gradients"):
-            self._bound.append(optimizer.register_step_pre_hook(_GradientHook(self.model, injector)))
+            injector.training = self.model.training
+            injector(iter(parameters))
 
     def remove(self) -> None:
         """Detach every injector; the model is left exactly as before ``inject``. Idempotent."""
@@ -328,18 +336,6 @@ class _OutputHook:
         if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
             return (injector(output[0]), *output[1:])
         raise TypeError(f"noise at the output of {type(module).__name__} needs a tensor output, got {type(output)}")
-
-
-class _GradientHook:
-    """Optimizer step pre-hook: perturb every gradient the optimizer is about to use."""
-
-    def __init__(self, model: nn.Module, injector: Injector) -> None:
-        self.model = model
-        self.injector = injector
-
-    def __call__(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        self.injector.training = self.model.training
-        self.injector(p for group in optimizer.param_groups for p in group["params"])
 
 
 def recipe_items(recipe: Recipe) -> list[tuple[str | None, Injector | Mapping[str, Any]]]:
