@@ -7,9 +7,9 @@ the module ends exactly as before. In between:
 * ``on_train_batch_start`` sets the schedules' progress, ``global_step / estimated_stepping_batches`` (``fit``'s
   ``step / total_steps``: optimizer steps done over all of them; schedules need a known length), then applies
   the batch noise to a list batch ``[x, y, ...]`` in place (the object ``training_step`` receives);
-* ``on_before_optimizer_step`` adds the gradient noise once the gradients exist. (``handle.bind`` does not
-  work here: Lightning calls ``optimizer.step(closure)``, and torch runs step pre-hooks before the closure
-  computes the gradients.) This is before Lightning's gradient clipping, whereas ``fit`` clips first;
+* ``on_before_optimizer_step`` adds the gradient noise once the gradients exist (``perturb_gradients``;
+  ``bind`` does not work here: Lightning calls ``optimizer.step(closure)``, and torch runs step pre-hooks
+  before the closure computes the gradients). This is before Lightning's gradient clipping, whereas ``fit`` clips first;
 * validation, test and predict run in eval mode, where every injector is silent, as in ``fit``'s evaluation;
 * ``state_dict``/``load_state_dict`` put the injectors' states (generators, progress, counters, learnable
   parameters) in Lightning checkpoints, so a fit resumed from one continues the same noise stream.
