@@ -103,8 +103,12 @@ def draws(model: nn.Module, x: torch.Tensor, n: int = DRAWS) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     ("kind", "case"),
-    [(kind, case) for kind in ("linear", "conv2d") for case in CASES]
-    + [("conv1d", "additive"), ("conv1d", "bayesian"), ("grouped", "tensor"), ("grouped", "bayesian")],
+    [("linear", case) for case in CASES]
+    + [  # convolutions draw 4,000 passes of larger outputs: seconds each, so in the slow suite
+        pytest.param(kind, case, marks=pytest.mark.slow)
+        for kind, case in [("conv2d", case) for case in CASES]
+        + [("conv1d", "additive"), ("conv1d", "bayesian"), ("grouped", "tensor"), ("grouped", "bayesian")]
+    ],
 )
 def test_each_output_has_the_law_of_weight_sampling(kind, case):
     estimates = {}
