@@ -16,6 +16,7 @@ from noisetrain.report import headline, load, render
 from noisetrain.report.figures import (
     DPI,
     WIDTH,
+    curves,
     headline_vs_strength,
     key_dots,
     reliability_diagrams,
@@ -117,3 +118,17 @@ def test_training_curves_show_the_mean_and_the_range_of_the_seeds(full_study: Pa
     np.testing.assert_allclose(line.get_ydata(), [values.mean() - 0.1 / e for e in (1, 2, 3)])
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
     assert band.min() == pytest.approx(values.min() - 0.1) and band.max() == pytest.approx(values.max() - 0.1 / 3)
+
+
+def test_contexts_sharing_a_panel_have_their_own_markers_and_the_legend_fits(full_study: Path) -> None:
+    data = load(full_study)
+    figure = curves("noise_sweep", "accuracy", "strength", "kind", "noise strength at test time")(data, headline(data))
+    assert figure is not None and len(data.contexts) == 2
+    markers = {line.get_label(): line.get_marker() for ax in figure.axes for line in ax.get_lines()}
+    by_context = {context: {m for name, m in markers.items() if name.endswith(f"[{context}]")} for context in
+                  data.contexts}  # fmt: skip
+    assert all(len(found) == 1 for found in by_context.values())  # one marker per context ...
+    assert len(set().union(*by_context.values())) == 2  # ... and a different one for each
+    figure.canvas.draw()  # the legend's right edge stays inside the figure
+    legend = figure.legends[0].get_window_extent()
+    assert legend.x0 >= 0 and legend.x1 <= figure.bbox.width

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import math
 import textwrap
@@ -186,14 +187,15 @@ def curves(measure: str, value: str, x: str, panel: str, xlabel: str, skip: tupl
         kinds = list(dict.fromkeys(records[panel_column]))
         figure, axes = _panels(len(kinds), height=3.4)
         colours = data.colours
+        markers = dict(zip(data.contexts, itertools.cycle("os^Dv<>p"), strict=False))  # contexts share a panel
         bounds = metric(value).bounds
         for ax, kind in zip(axes, kinds, strict=True):
             for _, rows in _by_group(data, records[records[panel_column] == kind]):
                 label, cells = rows["label"].iloc[0], rows.assign(cell=rows[x_column].astype(float))
                 line = summarise(cells, group="cell", value="value", bounds=bounds).sort_values("cell")
                 style = "--" if is_baseline(rows).iloc[0] else "-"
-                ax.plot(line["cell"], line["mean"], marker="o", markersize=3, linestyle=style, color=colours[label],
-                        label=rows["name"].iloc[0])  # fmt: skip
+                ax.plot(line["cell"], line["mean"], marker=markers[rows["context"].iloc[0]], markersize=3,
+                        linestyle=style, color=colours[label], label=rows["name"].iloc[0])  # fmt: skip
                 ax.fill_between(line["cell"], line["ci_low"], line["ci_high"], color=colours[label], alpha=0.12,
                                 linewidth=0)  # fmt: skip
             ax.set(xlabel=xlabel, ylabel=value.replace("_", " "), title=_title(str(kind)))
@@ -360,8 +362,8 @@ def _panels(count: int, *, height: float = 3.4, columns: int = 2) -> tuple[Figur
 def _legend(figure: Figure, axes: list[Axes]) -> None:
     """One legend for the whole figure below its panels: every labelled line once, in a readable size."""
     handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
-    if handles:
-        columns = 2 if max(map(len, handles)) > 30 else 3
+    if handles:  # as many columns as the figure's width holds (about 13 characters an inch), at most 3
+        columns = max(1, min(3, int(figure.get_figwidth() * 13) // (max(map(len, handles)) + 6)))
         rows = math.ceil(len(handles) / columns)
         figure.set_figheight(figure.get_figheight() + LEGEND_ROW * rows)  # the panels keep their size
         figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=columns,
