@@ -1,6 +1,7 @@
 """Test helpers: tiny models, and snapshots of a model's full state to check that injection leaves no trace."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from noisetrain.noise.inject import ATTR
@@ -46,3 +47,46 @@ def toy_data(n: int = 500, features: int = 8, classes: int = 3, *, task: str = "
     a, b = int(0.6 * n), int(0.8 * n)
     splits = [Split(x[i:j], y[i:j]) for i, j in ((0, a), (a, b), (b, n))]
     return Dataset("toy", task, *splits, num_classes=classes if task == "classification" else None)
+
+
+class TiedLM(nn.Module):
+    """An embedding and an output layer sharing one (10, 8) matrix; records the weights each use saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embedding = nn.Embedding(10, 8)
+        self.decoder = nn.Linear(8, 10)
+        self.decoder.weight = self.embedding.weight
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        self.seen = [self.embedding.weight, self.decoder.weight, self.decoder.bias]
+        return self.decoder(self.embedding(ids))
+
+    def by_hand(self, ids: torch.Tensor) -> torch.Tensor:
+        """The forward with the weights the last pass saw."""
+        embedding, decoder, bias = self.seen
+        return F.linear(F.embedding(ids, embedding), decoder, bias)
+
+
+class Twice(nn.Module):
+    """One Linear layer used twice in a forward; records the weights each use saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(6, 6)
+        self.seen: list[torch.Tensor] = []
+        self.fail = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen = [self.fc.weight, self.fc.bias, self.fc.weight, self.fc.bias]
+        hidden = self.fc(x)
+        if self.fail:
+            raise RuntimeError("failed forward")
+        return self.fc(torch.relu(hidden))
+
+    def by_hand(self, x: torch.Tensor) -> torch.Tensor:
+        w1, b1, w2, b2 = self.seen
+        return F.linear(torch.relu(F.linear(x, w1, b1)), w2, b2)

@@ -13,7 +13,7 @@ from noisetrain.noise.sampling import SAMPLING, WeightLaw
 from noisetrain.noise.weights import BayesianWeights, DropConnect, WeightNoise, bayesian, kl_divergence
 from noisetrain.registry import ConfigError
 
-from testkit import tiny_mlp
+from testkit import TiedLM, Twice, tiny_mlp
 
 DRAWS = 4000
 
@@ -177,18 +177,6 @@ def test_flipout_gives_each_example_one_perturbed_weight(kind):
         weight = w.loc + w.delta * s_out[n].view(channels) * s_in[n].view(1, -1, *channels[2:])
         bias = b.loc + b.delta * s_out[n]
         torch.testing.assert_close(out[n], f(x[n : n + 1], weight, bias)[0], rtol=1e-5, atol=1e-6)
-
-
-class Twice(nn.Module):
-    """One Linear layer used twice in a forward pass."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.fc = nn.Linear(6, 6)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.relu(self.fc(x)))
 
 
 class TwoBatches(Twice):
@@ -391,20 +379,6 @@ def test_unknown_sampling_and_non_gaussian_noise_are_refused():
         WeightNoise(sampling="flipout", clip=(-1.0, 1.0))
     with pytest.raises(ConfigError, match="'dropconnect' has no parameter 'sampling'"):
         build_noise({"kind": "dropconnect", "p": 0.2, "sampling": "local"})
-
-
-class TiedLM(nn.Module):
-    """An embedding and an output layer sharing one matrix."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.embedding = nn.Embedding(10, 8)
-        self.decoder = nn.Linear(8, 10)
-        self.decoder.weight = self.embedding.weight
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.embedding(ids))
 
 
 class MatMul(nn.Module):

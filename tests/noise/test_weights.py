@@ -22,7 +22,7 @@ from noisetrain.noise.weights import (
 )
 from noisetrain.registry import ConfigError
 
-from testkit import same_snapshot, snapshot, tiny_cnn, tiny_mlp
+from testkit import TiedLM, Twice, same_snapshot, snapshot, tiny_cnn, tiny_mlp
 
 
 def attached(injector, shape=(64, 64)) -> tuple[nn.Linear, torch.Tensor]:
@@ -390,49 +390,6 @@ def test_learnable_init_zero_is_off():
 
 
 # -- tied weights: one parameter, one injector, one sample per forward pass -----------------------------------
-
-
-class TiedLM(nn.Module):
-    """An embedding and an output layer sharing one (10, 8) matrix; records the weights each use saw."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.embedding = nn.Embedding(10, 8)
-        self.decoder = nn.Linear(8, 10)
-        self.decoder.weight = self.embedding.weight
-        self.seen: list[torch.Tensor] = []
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        self.seen = [self.embedding.weight, self.decoder.weight, self.decoder.bias]
-        return self.decoder(self.embedding(ids))
-
-    def by_hand(self, ids: torch.Tensor) -> torch.Tensor:
-        """The forward with the weights the last pass saw."""
-        embedding, decoder, bias = self.seen
-        return F.linear(F.embedding(ids, embedding), decoder, bias)
-
-
-class Twice(nn.Module):
-    """One Linear layer used twice in a forward; records the weights each use saw."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.fc = nn.Linear(6, 6)
-        self.seen: list[torch.Tensor] = []
-        self.fail = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.seen = [self.fc.weight, self.fc.bias, self.fc.weight, self.fc.bias]
-        hidden = self.fc(x)
-        if self.fail:
-            raise RuntimeError("failed forward")
-        return self.fc(torch.relu(hidden))
-
-    def by_hand(self, x: torch.Tensor) -> torch.Tensor:
-        w1, b1, w2, b2 = self.seen
-        return F.linear(torch.relu(F.linear(x, w1, b1)), w2, b2)
 
 
 INPUTS = {TiedLM: torch.randint(0, 10, (4, 5)), Twice: torch.randn(4, 6)}
