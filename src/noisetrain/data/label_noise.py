@@ -29,21 +29,24 @@ from .dataset import DATASETS, Dataset, Split
 
 
 def label_noise_options(spec: Mapping[str, Any], *, field: str = "data") -> dict[str, Any]:
-    """The label-noise options of a data spec (``DATASETS.shared``), checked."""
-    options = {name: spec[name] for name in DATASETS.shared if name in spec}
-    rate, mode = options.get("label_noise", 0), options.get("label_noise_mode", "symmetric")
+    """The label-noise options of a data spec (``DATASETS.shared``), checked and completed with their defaults;
+    empty when the spec sets none."""
+    if not any(name in spec for name in DATASETS.shared):
+        return {}
+    rate, mode = spec.get("label_noise", 0), spec.get("label_noise_mode", "symmetric")
     if isinstance(rate, bool):
         raise ConfigError(f"{field}.label_noise must be a number in [0, 1), got {rate!r}")
     check_range(f"{field}.label_noise", rate, 0, 1, high_open=True)
     check_choice(f"{field}.label_noise_mode", mode, LABEL_MODES)
-    return options
+    return {"label_noise": rate, "label_noise_mode": mode}
 
 
 def with_noisy_labels(dataset: Dataset, options: dict[str, Any], *, seed: int, field: str = "data") -> Dataset:
-    """``dataset`` with its training and validation labels flipped as ``options`` say (see the module)."""
-    rate, mode = options.get("label_noise", 0), options.get("label_noise_mode", "symmetric")
+    """``dataset`` with its training and validation labels flipped as ``options`` (of ``label_noise_options``)
+    say (see the module)."""
     if not options:
         return dataset
+    rate, mode = options["label_noise"], options["label_noise_mode"]
     if dataset.task != "classification":
         raise ConfigError(
             f"{field}.label_noise: data {dataset.name!r} is regression, with no labels to flip; "

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..checks import check_choice, check_range
 from ..config import RunConfig, validate
+from ..noise.labels import LABEL_MODES
 from ..registry import ConfigError
 from ..train import build, fit, resolve_device
 from .records import Record, accuracy_record, predictions
@@ -37,7 +38,7 @@ def label_noise_robustness(
     Returns ``accuracy`` records (setting ``{"rate", "mode"}``) and the fraction of labels actually flipped.
     """
     config = validate(config)
-    check_choice("mode", mode, ("symmetric", "asymmetric"))
+    check_choice("mode", mode, LABEL_MODES)
     if not rates:
         raise ConfigError("rates must list at least one label-noise rate")
     for rate in rates:
