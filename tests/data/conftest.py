@@ -81,6 +81,20 @@ def write_cifar(folder: Path, per_batch: int = 12, *, protocol: int = 2) -> Path
     return folder
 
 
+def write_cifar100(folder: Path, n_train: int = 40, n_test: int = 10, *, protocol: int = 2) -> Path:
+    """Write a tiny ``cifar-100-python`` layout: fine label ``index % 100``, coarse label ``index % 20``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n, start in (("train", n_train, 0), ("test", n_test, 150)):
+        images, _ = tiny_images(n, (3, 32, 32), start=start, seed=start)
+        index = np.arange(start, start + n)
+        labels = {"fine_labels": (index % 100).tolist(), "coarse_labels": (index % 20).tolist()}
+        batch = {"data": images.reshape(n, -1), **labels}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=protocol))
+    meta = {f"{kind}_label_names": [f"{kind}{i}" for i in range(n)] for kind, n in (("fine", 100), ("coarse", 20))}
+    (folder / "meta").write_bytes(pickle.dumps(meta, protocol=protocol))
+    return folder
+
+
 @pytest.fixture
 def mnist_like() -> Callable[..., Path]:
     """The writer :func:`write_mnist_like`."""
@@ -97,3 +111,9 @@ def idx_writer() -> Callable[..., Path]:
 def cifar_writer() -> Callable[..., Path]:
     """The writer :func:`write_cifar`."""
     return write_cifar
+
+
+@pytest.fixture
+def cifar100_writer() -> Callable[..., Path]:
+    """The writer :func:`write_cifar100`."""
+    return write_cifar100

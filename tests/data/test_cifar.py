@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from noisetrain.data.cifar import CIFAR10, load_pickle
+from noisetrain.data.cifar import CIFAR10, CIFAR100, load_pickle
 from noisetrain.data.dataset import DATASETS
 from noisetrain.data.download import Resource, md5_of
+from noisetrain.data.load import load_data
 from noisetrain.registry import ConfigError
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -200,3 +201,49 @@ def test_download_with_a_wrong_checksum(tmp_path: Path, cifar_writer, monkeypatc
 
 def test_registered() -> None:
     assert "cifar10" in DATASETS and DATASETS.get("cifar10") is CIFAR10
+
+
+# -- CIFAR-100 -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("labels", "classes", "modulus"), [("fine", 100, 100), ("coarse", 20, 20)])
+def test_cifar100_fine_and_coarse_labels(tmp_path: Path, cifar100_writer, labels: str, classes: int, modulus: int):
+    cifar100_writer(tmp_path / "cifar-100-python")
+    data = CIFAR100(root=tmp_path, val_size=0.0, labels=labels).load()
+    assert data.name == "cifar100" and data.num_classes == classes
+    assert data.train.x.shape == (40, 3, 32, 32) and data.test.x.shape == (10, 3, 32, 32)
+    assert torch.equal(data.train.y, index_of(data.train.x) % modulus)
+    assert index_of(data.test.x).tolist() == list(range(150, 160))
+    assert torch.equal(data.test.y, torch.arange(150, 160) % modulus)
+    assert data.info["classes"][:2] == [f"{labels}0", f"{labels}1"] and len(data.info["classes"]) == classes
+
+
+def test_cifar100_from_a_spec_with_label_noise(tmp_path: Path, cifar100_writer) -> None:
+    cifar100_writer(tmp_path / "cifar-100-python", n_train=250)  # indices stay below 256
+    spec = {"kind": "cifar100", "root": str(tmp_path), "labels": "coarse", "val_size": 0.0, "label_noise": 0.5}
+    data = load_data(spec)
+    flipped = (data.train.y != index_of(data.train.x) % 20).float().mean().item()
+    assert abs(flipped - 0.5) < 0.08  # symmetric noise moves every flipped label to another class
+    assert torch.equal(data.test.y, torch.arange(150, 160) % 20)
+
+
+def test_cifar100_errors(tmp_path: Path, cifar100_writer) -> None:
+    with pytest.raises(ConfigError, match="labels must be one of 'fine', 'coarse'; got 'medium'"):
+        CIFAR100(root=tmp_path, labels="medium")
+    folder = cifar100_writer(tmp_path / "cifar-100-python")
+    (folder / "meta").write_bytes(pickle.dumps({"coarse_label_names": ["a"]}))
+    with pytest.raises(ConfigError, match="meta: expected a dict with key 'fine_label_names'"):
+        CIFAR100(root=tmp_path).load()
+    (folder / "meta").unlink()
+    with pytest.raises(ConfigError, match="CIFAR-100 files not found"):
+        CIFAR100(root=tmp_path).load()
+    assert DATASETS.get("cifar100") is CIFAR100
+
+
+def test_cifar100_download(tmp_path: Path, cifar100_writer, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = cifar100_writer(tmp_path / "publish" / "cifar-100-python")
+    archive = tmp_path / "publish" / "cifar-100-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source, arcname="cifar-100-python")
+    resource = Resource(archive.name, archive.as_uri(), md5_of(archive))
+    monkeypatch.setattr(CIFAR100, "resources", (resource,))
+    data = CIFAR100(root=tmp_path / "root", download=True, val_size=0.0).load()
+    assert len(data.train) == 40 and data.info["source"] == str(tmp_path / "root" / "cifar-100-python")

@@ -237,3 +237,12 @@ def test_download_with_a_wrong_checksum_fails(tmp_path: Path, mnist_like, monkey
     with pytest.raises(ConfigError, match=r"checksum mismatch .*expected md5 0{32}, got [0-9a-f]{32}"):
         FashionMNIST(root=tmp_path / "root", download=True).load()
     assert list((tmp_path / "root" / "fashion_mnist").iterdir()) == []
+
+
+@pytest.mark.parametrize(("source", "folder"), [(MNIST, "MNIST/raw"), (FashionMNIST, "FashionMNIST/raw")])
+def test_torchvision_layout_is_found(tmp_path: Path, mnist_like, monkeypatch: pytest.MonkeyPatch, source, folder):
+    mnist_like(tmp_path / folder, gz=False)  # torchvision keeps the unpacked files in <root>/<Class>/raw
+    data = source(root=tmp_path, val_size=0.0).load()
+    assert data.info["source"] == str(tmp_path / folder) and len(data.train) == 60 and len(data.test) == 20
+    monkeypatch.setenv("NOISETRAIN_DATA", str(tmp_path))
+    assert source(val_size=0.0).load().info["source"] == str(tmp_path / folder)

@@ -48,6 +48,10 @@ def test_candidates(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert candidate_folders(clean_env / "r", "mnist") == [clean_env / "r" / "mnist", clean_env / "r"]
     monkeypatch.setenv(ENV_VAR, str(clean_env / "env"))
     assert candidate_folders(None, "mnist") == [clean_env / "env" / "mnist", default_root() / "mnist"]
+    env, cache = clean_env / "env", default_root()
+    both = [env / "mnist", env / "MNIST/raw", cache / "mnist", cache / "MNIST/raw"]
+    assert candidate_folders(None, "mnist", ("MNIST/raw",)) == both
+    assert candidate_folders(env, "mnist", ("MNIST/raw",)) == [env / "mnist", env / "MNIST/raw", env]
 
 
 def test_find_folder_takes_the_first_complete_candidate(tmp_path: Path) -> None:

@@ -1,10 +1,14 @@
-"""CIFAR-10 from its python batches (Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", 2009).
+"""CIFAR-10 and CIFAR-100 from their python batches (Krizhevsky, "Learning Multiple Layers of Features from
+Tiny Images", 2009; https://www.cs.toronto.edu/~kriz/cifar.html).
 
 The folder ``cifar-10-batches-py`` holds ``data_batch_1`` ... ``data_batch_5``, ``test_batch`` and
-``batches.meta``, each a pickled dict (https://www.cs.toronto.edu/~kriz/cifar.html). A batch has
-``data`` (N x 3072 uint8: the red, green, then blue 32x32 plane, rows in order) and ``labels``
-(N ints); the meta file has ``label_names``. Pickles are read by :class:`RestrictedUnpickler`,
-which builds numpy arrays and plain containers only, so a tampered file cannot run code.
+``batches.meta``; ``cifar-100-python`` holds ``train``, ``test`` and ``meta``. Each is a pickled dict
+(torchvision's ``datasets.CIFAR10/100`` unpack the same archives into the same folders). A batch has
+``data`` (N x 3072 uint8: the red, green, then blue 32x32 plane, rows in order) and its labels
+(``labels``; CIFAR-100: ``fine_labels`` and ``coarse_labels``); the meta file has the class names
+(``label_names``; ``fine_label_names``, ``coarse_label_names``). Pickles are read by
+:class:`RestrictedUnpickler`, which builds numpy arrays and plain containers only, so a tampered file
+cannot run code.
 
 Example:
     >>> data = CIFAR10(root="../shared/data", val_size=0.1).load()   # x: (N, 3, 32, 32) in [0, 1]
@@ -14,12 +18,14 @@ from __future__ import annotations
 
 import codecs
 import math
+import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..checks import check_choice
 from ..registry import ConfigError
 from .dataset import DATASETS, Split
 from .download import Resource, extract_tar, fetch
@@ -90,8 +96,61 @@ def entry(record: Any, key: str, path: Path) -> Any:
     return record[key]
 
 
+class CIFARBatches(ImageSource):
+    """Base of the CIFAR sources: images and labels from pickled batches, class names from a meta file.
+
+    A subclass names its ``train_files``, ``test_file``, ``meta_file`` and the dict keys of the labels
+    (``label_key``) and of the class names (``names_key``).
+    """
+
+    train_files: tuple[str, ...]
+    test_file: str
+    meta_file: str
+    label_key: str
+    names_key: str
+    image_shape = (3, 32, 32)
+
+    def fetch_into(self, base: Path) -> None:
+        """Download the archive into ``base`` and unpack it there (it holds the subfolder)."""
+        for resource in self.resources:
+            extract_tar(fetch(resource, base), base)
+
+    def read(self, folder: Path) -> tuple[Split, Split, list[str]]:
+        meta = folder / self.meta_file
+        names = entry(load_pickle(meta), self.names_key, meta)
+        if not isinstance(names, list) or len(names) != self.num_classes or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"{meta}: {self.names_key} must be a list of {self.num_classes} strings, got {names!r}")
+        batches = [self.read_batch(folder / name) for name in self.train_files]
+        images = np.concatenate([images for images, _ in batches])
+        labels = np.concatenate([labels for _, labels in batches])
+        source = f"{folder}/{self.train_files[0] if len(self.train_files) == 1 else 'data_batch_*'}"
+        train = image_split(images, labels, num_classes=self.num_classes, source=source)
+        test_path = folder / self.test_file
+        test = image_split(*self.read_batch(test_path), num_classes=self.num_classes, source=str(test_path))
+        return train, test, names
+
+    def read_batch(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        """Images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` of one batch file."""
+        batch = load_pickle(path)
+        data, labels = entry(batch, "data", path), entry(batch, self.label_key, path)
+        try:
+            labels = np.asarray(labels)
+        except ValueError as error:  # a ragged list
+            raise ConfigError(f"{path}: {self.label_key!r} must be a list of integers ({error})") from error
+        size = int(np.prod(self.image_shape))
+        if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != size:
+            found = f"{data.dtype} of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+            raise ConfigError(f"{path}: 'data' must be a uint8 array of shape (N, {size}), found {found}")
+        if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(data):
+            raise ConfigError(
+                f"{path}: {self.label_key!r} must be {len(data)} integers, one per image, "
+                f"found {labels.dtype} of shape {labels.shape}"
+            )
+        return data.reshape(-1, *self.image_shape), labels
+
+
 @DATASETS.register("cifar10")
-class CIFAR10(ImageSource):
+class CIFAR10(CIFARBatches):
     """CIFAR-10: 50,000 training and 10,000 test 32x32 colour images in 10 classes (Krizhevsky, 2009).
 
     Files in ``<root>/cifar-10-batches-py/``; ``download=True`` fetches and unpacks the publisher's
@@ -101,7 +160,8 @@ class CIFAR10(ImageSource):
     title = "CIFAR-10"
     subfolder = "cifar-10-batches-py"
     train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
-    required = tuple((name,) for name in (*train_files, "test_batch", "batches.meta"))
+    test_file, meta_file, label_key, names_key = "test_batch", "batches.meta", "labels", "label_names"
+    required = tuple((name,) for name in (*train_files, test_file, meta_file))
     resources = (
         Resource(
             "cifar-10-python.tar.gz",
@@ -109,40 +169,47 @@ class CIFAR10(ImageSource):
             "c58f30108f718f92721af3b95e74349a",
         ),
     )
-    image_shape = (3, 32, 32)
 
-    def fetch_into(self, base: Path) -> None:
-        """Download the archive into ``base`` and unpack it there (it holds ``cifar-10-batches-py/``)."""
-        for resource in self.resources:
-            extract_tar(fetch(resource, base), base)
 
-    def read(self, folder: Path) -> tuple[Split, Split, list[str]]:
-        names = entry(load_pickle(folder / "batches.meta"), "label_names", folder / "batches.meta")
-        if not isinstance(names, list) or len(names) != self.num_classes or not all(isinstance(n, str) for n in names):
-            raise ConfigError(f"{folder / 'batches.meta'}: label_names must be a list of 10 strings, got {names!r}")
-        batches = [self.read_batch(folder / name) for name in self.train_files]
-        images = np.concatenate([images for images, _ in batches])
-        labels = np.concatenate([labels for _, labels in batches])
-        train = image_split(images, labels, num_classes=self.num_classes, source=f"{folder}/data_batch_*")
-        test_path = folder / "test_batch"
-        test = image_split(*self.read_batch(test_path), num_classes=self.num_classes, source=str(test_path))
-        return train, test, names
+CIFAR100_LABELS = {"fine": 100, "coarse": 20}
+"""CIFAR-100's two label sets and their numbers of classes."""
 
-    def read_batch(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
-        """Images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` of one batch file."""
-        batch = load_pickle(path)
-        data, labels = entry(batch, "data", path), entry(batch, "labels", path)
-        try:
-            labels = np.asarray(labels)
-        except ValueError as error:  # a ragged list
-            raise ConfigError(f"{path}: 'labels' must be a list of integers ({error})") from error
-        size = int(np.prod(self.image_shape))
-        if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != size:
-            found = f"{data.dtype} of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
-            raise ConfigError(f"{path}: 'data' must be a uint8 array of shape (N, {size}), found {found}")
-        if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(data):
-            raise ConfigError(
-                f"{path}: 'labels' must be {len(data)} integers, one per image, "
-                f"found {labels.dtype} of shape {labels.shape}"
-            )
-        return data.reshape(-1, *self.image_shape), labels
+
+@DATASETS.register("cifar100")
+class CIFAR100(CIFARBatches):
+    """CIFAR-100: 50,000 training and 10,000 test 32x32 colour images in 100 classes (fine labels) grouped
+    into 20 superclasses (coarse labels) (Krizhevsky, 2009).
+
+    Files in ``<root>/cifar-100-python/``; ``download=True`` fetches and unpacks the publisher's archive
+    into ``<root>``. ``labels``: ``fine`` (100 classes) or ``coarse`` (20); other options as in
+    :class:`~noisetrain.data.images.ImageSource`.
+    """
+
+    title = "CIFAR-100"
+    subfolder = "cifar-100-python"
+    train_files = ("train",)
+    test_file, meta_file = "test", "meta"
+    required = tuple((name,) for name in (*train_files, test_file, meta_file))
+    resources = (
+        Resource(
+            "cifar-100-python.tar.gz",
+            "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+            "eb9058c3a382ffc7106e4002c42a8d85",
+        ),
+    )
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        download: bool = False,
+        val_size: float = 0.1,
+        train_size: int | None = None,
+        seed: int = 0,
+        flatten: bool = False,
+        labels: str = "fine",
+    ) -> None:
+        super().__init__(root, download, val_size, train_size, seed, flatten)
+        check_choice("labels", labels, tuple(CIFAR100_LABELS))
+        self.labels = labels
+        self.num_classes = CIFAR100_LABELS[labels]
+        self.label_key, self.names_key = f"{labels}_labels", f"{labels}_label_names"

@@ -117,11 +117,13 @@ class IdxImages(ImageSource):
 class MNIST(IdxImages):
     """MNIST handwritten digits (LeCun, Cortes, Burges, 1998): 60,000 training and 10,000 test images.
 
-    Files in ``<root>/mnist/``; downloads come from the PyTorch mirror of the original files.
+    Files in ``<root>/mnist/`` or torchvision's ``<root>/MNIST/raw/``; downloads come from the PyTorch
+    mirror of the original files.
     """
 
     title = "MNIST"
     subfolder = "mnist"
+    also = ("MNIST/raw",)
     classes = tuple(str(digit) for digit in range(10))
     resources = published(
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -138,11 +140,13 @@ class MNIST(IdxImages):
 class FashionMNIST(IdxImages):
     """Fashion-MNIST (Xiao et al., 2017, arXiv:1708.07747): Zalando article images in MNIST's format.
 
-    Files in ``<root>/fashion_mnist/``; downloads come from the authors' S3 bucket.
+    Files in ``<root>/fashion_mnist/`` or torchvision's ``<root>/FashionMNIST/raw/``; downloads come from
+    the authors' S3 bucket.
     """
 
     title = "Fashion-MNIST"
     subfolder = "fashion_mnist"
+    also = ("FashionMNIST/raw",)
     classes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
     resources = published(
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",

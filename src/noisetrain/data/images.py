@@ -47,13 +47,15 @@ class ImageSource:
         seed: seed of the validation split and of the subset.
         flatten: give inputs of shape ``(N, C*H*W)`` instead of ``(N, C, H, W)``.
 
-    A subclass names its ``subfolder``, ``required`` files, published ``resources`` and
+    A subclass names its ``subfolder`` (and torchvision's, ``also``), ``required`` files, published ``resources`` and
     ``image_shape``, and implements ``read(folder) -> (train, test, class names)``.
     """
 
     kind: ClassVar[str]
     title: ClassVar[str]
     subfolder: ClassVar[str]
+    also: ClassVar[tuple[str, ...]] = ()
+    """Other subfolders that hold the same files: torchvision's layout."""
     required: ClassVar[Required]
     resources: ClassVar[tuple[Resource, ...]]
     image_shape: ClassVar[tuple[int, int, int]]
@@ -87,7 +89,7 @@ class ImageSource:
 
     def locate(self) -> Path:
         """The folder holding every required file, downloading them first if allowed and needed."""
-        candidates = candidate_folders(self.root, self.subfolder)
+        candidates = candidate_folders(self.root, self.subfolder, self.also)
         folder = find_folder(candidates, self.required)
         if folder is not None:
             return folder

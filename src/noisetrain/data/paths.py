@@ -3,8 +3,10 @@
 The root is, in order: the ``root`` argument, the environment variable ``NOISETRAIN_DATA``,
 and ``$XDG_CACHE_HOME/noisetrain/data`` (``~/.cache/noisetrain/data`` by default), which is
 also where ``download=True`` puts files when neither of the others is given. A data set lives
-in its own subfolder of the root (``mnist/``, ``fashion_mnist/``, ``cifar-10-batches-py/``);
-an explicit ``root`` may also be that subfolder itself.
+in its own subfolder of the root (``mnist/``, ``fashion_mnist/``, ``cifar-10-batches-py/``), or where
+torchvision's ``datasets`` put it under the same root (``MNIST/raw/``, ``FashionMNIST/raw/``,
+``cifar-100-python/``), so a folder a torchvision user already has is read as it is; an explicit
+``root`` may also be that subfolder itself.
 
 Example:
     >>> required = [("t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz")]
@@ -47,18 +49,22 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     return Path(env).expanduser() if env else default_root()
 
 
-def candidate_folders(root: str | os.PathLike[str] | None, subfolder: str) -> list[Path]:
+def candidate_folders(
+    root: str | os.PathLike[str] | None, subfolder: str, also: Sequence[str] = ()
+) -> list[Path]:
     """Folders to search for a data set, in order.
 
-    An explicit ``root``: ``root/subfolder`` then ``root``. Otherwise ``$NOISETRAIN_DATA/subfolder``
-    (when set) then ``default_root()/subfolder``.
+    An explicit ``root``: ``root/subfolder``, ``root/<each of also>``, then ``root``. Otherwise the same
+    subfolders of ``$NOISETRAIN_DATA`` (when set), then of ``default_root()``. ``also`` names other
+    layouts of the same files, such as torchvision's ``MNIST/raw``.
     """
+    subfolders = (subfolder, *also)
     if root is not None:
         base = data_root(root)
-        return [base / subfolder, base]
+        return [*(base / name for name in subfolders), base]
     env = os.environ.get(ENV_VAR)
     bases = [Path(env).expanduser()] if env else []
-    return [base / subfolder for base in [*bases, default_root()]]
+    return [base / name for base in [*bases, default_root()] for name in subfolders]
 
 
 def pick(folder: Path, names: tuple[str, ...]) -> Path | None:
