@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -133,3 +134,22 @@ def test_help_imports_nothing_heavy(command: list[str]) -> None:
     )
     shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert shown.strip() == "[]"
+
+
+def test_planning_a_study_imports_neither_scipy_nor_pandas(tmp_path: Path) -> None:
+    """Expanding and checking a study needs torch and its data, not the statistics (scipy.stats, pandas): they
+    are imported where a report or a certificate is computed. (The demo's digits come through scikit-learn,
+    which imports both, so the check plans a study on generated data.)"""
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        "data: {kind: function, name: sphere, n_train: 100}\nmodel: {kind: mlp, widths: [8]}\nseeds: 2\n"
+        "noise: {weights: [{kind: weight_noise, std: [0.01, 0.1]}]}\n"
+        "evaluate: {measures: [clean]}\nreport: {metric: rmse}\n"
+    )
+    script = (
+        "import sys\nfrom noisetrain.study import load_study, plan\n"
+        f"study, runs = plan(load_study({str(study)!r}))\n"
+        "print(len(runs), sorted(m for m in ('scipy.stats', 'pandas', 'sklearn') if m in sys.modules))"
+    )
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert shown.split() == ["6", "[]"]

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from scipy.stats import beta, binom, norm
 from torch import nn
 
 from ..data import Dataset
@@ -66,6 +65,8 @@ def class_counts(
 
 def lower_confidence_bound(successes: np.ndarray, n: int, alpha: float) -> np.ndarray:
     """One-sided Clopper-Pearson lower bound at level ``1 - alpha`` of a binomial proportion, per entry."""
+    from scipy.stats import beta  # imported here: scipy.stats takes half a second, and most runs never certify
+
     successes = np.asarray(successes)
     return np.where(successes > 0, beta.ppf(alpha, np.maximum(successes, 1), n - successes + 1), 0.0)
 
@@ -89,6 +90,8 @@ def certify(
     radius 0, as in Cohen et al.'s code) and radii (N,) float64 (0 where abstaining), both on the CPU. The
     guarantee holds with probability ``1 - alpha`` per point.
     """
+    from scipy.stats import norm
+
     candidate = class_counts(model, x, sigma, n0, generator, batch_size).argmax(dim=1)
     counts = class_counts(model, x, sigma, n, generator, batch_size)
     top = counts.gather(1, candidate[:, None])[:, 0].cpu().numpy()
@@ -113,6 +116,8 @@ def predict(
 
     Returns: predictions (N,) int64 on the CPU; a wrong answer has probability at most ``alpha`` per point.
     """
+    from scipy.stats import binom
+
     counts = class_counts(model, x, sigma, n, generator, batch_size)
     top2 = counts.topk(min(2, counts.shape[1]), dim=1)
     pair = top2.values.cpu().numpy()

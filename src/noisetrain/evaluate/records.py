@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import beta
 from torch import nn
 
 from ..data.dataset import Dataset, Task
@@ -187,6 +186,8 @@ def get_measure(name: str) -> Measure:
 
 def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Exact two-sided binomial interval for ``successes / n`` (Clopper & Pearson 1934)."""
+    from scipy.stats import beta  # scipy.stats takes half a second to import; most callers never get here
+
     if n == 0:
         return (0.0, 1.0)
     alpha = 1 - confidence

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .keys import key_records, show, show_interval
 from .records import MEASURES, Record
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def key_numbers(records: Iterable[Record]) -> list[tuple[str, str, str, str]]:
@@ -52,5 +54,7 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
          **{f"setting.{k}": v for k, v in r.setting.items()}}
         for r in records
     ]  # fmt: skip
+    import pandas as pd
+
     base = ["measure", "metric", "value", "ci_low", "ci_high", "n", "setting"]
     return pd.DataFrame(rows, columns=list(dict.fromkeys([*base, *(k for row in rows for k in row)])))

@@ -26,10 +26,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..config import parse
 from ..files import write_atomic
@@ -37,6 +36,9 @@ from ..registry import ConfigError
 from .config import StudyConfig
 from .execute import Outcome
 from .expand import RunSpec, cell
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: a study run and `validate` do without it
+    import pandas as pd
 
 DB = "study.db"
 """The store's file name in a study folder."""
@@ -225,6 +227,8 @@ class Store:
         registered: key, group, arm, label, seed, status, message, attempts, timings, best epoch, one
         column per grid factor (``factors()`` names them), and with ``details`` the grid factors, the resolved
         config, the summary (test metrics) and the environment as JSON."""
+        import pandas as pd
+
         where = "" if every else "WHERE current=1"
         rows = self.connection.execute(
             f"SELECT {', '.join(RUN_COLUMNS)}, current, factors, summary, config, environment FROM runs {where} "
@@ -249,6 +253,8 @@ class Store:
 
     def records(self) -> pd.DataFrame:
         """One row per evaluation record, with its run's key, group, arm, label, seed and grid factors."""
+        import pandas as pd
+
         frame = pd.read_sql_query(
             "SELECT run AS key, measure, metric, setting, value, ci_low, ci_high, n FROM records ORDER BY rowid",
             self.connection,
@@ -257,6 +263,8 @@ class Store:
 
     def metrics(self) -> pd.DataFrame:
         """One row per (run, epoch, metric) with the run's group, arm, label and seed."""
+        import pandas as pd
+
         frame = pd.read_sql_query(
             "SELECT run AS key, epoch, name, value FROM metrics ORDER BY run, epoch, name", self.connection
         )
