@@ -4,6 +4,10 @@ Models (CPU): an MLP 784-512-512-10 at batch 256 and a small CNN on 3x32x32 at b
 (plus a convolutional text classifier for the two text-only injectors). Clean and noisy steps run in the
 same process, interleaved round by round after a warm-up; the figure is the median ratio.
 
+Every case that draws a value per element (input, activation, weight and gradient noise) runs twice: with the
+exact source (torch's generator, the default) and with the fast one (``generator: fast``, table slices), as
+``case[fast]``.
+
 Run: ``python benchmarks/overhead.py [--quick]`` -> ``benchmarks/results/overhead.json``;
 ``--cases weight_noise,bayesian`` runs only those cases (every variant, e.g. ``bayesian[local]``) and writes nothing.
 """
@@ -21,6 +25,8 @@ from noisetrain import inject
 
 from _common import interleaved_ratio, row, table, write
 
+PER_ELEMENT = ("input", "activation", "weight", "gradient")
+"""The families whose injectors draw a value per element: the ones the fast source serves."""
 TARGETS = {"input": 1.10, "activation": 1.10, "gradient": 1.10, "label": 1.10, "batch": 1.10}
 WEIGHT_TARGETS = {"mlp": 1.20, "cnn": 1.10}
 
@@ -130,12 +136,17 @@ def main() -> None:
     for label, spec, models, family in CASES:
         if chosen is not None and label.split("[")[0] not in chosen:
             continue
-        for name in models:
-            clean, noisy = training_step(None, name), training_step(spec, name)
-            ratio = interleaved_ratio(clean, noisy, steps=steps[name], rounds=rounds)
-            target = WEIGHT_TARGETS[name] if family == "weight" else TARGETS[family]
-            results.append(row(f"{label}/{name}", "step_time_ratio", ratio, target, "lower"))
-            print(f"{label}/{name}: {ratio:.3f}", flush=True)
+        variants = [(label, spec)]
+        if family in PER_ELEMENT:
+            fast = f"{label[:-1]},fast]" if label.endswith("]") else f"{label}[fast]"
+            variants.append((fast, {**spec, "generator": "fast"}))
+        for case, variant in variants:
+            for name in models:
+                clean, noisy = training_step(None, name), training_step(variant, name)
+                ratio = interleaved_ratio(clean, noisy, steps=steps[name], rounds=rounds)
+                target = WEIGHT_TARGETS[name] if family == "weight" else TARGETS[family]
+                results.append(row(f"{case}/{name}", "step_time_ratio", ratio, target, "lower"))
+                print(f"{case}/{name}: {ratio:.3f}", flush=True)
     if chosen is None:
         write("overhead", results)
     else:

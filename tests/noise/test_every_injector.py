@@ -90,12 +90,15 @@ def test_examples_cover_the_registry():
     assert {kind for kind, _, _ in EXAMPLES} == set(NOISE.names())
 
 
+@pytest.mark.parametrize("generator", ["exact", "fast"])
 @pytest.mark.parametrize(("kind", "model_name", "params"), EXAMPLES, ids=[f"{k}-{m}" for k, m, _ in EXAMPLES])
-def test_train_step_eval_identity_and_removal(kind, model_name, params):
+def test_train_step_eval_identity_and_removal(kind, model_name, params, generator):
     model, x, y = tiny(model_name)
     if kind == "target_noise":
         y = y.float()  # a regression target
     spec = {"kind": kind, **params, "seed": 0} if kind != "label_smoothing" else {"kind": kind, **params}
+    if generator == "fast":
+        spec["generator"] = "fast"
     injector = build_noise({k: v for k, v in spec.items() if k != "at"})
     assert build_noise(injector.to_config()).to_config() == injector.to_config()
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from noisetrain.noise.base import NOISE, build_noise
@@ -132,6 +134,7 @@ def test_cuda(kind):
         (lambda: TokenMask(mask_id=0, vocab_size=VOCAB, split=(0.8, 0.1, 0.2)), "TokenMask.split"),
         (lambda: TokenMask(mask_id=0, vocab_size=VOCAB, split=(1.1, -0.1, 0.0)), "TokenMask.split"),
         (lambda: EmbeddingNoise(-1.0), "EmbeddingNoise.alpha"),
+        (lambda: EmbeddingNoise(protected=(-1,)), "EmbeddingNoise.protected"),
         (lambda: TemporalDropout(0.1, span=0), "TemporalDropout.span"),
         (lambda: TemporalDropout(0.1, span=2.5), "TemporalDropout.span"),
         (lambda: TemporalDropout(0.1, time_dim=0), "TemporalDropout.time_dim"),
@@ -203,6 +206,44 @@ def test_token_mask_through_inject():
     assert torch.equal(model(ids), clean) and not model._forward_pre_hooks
 
 
+class Tokenizer:
+    """What ``from_tokenizer`` reads of a Hugging Face tokenizer: ids 0-4 are special (pad, CLS, SEP, unknown,
+    mask), listed with a repeat as tokenizers may; 100 base ids and 20 added ones."""
+
+    mask_token_id = 4
+    all_special_ids = (0, 1, 2, 3, 4, 0)
+    vocab_size = 100
+
+    def __len__(self) -> int:
+        return 120
+
+
+def test_token_mask_from_tokenizer_masks_as_bert_and_never_changes_special_tokens():
+    injector = TokenMask.from_tokenizer(Tokenizer(), p=0.3, seed=0)
+    assert (injector.mask_id, injector.vocab_size, injector.protected) == (4, 120, (0, 1, 2, 3, 4))
+    ids = torch.randint(5, 120, (400, 250), generator=gen(0))
+    ids[:, 0], ids[:, 199] = 1, 2  # CLS, SEP
+    ids[:, 200:] = 0  # padding
+    out = injector(ids)
+    special = ids < 5
+    assert torch.equal(out[special], ids[special])  # 20,800 special positions, none changed
+    ordinary = ~special  # 79,200 positions, each selected with p = 0.3: 80% mask, 10% random id, 10% kept
+    changed = (out[ordinary] != ids[ordinary]).float().mean().item()
+    masked = (out[ordinary] == 4).float().mean().item()
+    assert abs(changed - 0.3 * (0.8 + 0.1 * 119 / 120)) < 0.006  # std ~0.0016
+    assert abs(masked - 0.3 * (0.8 + 0.1 / 120)) < 0.006
+    assert 100 <= out.max() < 120  # random ids cover the added tokens: len(tokenizer), not vocab_size
+
+
+def test_from_tokenizer_reads_vocab_size_without_len_and_needs_a_mask_token():
+    base = SimpleNamespace(mask_token_id=3, all_special_ids=[3, 0], vocab_size=10)  # no __len__
+    assert TokenMask.from_tokenizer(base).vocab_size == 10
+    unmasked = SimpleNamespace(mask_token_id=None, all_special_ids=[0], vocab_size=10)
+    with pytest.raises(ConfigError, match=r"TokenMask\.from_tokenizer: the tokenizer \(SimpleNamespace\) has no mask"):
+        TokenMask.from_tokenizer(unmasked)
+    assert EmbeddingNoise.from_tokenizer(Tokenizer(), 3.0).protected == (0, 1, 2, 3, 4)
+
+
 # -- embedding_noise ---------------------------------------------------------------------
 def test_embedding_noise_bound_and_variance():
     x = torch.randn(32, 64, 128, generator=gen(0))
@@ -227,6 +268,41 @@ def test_embedding_noise_at_embedding_output():
     assert model[0].weight.grad.abs().sum() > 0
     handle.remove()
     assert torch.equal(model(ids), clean) and not model[0]._forward_hooks
+
+
+def test_embedding_noise_mask_spares_positions_and_scales_by_each_length():
+    x = torch.randn(64, 40, 32, generator=gen(0))
+    lengths = torch.arange(64) % 31 + 10  # 10 to 40 noised positions per sequence
+    mask = torch.arange(40) < lengths[:, None]
+    alpha = 5.0
+    delta = embedding_noise(x, alpha, mask=mask, generator=gen(1)) - x
+    assert torch.equal(delta[~mask], torch.zeros_like(delta[~mask]))
+    bound = alpha / torch.sqrt(lengths * 32.0)  # alpha / sqrt(L * d) with each sequence's own L
+    peak = delta.abs().amax(dim=(1, 2)) / bound
+    assert peak.max() <= 1 + 1e-5 and peak.min() > 0.95  # at least 320 draws per sequence
+    uniform = (delta / bound[:, None, None])[mask]  # U(-1, 1): variance 1/3
+    assert abs(uniform.var().item() * 3 - 1) < 0.02  # 52k draws: relative std ~0.004
+    none = torch.zeros(1, 40, dtype=torch.bool)
+    assert torch.equal(embedding_noise(x[:1], alpha, mask=none, generator=gen(1)), x[:1])
+    with pytest.raises(ValueError, match=r"mask must have shape \(N, L\) = \(64, 40\)"):
+        embedding_noise(x, alpha, mask=mask[:, :5])
+
+
+def test_embedding_noise_spares_the_protected_ids_it_watches():
+    model = nn.Sequential(nn.Embedding(VOCAB, 8), nn.Linear(8, 1))
+    ids = tokens((16, 12))
+    ids[:, 0], ids[:, 9:] = 1, 0  # CLS, padding
+    handle = inject(model, EmbeddingNoise(5.0, protected=(0, 1), seed=0))
+    injector = handle.injectors("output")[0]
+    with pytest.raises(ConfigError, match=r"EmbeddingNoise\.protected: the injector has not seen the token ids"):
+        model(ids)
+    watching = injector.watch(model[0])
+    noisy, clean = model[0](ids), F.embedding(ids, model[0].weight)
+    special = ids <= 1
+    assert torch.equal(noisy[special], clean[special]) and bool((noisy[~special] != clean[~special]).all())
+    watching.remove()
+    handle.remove()
+    assert not model[0]._forward_pre_hooks and not model[0]._forward_hooks
 
 
 # -- temporal_dropout ------------------------------------------------------------------

@@ -21,23 +21,24 @@ import torch
 from ..checks import check_range
 from .base import NOISE, Injector, Number
 from .inputs import gaussian_noise
+from .sources import Source, uniform
 
 SELU_ALPHA = 1.7580993408473766
 """Minus the SELU saturation value, ``lambda * alpha`` (Klambauer et al. 2017); torch's constant."""
 
 
-def _keep_mask(x: torch.Tensor, p: float, channelwise: bool, generator: torch.Generator | None) -> torch.Tensor:
+def _keep_mask(x: torch.Tensor, p: float, channelwise: bool, generator: Source) -> torch.Tensor:
     """Bernoulli(1 - p) mask in x's dtype: shape of x, or (N, C, 1, ..., 1) when channelwise."""
     check_range("p", p, 0, 1)
     if channelwise and x.dim() < 2:
         raise ValueError(f"channelwise dropout needs x of shape (N, C, *), got {tuple(x.shape)}")
     shape = (*x.shape[:2], *[1] * (x.dim() - 2)) if channelwise else x.shape
     # uniform < keep-probability: the same Bernoulli draw as bernoulli_, about 2x faster on CPU
-    return (torch.rand(shape, generator=generator, device=x.device) < 1 - p).to(x.dtype)
+    return (uniform(shape, generator, device=x.device) < 1 - p).to(x.dtype)
 
 
 def dropout(
-    x: torch.Tensor, p: float, *, channelwise: bool = False, generator: torch.Generator | None = None
+    x: torch.Tensor, p: float, *, channelwise: bool = False, generator: Source = None
 ) -> torch.Tensor:
     """Dropout: zero each entry with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
@@ -59,7 +60,7 @@ def dropout(
 
 
 def alpha_dropout(
-    x: torch.Tensor, p: float, *, channelwise: bool = False, generator: torch.Generator | None = None
+    x: torch.Tensor, p: float, *, channelwise: bool = False, generator: Source = None
 ) -> torch.Tensor:
     """Alpha dropout for SELU networks: keeps zero mean and unit variance.
 
@@ -81,7 +82,7 @@ def alpha_dropout(
     return x * (keep * a) + (keep - (1 - p)) * (a * SELU_ALPHA)
 
 
-def gaussian_dropout(x: torch.Tensor, p: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
+def gaussian_dropout(x: torch.Tensor, p: float, *, generator: Source = None) -> torch.Tensor:
     """Gaussian dropout: ``x * (1 + sqrt(p / (1 - p)) * eps)``, the mean and variance of dropout ``p``.
 
     Srivastava et al. 2014, "Dropout: A Simple Way to Prevent Neural Networks from

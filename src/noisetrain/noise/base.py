@@ -18,15 +18,16 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..checks import check_range, check_seed
-from ..registry import Registry, parameter_names
+from ..checks import check_choice, check_range, check_seed
+from ..registry import ConfigError, Registry, parameter_names
 from .schedules import Schedule, build_schedule
+from .sources import GENERATOR_KINDS, NoiseTable
 
 Number = float | Schedule
 """A strength: a plain number or a schedule of training progress."""
 
-NOISE: Registry[Injector] = Registry("noise")
-"""Every registered injector, by kind."""
+NOISE: Registry[Injector] = Registry("noise", shared=("generator",))
+"""Every registered injector, by kind; every kind also takes ``generator: exact | fast`` (see ``use_generator``)."""
 
 
 def derive_seed(seed: int | None, key: str) -> int | None:
@@ -38,35 +39,54 @@ def derive_seed(seed: int | None, key: str) -> int | None:
 
 
 class Generators:
-    """Lazily seeded ``torch.Generator`` objects, one per device, all from one seed.
+    """Lazily seeded sources of randomness, one per device, all from one seed.
 
-    With ``seed=None`` the seed is drawn once from torch's global generator at first use.
-    ``state()``/``set_state()`` save and restore them for checkpoints.
+    ``kind`` ``exact`` gives a ``torch.Generator`` per device; ``fast`` a :class:`~noisetrain.noise.sources.NoiseTable`
+    per device, whose offsets come from one CPU generator of their own. With ``seed=None`` the seed is drawn once
+    from torch's global generator at first use. ``state()``/``set_state()`` save and restore them for checkpoints.
     """
 
-    def __init__(self, seed: int | None) -> None:
+    def __init__(self, seed: int | None, kind: str = "exact") -> None:
         self.seed = seed
+        self.kind = kind
         self.by_device: dict[torch.device, torch.Generator] = {}
+        self.offsets: torch.Generator | None = None
 
-    def __call__(self, device: torch.device | str) -> torch.Generator:
+    def __call__(self, device: torch.device | str) -> torch.Generator | NoiseTable:
+        generator = self.exact(device)
+        return generator if self.kind == "exact" else NoiseTable(generator, self.table_offsets())
+
+    def exact(self, device: torch.device | str) -> torch.Generator:
+        """The ``torch.Generator`` of ``device``, created and seeded at first use."""
         device = torch.device(device)
         if device.type == "cuda" and device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
         generator = self.by_device.get(device)
         if generator is None:
-            if self.seed is None:
-                self.seed = int(torch.randint(0, 2**62, (1,)).item())
-            generator = self.by_device[device] = torch.Generator(device=device).manual_seed(self.seed)
+            generator = self.by_device[device] = torch.Generator(device=device).manual_seed(self.first_seed())
         return generator
 
+    def table_offsets(self) -> torch.Generator:
+        """The CPU generator of the fast source's table offsets, created and seeded at first use."""
+        if self.offsets is None:
+            self.offsets = torch.Generator().manual_seed(derive_seed(self.first_seed(), "offsets"))
+        return self.offsets
+
+    def first_seed(self) -> int:
+        """The seed, drawn from torch's global generator if it was None."""
+        if self.seed is None:
+            self.seed = int(torch.randint(0, 2**62, (1,)).item())
+        return self.seed
+
     def state(self) -> dict[str, torch.Tensor]:
-        """Generator states by device name."""
-        return {str(device): g.get_state() for device, g in self.by_device.items()}
+        """Generator states by device name, and ``offsets`` for the fast source's."""
+        state = {str(device): g.get_state() for device, g in self.by_device.items()}
+        return state if self.offsets is None else {**state, "offsets": self.offsets.get_state()}
 
     def set_state(self, state: Mapping[str, torch.Tensor]) -> None:
         """Restore states saved by ``state``."""
         for device, value in state.items():
-            self(device).set_state(value)
+            (self.table_offsets() if device == "offsets" else self.exact(device)).set_state(value)
 
 
 class Injector(nn.Module):
@@ -129,14 +149,21 @@ class Injector(nn.Module):
         return (self.training or self.mc_) and self.enabled_ and self.current(self.strength) != 0
 
     # -- randomness -----------------------------------------------------------------
-    def generator(self, device: torch.device | str) -> torch.Generator:
-        """This injector's generator for ``device``, created and seeded at first use."""
+    def generator(self, device: torch.device | str) -> torch.Generator | NoiseTable:
+        """This injector's source of randomness on ``device`` (see :mod:`noisetrain.noise.sources`)."""
         return self.generators_(device)
+
+    def use_generator(self, kind: str) -> Injector:
+        """Draw from ``kind``: ``exact`` (torch's generator, the default) or ``fast`` (slices of a shared table of
+        pre-drawn values); restarts the random stream from the seed. Returns the injector."""
+        check_choice(f"{type(self).__name__}.generator", kind, GENERATOR_KINDS)
+        self.generators_ = Generators(self.seed, kind)
+        return self
 
     def reseed(self, seed: int | None) -> None:
         """Restart the random stream from ``seed``."""
         self.seed = seed
-        self.generators_ = Generators(seed)
+        self.generators_ = Generators(seed, self.generators_.kind)
 
     # -- one draw per forward pass -------------------------------------------------------
     _held: list[Any] | None = None
@@ -185,6 +212,8 @@ class Injector(nn.Module):
             elif isinstance(value, torch.Tensor):
                 value = value.tolist()
             config[name] = value
+        if self.generators_.kind != "exact":
+            config["generator"] = self.generators_.kind
         return config
 
     def extra_repr(self) -> str:
@@ -199,4 +228,8 @@ def build_noise(spec: Injector | Mapping[str, Any], *, field: str | None = None)
     """
     if isinstance(spec, Injector):
         return spec
-    return NOISE.build(spec, field=field)
+    injector = NOISE.build(spec, field=field)
+    try:
+        return injector.use_generator(spec.get("generator", "exact"))
+    except ConfigError as error:
+        raise ConfigError(f"{field}: {error}" if field else str(error)) from None

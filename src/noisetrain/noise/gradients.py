@@ -11,6 +11,7 @@ from torch import nn
 
 from ..checks import check_range, check_seed
 from .base import NOISE, Generators, Injector, Number
+from .sources import Source, normal
 
 
 def gradient_noise(
@@ -19,7 +20,7 @@ def gradient_noise(
     *,
     gamma: float = 0.55,
     step: int = 0,
-    generator: torch.Generator | Callable[[torch.device], torch.Generator] | None = None,
+    generator: Source | Callable[[torch.device], Source] = None,
 ) -> None:
     """Add ``N(0, sigma^2)``, ``sigma^2 = eta / (1 + step) ** gamma``, to every ``.grad`` in place.
 
@@ -45,7 +46,7 @@ def gradient_noise(
         grad = p.grad
         if grad is not None:
             source = generator(grad.device) if callable(generator) else generator
-            grad.add_(torch.randn(grad.shape, generator=source, device=grad.device, dtype=grad.dtype), alpha=std)
+            grad.add_(normal(grad.shape, source, device=grad.device, dtype=grad.dtype), alpha=std)
 
 
 @NOISE.register("gradient_noise")

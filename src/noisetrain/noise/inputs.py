@@ -21,6 +21,7 @@ import torch
 from ..checks import check_choice, check_int, check_pair, check_range
 from ..registry import ConfigError
 from .base import NOISE, Injector, Number
+from .sources import Source, exact, normal, uniform
 
 GAUSSIAN_MODES = ("additive", "multiplicative")
 RELATIVE_TO = (None, "feature", "tensor")
@@ -34,7 +35,7 @@ def gaussian_noise(
     mode: str = "additive",
     scale: torch.Tensor | None = None,
     clip: tuple[float, float] | None = None,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Gaussian noise: ``x + std * scale * eps`` (additive) or ``x * (1 + std * eps)`` (multiplicative).
 
@@ -50,9 +51,12 @@ def gaussian_noise(
     """
     check_range("std", std, 0)
     check_choice("mode", mode, GAUSSIAN_MODES)
-    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    sigma = std if scale is None else std * scale
-    out = x + eps * sigma if mode == "additive" else x * (1 + eps * sigma)
+    eps = normal(x.shape, generator, device=x.device, dtype=x.dtype)
+    if scale is None:  # one fused pass over x: x + std * eps, or x * (1 + std * eps) = x + std * x * eps
+        out = x.add(eps, alpha=std) if mode == "additive" else x.addcmul(x, eps, value=std)
+    else:
+        sigma = std * scale
+        out = x + eps * sigma if mode == "additive" else x * (1 + eps * sigma)
     return out if clip is None else out.clamp(*clip)
 
 
@@ -125,7 +129,7 @@ def uniform_noise(
     width: float,
     *,
     clip: tuple[float, float] | None = None,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Additive uniform noise: ``x + u`` with ``u ~ U(-width/2, width/2)`` (std ``width / sqrt(12)``).
 
@@ -141,7 +145,7 @@ def uniform_noise(
     Example: ``uniform_noise(images, 1 / 255, clip=(0.0, 1.0))``.
     """
     check_range("width", width, 0)
-    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    u = uniform(x.shape, generator, device=x.device, dtype=x.dtype)
     out = x + width * (u - 0.5)
     return out if clip is None else out.clamp(*clip)
 
@@ -182,7 +186,7 @@ def salt_and_pepper(
     low: float = 0.0,
     high: float = 1.0,
     salt: float = 0.5,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Salt-and-pepper (impulse) noise: each entry is replaced with probability ``p``,
     by ``high`` (salt) with probability ``salt``, else by ``low`` (pepper).
@@ -198,7 +202,7 @@ def salt_and_pepper(
     """
     check_range("p", p, 0, 1)
     check_range("salt", salt, 0, 1)
-    u = torch.rand(x.shape, generator=generator, device=x.device)
+    u = uniform(x.shape, generator, device=x.device)
     return torch.where(u < p * salt, high, torch.where(u < p, low, x))
 
 
@@ -253,7 +257,7 @@ def feature_mask(
     *,
     fill: str = "zero",
     mean: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Masking noise: each entry is dropped with probability ``p``, to 0 or to its feature's mean.
 
@@ -271,7 +275,7 @@ def feature_mask(
     """
     check_range("p", p, 0, 1)
     check_choice("fill", fill, MASK_FILLS)
-    drop = torch.rand(x.shape, generator=generator, device=x.device) < p
+    drop = uniform(x.shape, generator, device=x.device) < p
     if fill == "zero":
         return torch.where(drop, 0.0, x)
     value = x.detach().mean(dim=0) if mean is None else mean.to(device=x.device, dtype=x.dtype)
@@ -320,7 +324,7 @@ def random_boxes(
     box_w: torch.Tensor,
     *,
     inside: bool = False,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Boolean masks of random axis-aligned boxes, one per entry of ``box_h``/``box_w``.
 
@@ -338,10 +342,10 @@ def random_boxes(
     return rows[..., :, None] & cols[..., None, :]
 
 
-def _span(length: int, side: torch.Tensor, inside: bool, generator: torch.Generator | None) -> torch.Tensor:
+def _span(length: int, side: torch.Tensor, inside: bool, generator: Source) -> torch.Tensor:
     """(*B, length) mask of one random interval of ``side`` cells per entry (see ``random_boxes``)."""
     side = side.round().clamp(0, length)
-    u = torch.rand(side.shape, generator=generator, device=side.device)
+    u = torch.rand(side.shape, generator=exact(generator), device=side.device)
     start = (u * (length - side + 1)).floor() if inside else (u * length).floor() - (side / 2).floor()
     grid = torch.arange(length, device=side.device)
     return (grid >= start[..., None]) & (grid < (start + side)[..., None])
@@ -353,7 +357,7 @@ def cutout(
     *,
     count: int = 1,
     fill: float | str = 0.0,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Cutout: erase ``count`` squares of side ``size`` per image (the same box on all channels).
 
@@ -386,7 +390,7 @@ def random_erasing(
     aspect: tuple[float, float] = (0.3, 3.3),
     count: int = 1,
     fill: float | str = 0.0,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Random Erasing: with probability ``p`` per image, erase ``count`` boxes of random area and shape.
 
@@ -413,10 +417,10 @@ def random_erasing(
     log_aspect = [math.log(a) for a in check_pair("aspect", aspect, 0, low_open=True)]
     _check_erasing("", count, fill)
     n, _, height, width = _image_shape(x, "random_erasing")
-    u = torch.rand((2, n, count), generator=generator, device=x.device)
+    u = torch.rand((2, n, count), generator=exact(generator), device=x.device)
     target = (area[0] + (area[1] - area[0]) * u[0]) * (height * width)
     ratio = torch.exp(log_aspect[0] + (log_aspect[1] - log_aspect[0]) * u[1])
-    chosen = torch.rand((n, 1), generator=generator, device=x.device) < p
+    chosen = torch.rand((n, 1), generator=exact(generator), device=x.device) < p
     box_h = torch.where(chosen, (target * ratio).sqrt(), 0.0)
     box_w = (target / ratio).sqrt()
     mask = random_boxes(height, width, box_h, box_w, inside=True, generator=generator).any(dim=1, keepdim=True)
@@ -437,8 +441,8 @@ def _check_erasing(prefix: str, count: int, fill: float | str) -> None:
         raise ConfigError(f"{prefix}fill must be a number or 'noise', got {fill!r}")
 
 
-def _erase(x: torch.Tensor, mask: torch.Tensor, fill: float | str, generator: torch.Generator | None) -> torch.Tensor:
-    value = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) if fill == "noise" else fill
+def _erase(x: torch.Tensor, mask: torch.Tensor, fill: float | str, generator: Source) -> torch.Tensor:
+    value = normal(x.shape, generator, device=x.device, dtype=x.dtype) if fill == "noise" else fill
     return torch.where(mask, value, x)
 
 

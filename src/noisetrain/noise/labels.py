@@ -16,6 +16,7 @@ from ..checks import check_choice, check_int, check_range
 from ..registry import ConfigError
 from .base import NOISE, Injector, Number
 from .inputs import gaussian_noise
+from .sources import Source, exact
 
 LABEL_MODES = ("symmetric", "asymmetric")
 
@@ -48,7 +49,7 @@ def flip_labels(
     num_classes: int,
     mode: str = "symmetric",
     transition: torch.Tensor | Sequence[Sequence[float]] | None = None,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flip each class label with probability ``rate``; returns ``(y_noisy, flipped_mask)``.
 
@@ -88,7 +89,7 @@ def _flip(
     num_classes: int,
     mode: str,
     matrix: torch.Tensor | None,
-    generator: torch.Generator | None,
+    generator: Source,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``flip_labels`` once its settings are validated (``LabelNoise`` validates them once, at construction)."""
     if torch.is_floating_point(y) or torch.is_complex(y) or y.dtype == torch.bool:
@@ -98,6 +99,7 @@ def _flip(
     except RuntimeError as error:
         raise ValueError(str(error)) from None
     labels = y.long()
+    generator = exact(generator)  # one draw per label: the fast source's table serves per-element draws
     flip = torch.rand(y.shape, generator=generator, device=y.device) < rate
     if matrix is not None:
         rows = matrix.to(y.device)[labels.flatten()]

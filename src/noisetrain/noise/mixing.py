@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ..checks import check_int, check_range
 from .base import NOISE, Injector, Number
 from .inputs import _image_shape, random_boxes
+from .sources import Source, exact
 
 GAMMA_TRIES = 16
 """Candidates per gamma draw in ``sample_beta``; each is accepted with probability > 0.95."""
@@ -50,7 +51,7 @@ def sample_beta(
     alpha: float,
     shape: tuple[int, ...] = (),
     *,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Samples of Beta(alpha, alpha) (float32), drawn only from ``generator``.
@@ -67,6 +68,7 @@ def sample_beta(
     d = boosted - 1 / 3
     c = 1 / math.sqrt(9 * d)
     size = (2, *shape)
+    generator = exact(generator)  # a few values per batch: the fast source's table serves per-element draws
     z = torch.randn((GAMMA_TRIES, *size), generator=generator, device=device)
     u = torch.rand((GAMMA_TRIES, *size), generator=generator, device=device)
     v = (1 + c * z) ** 3
@@ -101,7 +103,7 @@ def cutmix(
     lam: float | torch.Tensor,
     perm: torch.Tensor,
     *,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Paste a box of ``x[perm]`` into every image; targets weighted by the pasted area.
 
@@ -167,11 +169,11 @@ class Mixup(Injector):
             return x, y
         generator = self.generator(x.device)
         lam = sample_beta(self.current("alpha"), generator=generator, device=x.device)
-        perm = torch.randperm(x.shape[0], generator=generator, device=x.device)
+        perm = torch.randperm(x.shape[0], generator=exact(generator), device=x.device)
         return self.mix(x, soft_targets(y, self.num_classes), lam, perm, generator)
 
     def mix(
-        self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor, generator: torch.Generator
+        self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor, generator: Source
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The mixing step, given the drawn weight and pairing."""
         return mixup(x, y, lam, perm)
@@ -190,6 +192,6 @@ class CutMix(Mixup):
     """
 
     def mix(
-        self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor, generator: torch.Generator
+        self, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor, generator: Source
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return cutmix(x, y, lam, perm, generator=generator)

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..registry import ConfigError
+from .sources import Source, exact, normal
 
 SAMPLING = ("weight", "local", "flipout")
 """How a weight injector samples: the weight (one sample per pass), the layer's output (local), or flipout."""
@@ -69,13 +70,13 @@ class WeightLaw(Tensor):
     scale: Tensor | float
     sampling: str
     field: str
-    generator: torch.Generator
+    generator: Source
     delta: Tensor | None
     signs: tuple[Tensor, Tensor] | None
     uses: int
 
     @staticmethod
-    def of(loc: Tensor, scale: Tensor | float, sampling: str, generator: torch.Generator, field: str) -> WeightLaw:
+    def of(loc: Tensor, scale: Tensor | float, sampling: str, generator: Source, field: str) -> WeightLaw:
         """The law of ``loc + scale * eps`` for ``sampling`` ("local" or "flipout", which draws its ``ΔW`` now);
         ``field`` names the injector's option in errors."""
         if isinstance(loc, WeightLaw):
@@ -87,7 +88,7 @@ class WeightLaw(Tensor):
         law.loc, law.scale, law.sampling, law.field, law.generator = loc, scale, sampling, field, generator
         law.delta = None
         if sampling == "flipout":
-            law.delta = scale * torch.randn(loc.shape, generator=generator, device=loc.device, dtype=loc.dtype)
+            law.delta = scale * normal(loc.shape, generator, device=loc.device, dtype=loc.dtype)
         law.signs, law.uses = None, 0
         return law
 
@@ -136,7 +137,8 @@ class WeightLaw(Tensor):
         examples, inputs, outputs = x.shape[0] if channel > 0 else 1, x.shape[channel], out.shape[channel]
         if self.signs is None:
             shape = (examples, inputs + outputs)
-            signs = torch.randint(0, 2, shape, generator=self.generator, device=x.device, dtype=x.dtype).mul_(2).sub_(1)
+            bits = torch.randint(0, 2, shape, generator=exact(self.generator), device=x.device, dtype=x.dtype)
+            signs = bits.mul_(2).sub_(1)
             self.signs = signs[:, :inputs], signs[:, inputs:]
         s_in, s_out = self.signs
         if s_in.shape != (examples, inputs) or s_out.shape[1] != outputs:
@@ -210,7 +212,7 @@ def _add_local_noise(
     if b is not None:
         scale = torch.as_tensor(b.scale, dtype=out.dtype, device=out.device)
         variance = variance + _along(scale.square(), out, channel)
-    eps = torch.randn(out.shape, generator=(b if w is None else w).generator, device=out.device, dtype=out.dtype)
+    eps = normal(out.shape, (b if w is None else w).generator, device=out.device, dtype=out.dtype)
     return out.addcmul(variance.clamp_min(torch.finfo(out.dtype).tiny).sqrt(), eps)  # clamp: no infinite gradient at 0
 
 

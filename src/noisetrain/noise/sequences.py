@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from ..checks import check_int, check_pair, check_range
 from ..registry import ConfigError
 from .base import NOISE, Injector, Number
+from .sources import Source, exact, normal, uniform
 
 Range = tuple[float, float]
 """A ``(low, high)`` range a value is drawn from uniformly, per sample."""
@@ -38,17 +42,17 @@ def _value_or_range(injector: Injector, name: str, value: Number | Sequence[floa
 
 
 def _per_sample(
-    value: float | Sequence[float], n: int, device: torch.device, generator: torch.Generator | None
+    value: float | Sequence[float], n: int, device: torch.device, generator: Source
 ) -> torch.Tensor:
     """(n,) float32: ``value`` for every sample, or uniform draws from a ``(low, high)`` range."""
     if isinstance(value, (tuple, list)):
-        return torch.empty(n, device=device).uniform_(value[0], value[1], generator=generator)
+        return torch.empty(n, device=device).uniform_(value[0], value[1], generator=exact(generator))
     return torch.full((n,), float(value), device=device)
 
 
-def _applied(p: float, n: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+def _applied(p: float, n: int, device: torch.device, generator: Source) -> torch.Tensor:
     """(n,) bool: which samples are perturbed, each with probability ``p``."""
-    return torch.rand(n, generator=generator, device=device) < p
+    return torch.rand(n, generator=exact(generator), device=device) < p
 
 
 def _check_time_dim(what: str, time_dim: int) -> None:
@@ -68,6 +72,17 @@ def _time_axis(x: torch.Tensor, time_dim: int) -> int:
             f"got shape {tuple(x.shape)}"
         )
     return time_dim % x.ndim
+
+
+# -- tokenizers ------------------------------------------------------------------------
+def _special_ids(tokenizer: Any) -> tuple[int, ...]:
+    """A Hugging Face tokenizer's special token ids (padding, CLS, SEP, mask, unknown, ...), sorted."""
+    return tuple(sorted(set(tokenizer.all_special_ids)))
+
+
+def _vocabulary_size(tokenizer: Any) -> int:
+    """The number of token ids a tokenizer produces: ``len(tokenizer)`` (added tokens included), else ``vocab_size``."""
+    return len(tokenizer) if hasattr(tokenizer, "__len__") else tokenizer.vocab_size
 
 
 # -- token masking ---------------------------------------------------------------------
@@ -90,7 +105,7 @@ def token_mask(
     vocab_size: int,
     split: Sequence[float] = (0.8, 0.1, 0.1),
     protected: Sequence[int] = (),
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """BERT-style token masking (Devlin et al. 2019, "BERT: Pre-training of Deep Bidirectional
     Transformers for Language Understanding", arXiv:1810.04805).
@@ -117,10 +132,10 @@ def token_mask(
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
         raise ValueError(f"token_mask expects integer token ids of shape (N, L), got dtype {ids.dtype}")
     # One uniform draw per position decides both selection (u < p) and what a selected id becomes.
-    u = torch.rand(ids.shape, generator=generator, device=ids.device)
+    u = uniform(ids.shape, generator, device=ids.device)
     for token in protected:
         u = u.masked_fill(ids == token, 1.0)
-    random_ids = torch.randint(0, vocab_size, ids.shape, generator=generator, device=ids.device, dtype=ids.dtype)
+    random_ids = torch.randint(0, vocab_size, ids.shape, generator=exact(generator), device=ids.device, dtype=ids.dtype)
     out = torch.where(u < p * (split[0] + split[1]), random_ids, ids)
     return torch.where(u < p * split[0], mask_id, out)
 
@@ -163,6 +178,32 @@ class TokenMask(Injector):
         self.split = tuple(float(s) for s in split)
         self.protected = tuple(protected)
 
+    @classmethod
+    def from_tokenizer(
+        cls, tokenizer: Any, p: Number = 0.15, *, split: Sequence[float] = (0.8, 0.1, 0.1), seed: int | None = None
+    ) -> TokenMask:
+        """Masking with a Hugging Face tokenizer's ids, as ``transformers.DataCollatorForLanguageModeling`` masks:
+        selected positions become its ``mask_token_id`` or a random id below ``len(tokenizer)`` (its ``vocab_size``
+        without ``__len__``), and its ``all_special_ids`` (padding, CLS, SEP, ...) are never changed. Any object with
+        these attributes works; transformers is not imported.
+
+        Example: ``TokenMask.from_tokenizer(tokenizer, p=0.15)``.
+        """
+        if getattr(tokenizer, "mask_token_id", None) is None:
+            raise ConfigError(
+                f"TokenMask.from_tokenizer: the tokenizer ({type(tokenizer).__name__}) has no mask token; give it "
+                "one (tokenizer.add_special_tokens({'mask_token': '[MASK]'}), then resize the model's embeddings) "
+                "or build TokenMask(mask_id=..., vocab_size=...)"
+            )
+        return cls(
+            p,
+            mask_id=tokenizer.mask_token_id,
+            vocab_size=_vocabulary_size(tokenizer),
+            split=split,
+            protected=_special_ids(tokenizer),
+            seed=seed,
+        )
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         if not self.active:
             return ids
@@ -178,22 +219,33 @@ class TokenMask(Injector):
 
 
 # -- embedding noise -------------------------------------------------------------------
-def embedding_noise(x: torch.Tensor, alpha: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
+def embedding_noise(
+    x: torch.Tensor, alpha: float, *, mask: torch.Tensor | None = None, generator: Source = None
+) -> torch.Tensor:
     """NEFTune noise (Jain et al. 2023, "NEFTune: Noisy Embeddings Improve Instruction Finetuning",
     arXiv:2310.05914): ``x + alpha / sqrt(L * d) * U(-1, 1)``.
 
     Args:
         x: embeddings, (N, L, d).
         alpha: noise scale (>= 0); the paper uses 5, 10 or 15.
+        mask: optional bool (N, L), True at the positions that get noise; the others stay exactly as they are,
+            and L is each sequence's number of noised positions (so padding does not thin the noise out).
         generator: source of randomness.
 
-    Example: ``embedding_noise(model.embed(ids), 5.0)``.
+    Example: ``embedding_noise(model.embed(ids), 5.0, mask=ids != pad_id)``.
     """
     check_range("alpha", alpha, 0)
     if x.ndim != 3:
         raise ValueError(f"embedding_noise expects embeddings of shape (N, L, d), got {tuple(x.shape)}")
-    scale = alpha / math.sqrt(x.shape[1] * x.shape[2])
-    return x + torch.empty_like(x).uniform_(-scale, scale, generator=generator)
+    if mask is None:
+        scale = alpha / math.sqrt(x.shape[1] * x.shape[2])
+        return x + uniform(x.shape, generator, device=x.device, dtype=x.dtype, low=-scale, high=scale)
+    if mask.shape != x.shape[:2]:
+        raise ValueError(f"mask must have shape (N, L) = {tuple(x.shape[:2])}, got {tuple(mask.shape)}")
+    lengths = mask.sum(1, keepdim=True).clamp_min(1)  # (N, 1); a sequence without noised positions gets none
+    scale = (alpha / torch.sqrt(lengths * x.shape[2])) * mask  # (N, L), 0 where masked out
+    noise = uniform(x.shape, generator, device=x.device, dtype=x.dtype, low=-1.0, high=1.0)
+    return x + noise * scale.unsqueeze(-1).to(x.dtype)
 
 
 @NOISE.register("embedding_noise")
@@ -202,9 +254,13 @@ class EmbeddingNoise(Injector):
 
     Args:
         alpha: noise scale (>= 0), or a schedule. Default 5.0.
+        protected: token ids whose positions get no noise (padding, CLS, SEP, ...). The injector reads the ids
+            through ``watch``, which ``inject`` does not call (the Hugging Face ``NoiseCallback`` does); without
+            it a forward pass is a ``ConfigError``. Default none.
         seed: seed of this injector's generator.
 
-    Shapes: (N, L, d) in, same shape and dtype out. Placed by default after every ``nn.Embedding``.
+    Shapes: (N, L, d) in, same shape and dtype out. Placed by default after every ``nn.Embedding``; NEFTune
+    noises the token embeddings only, e.g. ``("output:*word_embeddings", EmbeddingNoise())`` on BERT.
 
     Example: ``inject(model, EmbeddingNoise(alpha=5.0))``.
     """
@@ -212,14 +268,49 @@ class EmbeddingNoise(Injector):
     strength = "alpha"
     default_at = "output:Embedding"
 
-    def __init__(self, alpha: Number = 5.0, *, seed: int | None = None) -> None:
+    def __init__(self, alpha: Number = 5.0, *, protected: Sequence[int] = (), seed: int | None = None) -> None:
         super().__init__(seed=seed)
+        for token in protected:
+            check_int(f"{type(self).__name__}.protected", token, 0)
         self.alpha = self.number("alpha", alpha, 0)
+        self.protected = tuple(protected)
+        self.ids: torch.Tensor | None = None
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any, alpha: Number = 5.0, *, seed: int | None = None) -> EmbeddingNoise:
+        """NEFTune that leaves the positions of a Hugging Face tokenizer's ``all_special_ids`` (padding, CLS, SEP,
+        ...) alone; transformers is not imported. ``watch`` the token embedding it follows (the Hugging Face
+        ``NoiseCallback`` does this for the model's input embeddings).
+
+        Example: ``("output:*word_embeddings", EmbeddingNoise.from_tokenizer(tokenizer, alpha=5.0))``.
+        """
+        return cls(alpha, protected=_special_ids(tokenizer), seed=seed)
+
+    def watch(self, embedding: nn.Module) -> RemovableHandle:
+        """Read the token ids ``embedding`` receives (a forward pre-hook), so that ``protected`` positions get no
+        noise: ``inject`` hands an injector at a module's output only that output. Attach the injector after
+        this same module. Returns the hook's handle (``.remove()``).
+
+        Example: ``injector = handle.injectors("output")[0]; injector.watch(model.embedding)``.
+        """
+
+        def see(module: nn.Module, args: tuple[Any, ...]) -> None:
+            self.ids = args[0]
+
+        return embedding.register_forward_pre_hook(see)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.active:
             return x
-        return embedding_noise(x, self.current("alpha"), generator=self.generator(x.device))
+        mask = None
+        if self.protected:
+            if self.ids is None:
+                raise ConfigError(
+                    f"{type(self).__name__}.protected: the injector has not seen the token ids; call "
+                    "injector.watch(embedding) with the nn.Embedding it follows"
+                )
+            mask = ~torch.isin(self.ids, torch.tensor(self.protected, device=self.ids.device))
+        return embedding_noise(x, self.current("alpha"), mask=mask, generator=self.generator(x.device))
 
 
 # -- temporal dropout ------------------------------------------------------------------
@@ -230,7 +321,7 @@ def temporal_dropout(
     span: int = 1,
     time_dim: int = -1,
     fill: float = 0.0,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Drop whole time steps (all channels at once), singly or in contiguous spans, setting them to ``fill``.
 
@@ -252,7 +343,7 @@ def temporal_dropout(
     check_int("span", span, 1)
     dim = _time_axis(x, time_dim)
     n, length = x.shape[0], x.shape[dim]
-    starts = torch.rand((n, 1, length + span - 1), generator=generator, device=x.device) < 1 - (1 - p) ** (1 / span)
+    starts = uniform((n, 1, length + span - 1), generator, device=x.device) < 1 - (1 - p) ** (1 / span)
     dropped = F.max_pool1d(starts.float(), span, stride=1).bool()  # (N, 1, T): covered by some span
     shape = [n if d == 0 else length if d == dim else 1 for d in range(x.ndim)]
     return x.masked_fill(dropped.view(shape), fill)
@@ -309,7 +400,7 @@ def add_noise_snr(
     *,
     noise: torch.Tensor | None = None,
     p: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Add noise at a target signal-to-noise ratio: per sample ``10 * log10(P_signal / P_noise) = snr_db``.
 
@@ -334,14 +425,14 @@ def add_noise_snr(
     n, length = x.shape[0], x.shape[-1]
     dtype = torch.promote_types(x.dtype, torch.float32)
     if noise is None:
-        eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=dtype)
+        eps = normal(x.shape, generator, device=x.device, dtype=dtype)
     else:
         if noise.ndim != 2 or noise.shape[1] < length:
             raise ValueError(
                 f"noise must be a noise bank of shape (K, T_bank) with T_bank >= T = {length}, got {tuple(noise.shape)}"
             )
-        clip = torch.randint(0, noise.shape[0], (n, 1), generator=generator, device=x.device)
-        start = torch.randint(0, noise.shape[1] - length + 1, (n, 1), generator=generator, device=x.device)
+        clip = torch.randint(0, noise.shape[0], (n, 1), generator=exact(generator), device=x.device)
+        start = torch.randint(0, noise.shape[1] - length + 1, (n, 1), generator=exact(generator), device=x.device)
         window = noise.to(x.device, dtype)[clip, start + torch.arange(length, device=x.device)]  # (N, T)
         eps = window.view(n, *[1] * (x.ndim - 2), length)
     dims = tuple(range(1, x.ndim))
@@ -411,7 +502,7 @@ def speed_perturb(
     *,
     p: float = 1.0,
     time_dim: int = -1,
-    generator: torch.Generator | None = None,
+    generator: Source = None,
 ) -> torch.Tensor:
     """Speed perturbation (Ko et al. 2015, "Audio Augmentation for Speech Recognition", Interspeech):
     ``y[t] = x(factor * t)`` by linear interpolation, per-sample factors.

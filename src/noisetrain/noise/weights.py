@@ -37,6 +37,7 @@ from .inject import NoiseHandle, inject
 from .inputs import GaussianNoise, gaussian_noise
 from .sampling import SAMPLING, WeightLaw
 from .schedules import Schedule
+from .sources import Source
 
 LAYERS = "weights:Linear|Conv1d|Conv2d|Conv3d"
 """Default selector of the weight injectors: the weights of every linear and convolution layer."""
@@ -233,7 +234,7 @@ def kl_divergence(model: nn.Module) -> torch.Tensor:
 
 
 def learnable_noise(
-    x: torch.Tensor, alpha: torch.Tensor, *, dim: int = 1, generator: torch.Generator | None = None
+    x: torch.Tensor, alpha: torch.Tensor, *, dim: int = 1, generator: Source = None
 ) -> torch.Tensor:
     """Parametric noise: ``x + alpha * std(x).detach() * eps``, differentiable in ``alpha``.
 

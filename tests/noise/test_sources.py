@@ -1,0 +1,119 @@
+"""The fast noise source: the law of its values, how much two draws share, reproducibility, and the option."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from scipy import stats
+
+import noisetrain as nt
+from noisetrain.config import validate
+from noisetrain.noise.base import Generators, build_noise
+from noisetrain.noise.sources import TABLE_SIZE, NoiseTable, normal, table, uniform
+from noisetrain.registry import ConfigError
+
+N = 100_000
+
+
+def fast(seed: int = 0) -> NoiseTable:
+    source = Generators(seed, "fast")("cpu")
+    assert isinstance(source, NoiseTable)
+    return source
+
+
+@pytest.mark.parametrize(
+    ("law", "draw", "mean", "var", "cdf"),
+    [("normal", normal, 0.0, 1.0, "norm"), ("uniform", uniform, 0.5, 1 / 12, "uniform")],
+)
+def test_moments_and_ks_of_a_slice(law, draw, mean, var, cdf) -> None:
+    source = fast()
+    values = torch.cat([draw((N,), source, device=torch.device("cpu")) for _ in range(10)]).double()
+    assert abs(values.mean().item() - mean) < 4 * (var / len(values)) ** 0.5
+    assert abs(values.var().item() / var - 1) < 0.01
+    assert stats.kstest(values[:N].numpy(), cdf).pvalue > 0.01
+    if law == "uniform":
+        assert values.min() >= 0 and values.max() < 1
+
+
+def test_successive_draws_and_targets_are_uncorrelated() -> None:
+    cpu = torch.device("cpu")
+    first, second = fast(0), fast(1)
+    draws = [normal((N,), first, device=cpu) for _ in range(20)]
+    bound = 5 / N**0.5  # five standard errors of a correlation of n independent pairs
+    pairs = [*itertools.pairwise(draws), (draws[0], normal((N,), second, device=cpu))]
+    for a, b in pairs:
+        assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item()) < bound
+
+
+def test_two_draws_share_about_n_over_table_size_of_their_values() -> None:
+    source, n = fast(), 2**20
+    offsets = []
+    for _ in range(3000):
+        view = normal((n,), source, device=torch.device("cpu"))
+        offsets.append((view.data_ptr() - table("normal", view.device, view.dtype).data_ptr()) // view.element_size())
+    shared = [max(0, n - abs(a - b)) / n for a, b in itertools.pairwise(offsets)]
+    expected = n / (TABLE_SIZE - n + 1) * (1 - n / (3 * (TABLE_SIZE - n + 1)))  # E max(0, 1 - |U1 - U2| / n)
+    assert abs(sum(shared) / len(shared) - expected) < 0.02 and sum(shared) / len(shared) <= n / TABLE_SIZE * 1.3
+
+
+def test_a_slice_is_a_view_the_injectors_never_write() -> None:
+    pristine = table("normal", torch.device("cpu"), torch.float32).clone()
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    recipe = [
+        {"kind": "gaussian", "std": 0.3, "generator": "fast"},
+        {"kind": "weight_noise", "std": 0.1, "generator": "fast"},
+        {"kind": "gradient_noise", "eta": 0.1, "generator": "fast"},
+    ]
+    handle = nt.inject(model, recipe, seed=0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    handle.bind(optimizer)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(32, 8)).square().mean().backward()
+        optimizer.step()
+    assert torch.equal(table("normal", torch.device("cpu"), torch.float32), pristine)
+
+
+def test_more_values_than_the_table_holds() -> None:
+    values = normal((TABLE_SIZE + 1000,), fast(), device=torch.device("cpu"))
+    assert values.shape == (TABLE_SIZE + 1000,) and abs(values.std().item() - 1) < 0.01
+
+
+def test_gaussian_input_noise_from_the_table_is_reproducible_and_resumable() -> None:
+    x = torch.zeros(64, 10)
+
+    def noisy(injector):
+        return [injector(x) for _ in range(3)]
+
+    a = build_noise({"kind": "gaussian", "std": 0.5, "seed": 7, "generator": "fast"}).train()
+    b = build_noise({"kind": "gaussian", "std": 0.5, "seed": 7, "generator": "fast"}).train()
+    exact = build_noise({"kind": "gaussian", "std": 0.5, "seed": 7}).train()
+    first, again = noisy(a), noisy(b)
+    assert all(torch.equal(u, v) for u, v in zip(first, again, strict=True))
+    assert not torch.equal(first[0], exact(x)) and not torch.equal(first[0], first[1])
+    assert abs(torch.cat(first).std().item() - 0.5) < 0.02
+    state = a.state_dict()
+    resumed = build_noise({"kind": "gaussian", "std": 0.5, "seed": 0, "generator": "fast"}).train()
+    resumed.load_state_dict(state)
+    assert torch.equal(resumed(x), a(x))
+
+
+def test_the_option_in_configs_and_its_errors() -> None:
+    injector = build_noise({"kind": "dropout", "p": 0.5, "generator": "fast"})
+    expected = {"kind": "dropout", "p": 0.5, "channelwise": False, "seed": None, "generator": "fast"}
+    assert injector.to_config() == expected
+    assert "generator" not in build_noise({"kind": "dropout", "p": 0.5}).to_config()
+    with pytest.raises(ConfigError, match=r"noise\[0\]: Dropout.generator must be one of 'exact', 'fast'; got 'quick'"):
+        validate({"data": {"kind": "digits"}, "model": {"kind": "mlp"},
+                            "noise": [{"kind": "dropout", "p": 0.5, "generator": "quick"}]})  # fmt: skip
+    reseeded = build_noise({"kind": "gaussian", "std": 0.1, "generator": "fast"})
+    reseeded.reseed(3)
+    assert isinstance(reseeded.generator("cpu"), NoiseTable)
+
+
+def test_dropout_rate_from_the_table() -> None:
+    injector = build_noise({"kind": "dropout", "p": 0.3, "seed": 0, "generator": "fast"}).train()
+    kept = torch.cat([(injector(torch.ones(100, 1000)) != 0).float().flatten() for _ in range(5)])
+    assert abs(kept.mean().item() - 0.7) < 0.003  # 5e5 Bernoulli(0.7) draws: 4.5 standard errors
