@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..files import write_atomic
 from ..registry import ConfigError
+from ..study.tracking import track_report
 from .comparisons import headline
 from .data import load
 from .figures import FIGURES, MEASURE_FIGURES, render
@@ -56,7 +57,8 @@ def build_report(folder: str | Path, output: str | Path | None = None, formats: 
     The figures are always written as PNG; tables in the chosen ``formats`` (the per-record summary only as
     CSV), the summary as ``summary.md`` with ``md``; ``html`` writes ``report.html``, which embeds the summary,
     every table and figure. Files of an earlier report that this one does not write again (a figure whose
-    records are gone) are removed. Deterministic: the same store gives the same files.
+    records are gone) are removed. Deterministic: the same store gives the same files. A study that tracks
+    (``execution.tracking``) gets the files logged too, in place of its earlier report (``track_report``).
 
     Args:
         folder: the study folder (``studies/<name>``).
@@ -93,4 +95,5 @@ def build_report(folder: str | Path, output: str | Path | None = None, formats: 
     for stale in sorted(ours - set(written)):
         stale.unlink(missing_ok=True)
     log.info("report of %s written to %s: %d files", folder, output, len(written))
+    track_report(data.config, folder, written)
     return Report(output, written, said, found[0], brief(data, summary))

@@ -16,6 +16,7 @@ Example (``study.yaml``)::
       dropout: [{kind: dropout, p: 0.2, at: "output:ReLU"}]
       mixup+smoothing: [{kind: mixup, alpha: 0.2}, {kind: label_smoothing, eps: 0.1}]
     evaluate: {measures: [clean, noise_sweep]}
+    execution: {workers: 2, tracking: mlflow}   # or tensorboard; each run logged as it finishes
 """
 
 from __future__ import annotations
@@ -44,6 +45,19 @@ class EvaluationConfig(Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
+class TrackingConfig(Strict):
+    """Where a study logs its runs (``execution.tracking``, ``noisetrain.study.tracking``): ``kind`` ``mlflow``
+    (extra ``mlflow``) or ``tensorboard`` (extra ``tensorboard``); a bare name means ``{kind: name}``.
+
+    ``uri``: MLflow's tracking URI (default ``sqlite:///<study folder>/mlflow.db``; the artifacts go to
+    ``<study folder>/mlartifacts`` unless it is a tracking server, ``http(s)://...``), or TensorBoard's log folder
+    (default ``<study folder>/tensorboard``).
+    """
+
+    kind: Literal["mlflow", "tensorboard"]
+    uri: str | None = None
+
+
 class ExecutionConfig(Strict):
     """Where and how the runs execute; the CLI's ``--workers/--backend/--address`` override these.
 
@@ -52,6 +66,11 @@ class ExecutionConfig(Strict):
     resources on the ray backend; ``cpus`` is 1 by default, whatever the number of workers, because
     torch's results depend (in the last digits) on its thread count: a study gives the same numbers
     with 1 worker or 8. ``max_runs``: a larger grid is refused before it is expanded.
+
+    ``tracking`` (``TrackingConfig``; none by default): ``mlflow`` or ``tensorboard`` logs each run as the driver
+    stores it (config as params, per-epoch metrics by epoch, evaluation records, status, seed and key as tags),
+    each run once, and the report when it is written; ``{kind: mlflow, uri: ...}`` logs elsewhere than the study
+    folder. It changes no run's key.
     """
 
     backend: Literal["local", "ray"] = "local"
@@ -61,6 +80,9 @@ class ExecutionConfig(Strict):
     cpus: int = Field(1, ge=1)
     gpus: float = Field(0.0, ge=0)
     max_runs: int = Field(100_000, ge=1)
+    tracking: TrackingConfig | None = None
+
+    _tracking = field_validator("tracking", mode="before")(as_spec)
 
     @field_validator("cpus", mode="before")
     @classmethod

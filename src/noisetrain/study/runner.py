@@ -36,6 +36,7 @@ from .execute import Outcome, Task
 from .expand import RunSpec, arm_fields, expand
 from .search import check_search, optuna_search, random_values, with_values
 from .store import DB, Store
+from .tracking import check_tracking, open_tracker
 
 LOCK = "study.lock"
 
@@ -91,6 +92,8 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
             raise ConfigError("execution.backend 'ray' needs Ray: pip install 'noisetrain[ray]'") from None
     elif backend.address is not None:
         raise ConfigError(f"execution.address {backend.address!r} is a Ray cluster address; it needs backend 'ray'")
+    if backend.tracking is not None:
+        check_tracking(backend.tracking.kind)
     try:
         planned = check_measures(study.evaluate.measures, study.evaluate.settings)
     except ConfigError as error:
@@ -163,7 +166,8 @@ def check_report_metric(report: ReportConfig, data: Dataset, recorded: tuple[str
 
 
 class Executor:
-    """Executes runs on a backend and stores their outcomes: the driver's loop, shared by grids and searches."""
+    """Executes runs on a backend, stores their outcomes and logs them to the study's tracker (if any): the
+    driver's loop, shared by grids and searches."""
 
     def __init__(
         self, study: StudyConfig, store: Store, folder: Path, total: int, on_event: Callable[[Event], None] | None
@@ -180,6 +184,7 @@ class Executor:
             self.backend = RayBackend(execution.workers, execution.cpus, execution.gpus, execution.address)
         self.in_flight: dict[Any, RunSpec] = {}
         self.tries: Counter[str] = Counter()
+        self.tracker = open_tracker(study, folder)
 
     def run(self, runs: Iterable[RunSpec], *, plan: bool = False) -> None:
         """Register ``runs`` (``plan``: as the study's current plan), skip the finished ones, execute the others
@@ -187,13 +192,16 @@ class Executor:
 
         A failed run is run again up to ``retries`` times. A local pool that loses a worker (killed, out of
         memory) loses every run in flight with it, so those runs are not charged: each runs again alone, and
-        only a run lost while alone counts the loss as a failure.
+        only a run lost while alone counts the loss as a failure. The tracker gets each stored outcome, and the
+        finished runs skipped that it lacks (``Tracker.sync``).
         """
         runs = list({r.key: r for r in runs}.values())
         self.store.register(self.study, runs, plan=plan)
         finished = self.store.finished()
         todo, alone = deque(r for r in runs if r.key not in finished), deque[RunSpec]()
         self.result.skipped += len(runs) - len(todo)
+        if self.tracker is not None:
+            self.tracker.sync(self.store, [r.key for r in runs if r.key in finished])
         execution = self.study.execution
         while todo or alone or self.in_flight:
             if alone and not self.in_flight:
@@ -214,6 +222,8 @@ class Executor:
                 self.emit("retry", spec, outcome)
                 continue
             self.store.save(outcome)
+            if self.tracker is not None:
+                self.tracker.log(self.store, [spec.key])
             self.result.statuses[outcome.status] += 1
             self.emit("finish", spec, outcome)
 
