@@ -268,6 +268,7 @@ def test_a_trainer_run_draws_the_same_noise_as_noisetrain_fit(digits, tmp_path):
 
 
 # -- evaluation, the model afterwards, checkpoints ---------------------------------------------------------------
+@pytest.mark.slow
 def test_noise_is_off_in_evaluation_and_on_in_training(digits, tmp_path):
     model, noise = mlp(), NoiseCallback(RECIPE, seed=SEED, data=digits)
     run = trainer(
@@ -280,6 +281,7 @@ def test_noise_is_off_in_evaluation_and_on_in_training(digits, tmp_path):
     assert noise.handle is None and run.evaluate()["eval_loss"] > 0  # afterwards the loss works without the noise
 
 
+@pytest.mark.slow
 def test_the_model_ends_as_before_after_training_and_after_a_failure_once_removed(tmp_path):
     tok = tokenizer()
     model = bert(len(tok))
@@ -313,6 +315,7 @@ def test_the_model_ends_as_before_after_training_and_after_a_failure_once_remove
     assert failed[0] == before[0] and failed[2:] == before[2:]
 
 
+@pytest.mark.slow
 def test_checkpoints_hold_the_plain_model_and_a_resumed_run_continues_the_same_noise_stream(digits, tmp_path):
     def run() -> tuple[NoisyTrainer, States]:
         model, noise = mlp(), NoiseCallback(RECIPE, seed=SEED, data=digits)
@@ -338,6 +341,7 @@ def test_checkpoints_hold_the_plain_model_and_a_resumed_run_continues_the_same_n
         run()[0].train(resume_from_checkpoint=str(tmp_path / "checkpoint-12"))
 
 
+@pytest.mark.slow
 def test_load_best_model_at_end_loads_a_plain_checkpoint_into_the_noisy_model(digits, tmp_path):
     model, noise = mlp(), NoiseCallback({"kind": "weight_noise", "std": 0.02, "at": "weights:Linear"}, seed=SEED)
     options = {"eval_strategy": "epoch", "save_strategy": "epoch", "load_best_model_at_end": True}

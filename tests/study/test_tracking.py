@@ -87,6 +87,7 @@ def text(events: EventAccumulator, tag: str) -> str:
     return events.Tensors(f"{tag}/text_summary")[0].tensor_proto.string_val[0].decode()
 
 
+@pytest.mark.slow  # the shared demo fixture: about 10 s
 def test_mlflow_and_tensorboard_readers_see_every_run_of_the_demo_study(demo: Path) -> None:
     runs, _, _ = stored(demo)
     assert len(runs) == 7 and set(runs.status) == {"completed"} and runs.label.nunique() == 7
@@ -95,6 +96,7 @@ def test_mlflow_and_tensorboard_readers_see_every_run_of_the_demo_study(demo: Pa
     assert set(tensorboard_runs(demo)) == keys | {"report"}
 
 
+@pytest.mark.slow  # the shared demo fixture: about 10 s
 def test_mlflow_holds_each_runs_config_metrics_records_and_tags(demo: Path, tmp_path: Path) -> None:
     runs, metrics, records = stored(demo)
     client, _ = mlflow_client(demo)
@@ -124,6 +126,7 @@ def test_mlflow_holds_each_runs_config_metrics_records_and_tags(demo: Path, tmp_
         assert list(table.value) == pytest.approx(list(own.value), rel=1e-9)
 
 
+@pytest.mark.slow  # the shared demo fixture: about 10 s
 def test_tensorboard_holds_each_runs_scalars_hparams_and_texts(demo: Path) -> None:
     runs, metrics, records = stored(demo)
     tracked = tensorboard_runs(demo)
@@ -146,6 +149,7 @@ def test_tensorboard_holds_each_runs_scalars_hparams_and_texts(demo: Path) -> No
         assert "| clean | accuracy | {} |" in text(events, "records")
 
 
+@pytest.mark.slow  # the shared demo fixture: about 10 s
 def test_the_report_is_logged_to_mlflow_and_tensorboard(demo: Path) -> None:
     written = sorted(path.name for path in (demo / "report").iterdir())
     assert "report.html" in written and "summary.md" in written
@@ -159,6 +163,7 @@ def test_the_report_is_logged_to_mlflow_and_tensorboard(demo: Path) -> None:
     assert text(events, "summary.md") == (demo / "report" / "summary.md").read_text()
 
 
+@pytest.mark.slow  # the shared demo fixture: about 10 s
 def test_a_rerun_logs_nothing_twice_and_mends_what_a_killed_driver_left(demo: Path, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     shutil.copytree(demo, folder)
@@ -187,6 +192,7 @@ def test_a_rerun_logs_nothing_twice_and_mends_what_a_killed_driver_left(demo: Pa
     assert json.loads(mark.read_text()) == {"key": kept[1], "status": "completed"}
 
 
+@pytest.mark.slow  # the shared demo fixture: about 10 s
 def test_a_uri_logs_elsewhere(demo: Path, tmp_path: Path) -> None:
     elsewhere = {"mlflow": f"sqlite:///{tmp_path / 'shared.db'}", "tensorboard": str(tmp_path / "logs")}
     with Store(demo / "study.db") as store:
@@ -239,6 +245,7 @@ def test_tracking_changes_no_run_key() -> None:
         assert [r.key for r in plan(study_config(execution={"tracking": tracking}))[1]] == keys
 
 
+@pytest.mark.slow  # the shared demo fixture: about 10 s
 def test_params_cut_what_mlflow_would_refuse_and_mlflow_takes_them(demo: Path) -> None:
     config = {"data": {"kind": "text", "vocabulary": "x" * 7000}, "model": {"widths": [64], "kind": None},
               "noise": [{"kind": "gaussian", "std": 0.1, "at": "output:BatchNorm*"}], "odd key!": True}  # fmt: skip
