@@ -288,21 +288,33 @@ def test_embedding_noise_mask_spares_positions_and_scales_by_each_length():
         embedding_noise(x, alpha, mask=mask[:, :5])
 
 
-def test_embedding_noise_spares_the_protected_ids_it_watches():
+def test_embedding_noise_spares_the_protected_ids_the_embedding_receives():
     model = nn.Sequential(nn.Embedding(VOCAB, 8), nn.Linear(8, 1))
     ids = tokens((16, 12))
     ids[:, 0], ids[:, 9:] = 1, 0  # CLS, padding
     handle = inject(model, EmbeddingNoise(5.0, protected=(0, 1), seed=0))
-    injector = handle.injectors("output")[0]
-    with pytest.raises(ConfigError, match=r"EmbeddingNoise\.protected: the injector has not seen the token ids"):
-        model(ids)
-    watching = injector.watch(model[0])
     noisy, clean = model[0](ids), F.embedding(ids, model[0].weight)
     special = ids <= 1
     assert torch.equal(noisy[special], clean[special]) and bool((noisy[~special] != clean[~special]).all())
-    watching.remove()
     handle.remove()
     assert not model[0]._forward_pre_hooks and not model[0]._forward_hooks
+    elsewhere = nn.Sequential(nn.Embedding(VOCAB, 8), nn.LayerNorm(8))
+    inject(elsewhere, ("output:1", EmbeddingNoise(5.0, protected=(0,), seed=0)))
+    with pytest.raises(ConfigError, match=r"EmbeddingNoise\.protected needs the token ids: place the injector at"):
+        elsewhere(ids)
+    unseen = EmbeddingNoise(5.0, protected=(0,)).train()
+    with pytest.raises(ConfigError, match=r"EmbeddingNoise\.protected: the injector has not seen the token ids"):
+        unseen(torch.zeros(2, 3, 8))
+
+
+def test_embedding_noise_with_protected_ids_from_a_run_config():
+    spec = {"kind": "embedding_noise", "alpha": 5.0, "protected": [0], "seed": 0}
+    model = nn.Sequential(nn.Embedding(VOCAB, 8), nn.Linear(8, 1))
+    inject(model, spec)
+    ids = tokens((4, 6))
+    ids[:, 4:] = 0
+    noisy, clean = model[0](ids), F.embedding(ids, model[0].weight)
+    assert torch.equal(noisy[:, 4:], clean[:, 4:]) and bool((noisy[:, :4] != clean[:, :4]).all())
 
 
 # -- temporal_dropout ------------------------------------------------------------------

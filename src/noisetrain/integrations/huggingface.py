@@ -24,7 +24,7 @@ While attached, the model's ``state_dict`` holds the clean weights under their p
 parametrizations), so Trainer checkpoints are ordinary ones and ``load_best_model_at_end`` loads them. The Trainer
 calls ``model(**inputs)``; input noise acts on the model's first forward argument (``input_ids``,
 ``pixel_values``), so the callback passes that one positionally. ``EmbeddingNoise`` with ``protected`` ids (see
-``EmbeddingNoise.from_tokenizer``) reads the ids at the model's input embeddings: place it after them.
+``EmbeddingNoise.from_tokenizer``) reads the ids the model's input embeddings receive: place it after them.
 
 A callback reaches neither the batch nor the loss. ``Trainer(compute_loss_func=callback.loss)`` gives the recipe's
 loss (cross-entropy with hard or soft targets and the recipe's label smoothing); batch noise (label noise, mixup)
@@ -112,8 +112,8 @@ class NoiseCallback(TrainerCallback):
                 model._register_state_dict_hook(self._plain_state),  # the public names need torch 2.5
                 model._register_load_state_dict_pre_hook(self._noisy_state, with_module=True),
                 *self._by_position(model),
-                *self._watch_token_ids(model),
             ]
+            self._check_token_ids(model)
         except BaseException:
             self.remove()
             raise
@@ -145,11 +145,12 @@ class NoiseCallback(TrainerCallback):
 
         return [model.register_forward_pre_hook(positional, prepend=True, with_kwargs=True)]
 
-    def _watch_token_ids(self, model: nn.Module) -> list[RemovableHandle]:
-        """``EmbeddingNoise.watch`` of the input embeddings for each embedding noise with protected ids."""
+    def _check_token_ids(self, model: nn.Module) -> None:
+        """Embedding noise with protected ids must follow the input embeddings, which receive the token ids (not
+        the position or token-type embeddings, where its default place would also put it)."""
         protecting = [a for a in self.handle if isinstance(a.injector, EmbeddingNoise) and a.injector.protected]
         if not protecting:
-            return []
+            return
         embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
         name = next((name for name, module in model.named_modules() if module is embeddings), None)
         if name is None:
@@ -162,7 +163,6 @@ class NoiseCallback(TrainerCallback):
                 "NoiseCallback: embedding_noise with protected ids reads the token ids at the model's input "
                 f"embeddings; place it after them (at='output:{name}')"
             )
-        return [a.injector.watch(embeddings) for a in protecting]
 
     # -- checkpoints: clean weights under their plain names --------------------------------------------------
     def _noisy_tensors(self, model: nn.Module, prefix: str) -> Iterator[tuple[str, nn.Module, list[int]]]:

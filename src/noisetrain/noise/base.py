@@ -148,6 +148,10 @@ class Injector(nn.Module):
         """True when the injector should perturb: training or MC mode, enabled, strength non-zero."""
         return (self.training or self.mc_) and self.enabled_ and self.current(self.strength) != 0
 
+    def observe(self, inputs: tuple[Any, ...]) -> None:
+        """Called by ``inject`` with the inputs of the module whose output this injector perturbs, just before it
+        does; nothing by default (``EmbeddingNoise`` reads the token ids there)."""
+
     # -- randomness -----------------------------------------------------------------
     def generator(self, device: torch.device | str) -> torch.Generator | NoiseTable:
         """This injector's source of randomness on ``device`` (see :mod:`noisetrain.noise.sources`)."""

@@ -331,6 +331,7 @@ class _OutputHook:
     def __call__(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
         injector = module.__dict__[ATTR][self.key]
         injector.training = module.training
+        injector.observe(args)
         if isinstance(output, torch.Tensor):
             return injector(output)
         if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):

@@ -13,8 +13,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.utils.hooks import RemovableHandle
 
 from ..checks import check_int, check_pair, check_range
 from ..registry import ConfigError
@@ -254,9 +252,8 @@ class EmbeddingNoise(Injector):
 
     Args:
         alpha: noise scale (>= 0), or a schedule. Default 5.0.
-        protected: token ids whose positions get no noise (padding, CLS, SEP, ...). The injector reads the ids
-            through ``watch``, which ``inject`` does not call (the Hugging Face ``NoiseCallback`` does); without
-            it a forward pass is a ``ConfigError``. Default none.
+        protected: token ids whose positions get no noise (padding, CLS, SEP, ...); the injector reads the ids
+            the ``nn.Embedding`` it follows receives, so it must be placed at an embedding's output. Default none.
         seed: seed of this injector's generator.
 
     Shapes: (N, L, d) in, same shape and dtype out. Placed by default after every ``nn.Embedding``; NEFTune
@@ -279,25 +276,23 @@ class EmbeddingNoise(Injector):
     @classmethod
     def from_tokenizer(cls, tokenizer: Any, alpha: Number = 5.0, *, seed: int | None = None) -> EmbeddingNoise:
         """NEFTune that leaves the positions of a Hugging Face tokenizer's ``all_special_ids`` (padding, CLS, SEP,
-        ...) alone; transformers is not imported. ``watch`` the token embedding it follows (the Hugging Face
-        ``NoiseCallback`` does this for the model's input embeddings).
+        ...) alone; transformers is not imported. Place it at the output of the token embedding.
 
         Example: ``("output:*word_embeddings", EmbeddingNoise.from_tokenizer(tokenizer, alpha=5.0))``.
         """
         return cls(alpha, protected=_special_ids(tokenizer), seed=seed)
 
-    def watch(self, embedding: nn.Module) -> RemovableHandle:
-        """Read the token ids ``embedding`` receives (a forward pre-hook), so that ``protected`` positions get no
-        noise: ``inject`` hands an injector at a module's output only that output. Attach the injector after
-        this same module. Returns the hook's handle (``.remove()``).
-
-        Example: ``injector = handle.injectors("output")[0]; injector.watch(model.embedding)``.
-        """
-
-        def see(module: nn.Module, args: tuple[Any, ...]) -> None:
-            self.ids = args[0]
-
-        return embedding.register_forward_pre_hook(see)
+    def observe(self, inputs: tuple[Any, ...]) -> None:
+        """Keep the token ids the embedding receives, where ``protected`` positions are found."""
+        if not self.protected:
+            return
+        ids = inputs[0] if inputs else None
+        if not isinstance(ids, torch.Tensor) or ids.is_floating_point() or ids.is_complex():
+            raise ConfigError(
+                f"{type(self).__name__}.protected needs the token ids: place the injector at the output of the "
+                "nn.Embedding that receives them (e.g. at='output:*word_embeddings')"
+            )
+        self.ids = ids
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.active:
@@ -306,8 +301,8 @@ class EmbeddingNoise(Injector):
         if self.protected:
             if self.ids is None:
                 raise ConfigError(
-                    f"{type(self).__name__}.protected: the injector has not seen the token ids; call "
-                    "injector.watch(embedding) with the nn.Embedding it follows"
+                    f"{type(self).__name__}.protected: the injector has not seen the token ids; attach it with "
+                    "inject at the output of the nn.Embedding that receives them"
                 )
             mask = ~torch.isin(self.ids, torch.tensor(self.protected, device=self.ids.device))
         return embedding_noise(x, self.current("alpha"), mask=mask, generator=self.generator(x.device))
