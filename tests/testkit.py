@@ -1,10 +1,16 @@
-"""Test helpers: tiny models, and snapshots of a model's full state to check that injection leaves no trace."""
+"""Test helpers: tiny models, snapshots of a model's full state to check that injection leaves no trace, and what
+the integration tests share to compare a framework's run with ``fit`` step by step."""
+
+import copy
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import Sampler
 
+from noisetrain.noise.base import derive_seed
 from noisetrain.noise.inject import ATTR
+from noisetrain.train import Callback
 
 
 def snapshot(model: nn.Module) -> tuple:
@@ -90,3 +96,55 @@ class Twice(nn.Module):
     def by_hand(self, x: torch.Tensor) -> torch.Tensor:
         w1, b1, w2, b2 = self.seen
         return F.linear(torch.relu(F.linear(x, w1, b1)), w2, b2)
+
+
+# -- a framework's run against fit, step by step ------------------------------------------------------------------
+RECIPE_AT_EVERY_POSITION = [  # input (scheduled), output, weights, learnable output scale, batch, loss, gradients
+    {"kind": "gaussian", "std": {"kind": "linear", "start": 0.3, "end": 0.0}},
+    {"kind": "dropout", "p": 0.2, "at": "output:ReLU"},
+    {"kind": "weight_noise", "std": 0.02, "at": "weights:Linear"},
+    {"kind": "learnable", "init": 0.1, "at": "output:0"},
+    {"kind": "mixup", "alpha": 0.4},  # num_classes from the data, as fit fills it in
+    {"kind": "label_smoothing", "eps": {"kind": "linear", "start": 0.0, "end": 0.2}},
+    {"kind": "gradient_noise", "eta": 0.01},
+]
+
+
+class FitSteps(Callback):
+    """fit's record of each step: the loss and the injectors' states after it."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[torch.Tensor, dict]] = []
+
+    def on_batch_end(self, loop, step, loss):
+        self.steps.append((loss.detach().clone(), copy.deepcopy(loop.handle.state_dict())))
+
+
+class LoopOrder(Sampler):
+    """fit's data order: one ``randperm`` per epoch from the generator ``derive_seed(seed, "data")``.
+    (``RandomSampler`` draws a second, unused permutation per epoch, so its second epoch differs.)"""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.generator = n, torch.Generator().manual_seed(derive_seed(seed, "data"))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(torch.randperm(self.n, generator=self.generator).tolist())
+
+
+def same(a, b) -> bool:
+    """Nested dicts of tensors and numbers, exactly equal."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, torch.Tensor):
+        return a.dtype == b.dtype and torch.equal(a, b)
+    return a == b
+
+
+def same_steps(a: list, b: list) -> bool:
+    """Two records of ``(loss, state)`` per step, exactly equal."""
+    return len(a) == len(b) and all(
+        torch.equal(la, lb) and same(sa, sb) for (la, sa), (lb, sb) in zip(a, b, strict=True)
+    )

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here downloads; make sure nothing tries
 transformers = pytest.importorskip("transformers")
@@ -26,28 +26,19 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors  # noqa: E4
 from noisetrain.config import OptimizerConfig  # noqa: E402
 from noisetrain.data import load_data  # noqa: E402
 from noisetrain.integrations.huggingface import NOISE_FILE, NoiseCallback  # noqa: E402
-from noisetrain.noise.base import derive_seed  # noqa: E402
 from noisetrain.noise.inject import no_noise  # noqa: E402
 from noisetrain.noise.sequences import EmbeddingNoise, TokenMask  # noqa: E402
 from noisetrain.registry import ConfigError  # noqa: E402
-from noisetrain.train import Callback, fit  # noqa: E402
+from noisetrain.train import fit  # noqa: E402
 from noisetrain.train.optim import build_optimizer  # noqa: E402
 
-from testkit import snapshot  # noqa: E402
+from testkit import RECIPE_AT_EVERY_POSITION, FitSteps, LoopOrder, same, same_steps, snapshot  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
 SEED = 0
 BATCH = 64
 OPTIMIZER = OptimizerConfig(kind="sgd", lr=0.05)
-RECIPE = [  # every position: input (scheduled), output, weights, learnable output scale, batch, loss, gradients
-    {"kind": "gaussian", "std": {"kind": "linear", "start": 0.3, "end": 0.0}},
-    {"kind": "dropout", "p": 0.2, "at": "output:ReLU"},
-    {"kind": "weight_noise", "std": 0.02, "at": "weights:Linear"},
-    {"kind": "learnable", "init": 0.1, "at": "output:0"},
-    {"kind": "mixup", "alpha": 0.4},  # num_classes from the data, as fit fills it in
-    {"kind": "label_smoothing", "eps": {"kind": "linear", "start": 0.0, "end": 0.2}},
-    {"kind": "gradient_noise", "eta": 0.01},
-]
+RECIPE = RECIPE_AT_EVERY_POSITION
 WORDS = "good great fine bad awful poor the a film plot was is very".split()
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -130,19 +121,6 @@ class Sentences(Dataset):
 
 
 # -- the Trainer ---------------------------------------------------------------------------------------------------
-class LoopOrder(Sampler):
-    """noisetrain's data order: one ``randperm`` per epoch from the generator ``derive_seed(seed, "data")``."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        self.n, self.generator = n, torch.Generator().manual_seed(derive_seed(seed, "data"))
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        return iter(torch.randperm(self.n, generator=self.generator).tolist())
-
-
 class NoisyTrainer(transformers.Trainer):
     """The user's side: batch noise in ``compute_loss`` (the documented route). The tests also record each training
     step's loss, and may fix the data order to noisetrain's or compare each forward pass with a clean one."""
@@ -214,33 +192,8 @@ class States(transformers.TrainerCallback):
         self.states.append(copy.deepcopy(self.noise.handle.state_dict()))
 
 
-class FitSteps(Callback):
-    """The same record from noisetrain's loop: the loss and the injectors' states after each step."""
-
-    def __init__(self) -> None:
-        self.steps: list[tuple[torch.Tensor, dict]] = []
-
-    def on_batch_end(self, loop, step, loss):
-        self.steps.append((loss.detach().clone(), copy.deepcopy(loop.handle.state_dict())))
-
-
-def same(a, b) -> bool:
-    """Nested dicts of tensors and numbers, exactly equal."""
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, torch.Tensor):
-        return a.dtype == b.dtype and torch.equal(a, b)
-    return a == b
-
-
 def pairs(losses: list, states: list) -> list[tuple[torch.Tensor, dict]]:
     return list(zip(losses, states, strict=True))
-
-
-def same_steps(a: list, b: list) -> bool:
-    return len(a) == len(b) and all(
-        torch.equal(la, lb) and same(sa, sb) for (la, sa), (lb, sb) in zip(a, b, strict=True)
-    )
 
 
 # -- fit's noise, step by step ---------------------------------------------------------------------------------

@@ -10,20 +10,19 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 L = pytest.importorskip("lightning")
 
 from noisetrain.config import OptimizerConfig  # noqa: E402
 from noisetrain.data import load_data  # noqa: E402
 from noisetrain.integrations.lightning import NoiseCallback  # noqa: E402
-from noisetrain.noise.base import derive_seed  # noqa: E402
 from noisetrain.noise.inject import no_noise  # noqa: E402
 from noisetrain.registry import ConfigError  # noqa: E402
-from noisetrain.train import Callback, fit  # noqa: E402
+from noisetrain.train import fit  # noqa: E402
 from noisetrain.train.optim import build_optimizer  # noqa: E402
 
-from testkit import snapshot  # noqa: E402
+from testkit import RECIPE_AT_EVERY_POSITION, FitSteps, LoopOrder, same, same_steps, snapshot  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The '\\w+_dataloader' does not have many workers",
@@ -35,15 +34,7 @@ ROOT = Path(__file__).parents[2]
 SEED = 0
 BATCH = 64
 OPTIMIZER = OptimizerConfig(kind="sgd", lr=0.05)
-RECIPE = [  # every position: input (scheduled), output, weights, learnable output scale, batch, loss, gradients
-    {"kind": "gaussian", "std": {"kind": "linear", "start": 0.3, "end": 0.0}},
-    {"kind": "dropout", "p": 0.2, "at": "output:ReLU"},
-    {"kind": "weight_noise", "std": 0.02, "at": "weights:Linear"},
-    {"kind": "learnable", "init": 0.1, "at": "output:0"},
-    {"kind": "mixup", "alpha": 0.4},  # num_classes from the data, as fit fills it in
-    {"kind": "label_smoothing", "eps": {"kind": "linear", "start": 0.0, "end": 0.2}},
-    {"kind": "gradient_noise", "eta": 0.01},
-]
+RECIPE = RECIPE_AT_EVERY_POSITION
 
 
 @pytest.fixture(scope="module")
@@ -97,30 +88,6 @@ class Steps(L.Callback):
         self.steps.append((outputs["loss"].detach().clone(), copy.deepcopy(pl_module.noise.state_dict())))
 
 
-class FitSteps(Callback):
-    """The same record from noisetrain's loop."""
-
-    def __init__(self) -> None:
-        self.steps: list[tuple[torch.Tensor, dict]] = []
-
-    def on_batch_end(self, loop, step, loss):
-        self.steps.append((loss.detach().clone(), copy.deepcopy(loop.handle.state_dict())))
-
-
-class LoopOrder(Sampler):
-    """noisetrain's data order: one ``randperm`` per epoch from the generator ``derive_seed(seed, "data")``.
-    (``RandomSampler`` draws a second, unused permutation per epoch, so its second epoch differs.)"""
-
-    def __init__(self, n: int, seed: int) -> None:
-        self.n, self.generator = n, torch.Generator().manual_seed(derive_seed(seed, "data"))
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        return iter(torch.randperm(self.n, generator=self.generator).tolist())
-
-
 def trainer(callbacks, **options) -> "L.Trainer":
     settings = {"max_epochs": 2, "enable_checkpointing": False, **options}
     return L.Trainer(
@@ -133,21 +100,6 @@ def loader(split, *, shuffle_seed: int | None = None, batch_size: int = BATCH) -
     data = TensorDataset(split.x, split.y)
     sampler = LoopOrder(len(data), shuffle_seed) if shuffle_seed is not None else None
     return DataLoader(data, batch_size=batch_size, sampler=sampler)
-
-
-def same(a, b) -> bool:
-    """Nested dicts of tensors and numbers, exactly equal."""
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, torch.Tensor):
-        return a.dtype == b.dtype and torch.equal(a, b)
-    return a == b
-
-
-def same_steps(a: list, b: list) -> bool:
-    return len(a) == len(b) and all(
-        torch.equal(la, lb) and same(sa, sb) for (la, sa), (lb, sb) in zip(a, b, strict=True)
-    )
 
 
 def test_a_lightning_fit_draws_the_same_noise_as_noisetrain_fit(digits):
