@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from noisetrain.registry import ConfigError
-from noisetrain.study.execute import Outcome, Task
+from noisetrain.study.execute import GroupTask, Outcome, Task
 from noisetrain.study.runner import DB, Executor, exclusive, plan, run_study
 from noisetrain.study.store import Store
 
@@ -23,7 +23,7 @@ def test_a_study_runs_every_run_once_and_a_rerun_skips_them(tmp_path: Path) -> N
     assert result.total == 6 and result.skipped == 0 and result.statuses == {"completed": 6}
     finishes = [e for e in events if e.kind == "finish"]
     assert [e.done for e in finishes] == [1, 2, 3, 4, 5, 6] and finishes[-1].running == 0
-    assert max(e.running for e in events) == 2
+    assert max(e.running for e in events) == 4  # two workers, each training a group of two seeds
     with Store(tmp_path / DB) as store:
         runs = store.runs()
         assert set(runs.status) == {"completed"} and set(runs.attempts) == {1}
@@ -113,33 +113,34 @@ def test_a_measure_that_cannot_run_on_the_data_fails_before_any_run(tmp_path: Pa
 
 
 class BreakingBackend:
-    """A process pool whose worker dies whenever run ``bad`` is in flight, losing every run in flight with it."""
+    """A process pool whose worker dies whenever run ``bad`` is in flight, losing every task in flight with it."""
 
     def __init__(self, bad: str) -> None:
         self.bad = bad
-        self.tasks: dict[int, Task] = {}
+        self.tasks: dict[int, Task | GroupTask] = {}
         self.broken: set[int] = set()
 
-    def submit(self, task: Task) -> int:
+    def submit(self, task: Task | GroupTask) -> int:
         self.tasks[len(self.tasks)] = task
         return len(self.tasks) - 1
 
-    def wait(self, handles: list[int]) -> tuple[int, Outcome]:
-        if any(self.tasks[h].key == self.bad for h in handles):
+    def wait(self, handles: list[int]) -> tuple[int, list[Outcome]]:
+        if any(self.bad in self.tasks[h].keys for h in handles):
             self.broken |= set(handles)
         handle = handles[0]
-        key = self.tasks[handle].key
+        keys = self.tasks[handle].keys
         if handle in self.broken:
-            return handle, Outcome(key, "failed", "worker lost: BrokenProcessPool", 0.0, lost=True)
-        return handle, Outcome(key, "completed", "ok", 0.0, {"best_epoch": 1}, [], [], {})
+            return handle, [Outcome(key, "failed", "worker lost: BrokenProcessPool", 0.0, lost=True) for key in keys]
+        return handle, [Outcome(key, "completed", "ok", 0.0, {"best_epoch": 1}, [], [], {}) for key in keys]
 
     def close(self) -> None:
         pass
 
 
-def test_a_run_that_kills_its_pool_fails_alone_and_the_others_complete(tmp_path: Path) -> None:
-    study, runs = plan(study_config(execution={"retries": 0, "workers": 3}))
-    bad = runs[1].key
+@pytest.mark.parametrize("batch", ["auto", "off"])
+def test_a_run_that_kills_its_pool_fails_alone_and_the_others_complete(tmp_path: Path, batch: str) -> None:
+    study, runs = plan(study_config(execution={"retries": 0, "workers": 3, "batch": batch}))
+    bad = runs[1].key  # with batch auto, in a group with runs[0]
     with Store(tmp_path / DB) as store:
         executor = Executor(study, store, tmp_path, len(runs), None)
         executor.backend = BreakingBackend(bad)

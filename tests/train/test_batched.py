@@ -8,6 +8,7 @@ Every test runs with one torch thread, as study workers do: on a busy machine, t
 stacked tensors cost milliseconds per operation.
 """
 
+import json
 import math
 
 import pytest
@@ -15,7 +16,7 @@ import torch
 
 from noisetrain.config import validate
 from noisetrain.registry import ConfigError
-from noisetrain.train import Callback, fit, run
+from noisetrain.train import Callback, fit, load_run, run
 from noisetrain.train.batched import batchable, fit_batched, run_batched
 from noisetrain.train.run import build
 
@@ -219,3 +220,21 @@ def test_fit_batched_refuses_what_it_cannot_batch():
     dropout = build(configs([0], model={**MLP, "dropout": 0.5})[0])[1]
     with pytest.raises(ConfigError, match=r"fit_batched: layer 'hidden.2' \(Dropout\)"):
         fit_batched([dropout], [data], seeds=[0])
+
+
+def test_run_batched_writes_each_members_folder_as_run_does(tmp_path):
+    runs = configs([0, 1], train=STOPPING)
+    results = run_batched(runs, outputs=[tmp_path / "a", tmp_path / "b"])
+    alone = run(runs[1], output=tmp_path / "alone")
+    folder = tmp_path / "b"
+    assert {p.name for p in folder.iterdir()} == {p.name for p in (tmp_path / "alone").iterdir()}
+    assert (folder / "config.yaml").read_text() == (tmp_path / "alone" / "config.yaml").read_text()
+    rows, expected_rows = ((f / "metrics.csv").read_text().splitlines() for f in (folder, tmp_path / "alone"))
+    assert rows[0] == expected_rows[0] and len(rows) == len(expected_rows) == len(alone.train.history) + 1
+    summary, expected = (json.loads((f / "result.json").read_text()) for f in (folder, tmp_path / "alone"))
+    assert summary.keys() == expected.keys() and summary["best_epoch"] == expected["best_epoch"]
+    assert summary["test_mae"] == pytest.approx(expected["test_mae"], rel=RTOL)
+    config, _, model = load_run(folder / "checkpoint.pt")  # as `noisetrain evaluate` loads it
+    assert config == runs[1] and same_weights(model, results[1].model.state_dict())
+    with pytest.raises(ConfigError, match="batched group of seeds, which keeps no optimizer state"):
+        run(runs[1], output=folder, resume=True)

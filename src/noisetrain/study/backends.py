@@ -1,6 +1,7 @@
 """Where runs execute: local worker processes, or Ray tasks on a local instance or a cluster.
 
-A backend takes tasks (``submit``) and hands back outcomes as they finish (``wait``); it never
+A backend takes tasks (``submit``: one run, or a group of runs trained as one batched model) and hands back
+their outcomes, one per run, as they finish (``wait``); it never
 touches the store. A lost worker (killed, out of memory) gives an outcome with status ``"failed"``;
 on the local backend every run in flight is lost with the pool (Python's process pool cannot tell
 which worker died), so those outcomes carry ``lost=True`` and the runner runs them again one at a
@@ -19,26 +20,27 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # imported where used: a worker must reach its orphan watch before torch is imported
-    from .execute import Outcome, Task
+    from .execute import GroupTask, Outcome, Task
 
 ORPHAN_CHECK_SECONDS = 1.0
 
 
 class Backend(Protocol):
-    """Runs tasks; ``wait`` blocks until one of the given handles is done and returns its outcome."""
+    """Runs tasks; ``wait`` blocks until one of the given handles is done and returns its outcomes (one per key)."""
 
-    def submit(self, task: Task) -> Any: ...
+    def submit(self, task: Task | GroupTask) -> Any: ...
 
-    def wait(self, handles: list[Any]) -> tuple[Any, Outcome]: ...
+    def wait(self, handles: list[Any]) -> tuple[Any, list[Outcome]]: ...
 
     def close(self) -> None: ...
 
 
-def lost(task: Task, error: BaseException, *, shared: bool) -> Outcome:
-    """The outcome of a run whose worker was lost; ``shared``: other runs may have been lost with it."""
+def lost(task: Task | GroupTask, error: BaseException, *, shared: bool) -> list[Outcome]:
+    """The outcomes of a task whose worker was lost; ``shared``: other tasks may have been lost with it."""
     from .execute import Outcome
 
-    return Outcome(task.key, "failed", f"worker lost: {type(error).__name__}: {error}", 0.0, lost=shared)
+    message = f"worker lost: {type(error).__name__}: {error}"
+    return [Outcome(key, "failed", message, 0.0, lost=shared) for key in task.keys]
 
 
 def _start_worker(threads: int, driver: int) -> None:
@@ -64,7 +66,7 @@ class LocalBackend:
         self.workers = workers
         self.threads = threads
         self.pool_: ProcessPoolExecutor | None = None
-        self.tasks_: dict[Future[Outcome], Task] = {}
+        self.tasks_: dict[Future[list[Outcome]], Task | GroupTask] = {}
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool_ is None:
@@ -74,18 +76,18 @@ class LocalBackend:
             )  # fmt: skip
         return self.pool_
 
-    def submit(self, task: Task) -> Future[Outcome]:
-        from .execute import execute
+    def submit(self, task: Task | GroupTask) -> Future[list[Outcome]]:
+        from .execute import perform
 
         try:
-            future = self._pool().submit(execute, task)
+            future = self._pool().submit(perform, task)
         except BrokenProcessPool:  # a worker died since the last submit: start a fresh pool
             self.close()
-            future = self._pool().submit(execute, task)
+            future = self._pool().submit(perform, task)
         self.tasks_[future] = task
         return future
 
-    def wait(self, handles: list[Future[Outcome]]) -> tuple[Future[Outcome], Outcome]:
+    def wait(self, handles: list[Future[list[Outcome]]]) -> tuple[Future[list[Outcome]], list[Outcome]]:
         done, _ = wait_futures(handles, return_when=FIRST_COMPLETED)
         future = next(iter(done))
         task = self.tasks_.pop(future)
@@ -114,7 +116,7 @@ class RayBackend:
         self.gpus = gpus
         self.address = address
         self.remote_: Any = None
-        self.tasks_: dict[Any, Task] = {}
+        self.tasks_: dict[Any, Task | GroupTask] = {}
         self.started_ = False
 
     def _remote(self) -> Any:
@@ -131,17 +133,17 @@ class RayBackend:
                 else:
                     ray.init(address=self.address, log_to_driver=False, configure_logging=False)
                 self.started_ = True
-            from .execute import execute
+            from .execute import perform
 
-            self.remote_ = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)(execute)
+            self.remote_ = ray.remote(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)(perform)
         return self.remote_
 
-    def submit(self, task: Task) -> Any:
+    def submit(self, task: Task | GroupTask) -> Any:
         ref = self._remote().remote(task)
         self.tasks_[ref] = task
         return ref
 
-    def wait(self, handles: list[Any]) -> tuple[Any, Outcome]:
+    def wait(self, handles: list[Any]) -> tuple[Any, list[Outcome]]:
         import ray
 
         (ref,), _ = ray.wait(handles, num_returns=1)

@@ -97,6 +97,8 @@ def execute(config: StudyConfig, output: Path | None, quiet: bool, **execution: 
             progress.update(bar, total=event.total, completed=event.done, state=state)
             if event.kind == "retry":
                 progress.console.print(f"retrying {event.run.label} seed {event.run.seed}", highlight=False)
+            elif event.kind == "note":
+                progress.console.print(event.message, highlight=False, markup=False)
 
         result = run_study(config, folder, on_event=show, **execution)  # type: ignore[arg-type]
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items())) or "nothing new"

@@ -71,6 +71,10 @@ class ExecutionConfig(Strict):
     stores it (config as params, per-epoch metrics by epoch, evaluation records, status, seed and key as tags),
     each run once, and the report when it is written; ``{kind: mlflow, uri: ...}`` logs elsewhere than the study
     folder. It changes no run's key.
+
+    ``batch``: ``auto`` (default) trains the unfinished runs that differ only by seed as one batched model on one
+    worker (``noisetrain.train.batched``), where ``batchable`` accepts them; their results equal the single runs'
+    up to float rounding. ``off`` runs every run singly. It changes no run's key.
     """
 
     backend: Literal["local", "ray"] = "local"
@@ -81,8 +85,14 @@ class ExecutionConfig(Strict):
     gpus: float = Field(0.0, ge=0)
     max_runs: int = Field(100_000, ge=1)
     tracking: TrackingConfig | None = None
+    batch: Literal["auto", "off"] = "auto"
 
     _tracking = field_validator("tracking", mode="before")(as_spec)
+
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _bare_off(cls, batch: Any) -> Any:
+        return "off" if batch is False else batch  # YAML reads a bare off (--set execution.batch=off) as false
 
     @field_validator("cpus", mode="before")
     @classmethod

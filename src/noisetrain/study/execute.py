@@ -10,12 +10,15 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from ..train.environment import environment
+
+if TYPE_CHECKING:
+    from ..train.run import RunResult
 
 TRACEBACK_LINES = 12
 
@@ -32,6 +35,23 @@ class Task:
     measures: list[Any]
     settings: dict[str, Any]
     folder: str | None
+    threads: int = 1
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.key]
+
+
+@dataclass(frozen=True)
+class GroupTask:
+    """What a worker needs for runs that differ only by seed, trained as one batched model
+    (``noisetrain.train.batched``): their keys, configs and folders, and the measures and threads they share."""
+
+    keys: list[str]
+    configs: list[dict[str, Any]]
+    measures: list[Any]
+    settings: dict[str, Any]
+    folders: list[str | None]
     threads: int = 1
 
 
@@ -54,9 +74,13 @@ class Outcome:
     lost: bool = False
 
 
+def perform(task: Task | GroupTask) -> list[Outcome]:
+    """The outcomes of a task, one per key: ``execute`` or ``execute_group``."""
+    return execute_group(task) if isinstance(task, GroupTask) else [execute(task)]
+
+
 def execute(task: Task) -> Outcome:
     """Train ``task.config`` (``noisetrain.train.run``), then run its measures; failures become outcomes."""
-    from ..evaluate import evaluate
     from ..train import run
 
     torch.set_num_threads(task.threads)
@@ -64,11 +88,42 @@ def execute(task: Task) -> Outcome:
     outcome = Outcome(task.key, "failed", "", 0.0, environment=environment(task.config.get("device", "cpu")))
     try:  # a run's failure is its outcome, never the study's
         result = run(task.config, output=task.folder)
-        outcome.status, outcome.message = result.train.status, result.train.message
-        outcome.summary, outcome.history = result.summary(), result.train.history
     except Exception as error:
         outcome.message = failure("training", error)
-    if outcome.status not in ("failed", "diverged"):
+        outcome.seconds = time.perf_counter() - start
+        return outcome
+    return evaluated(outcome, result, task, start)
+
+
+def execute_group(task: GroupTask) -> list[Outcome]:
+    """Train ``task.configs`` as one batched model (``run_batched``), then run each member's measures as
+    ``execute`` does; a failed batched training fails every member with its error. A member's ``seconds`` are its
+    share of the training plus its own evaluation."""
+    from ..train.batched import run_batched
+
+    torch.set_num_threads(task.threads)
+    start = time.perf_counter()
+    ran_in = {**environment(task.configs[0].get("device", "cpu")), "batched": len(task.keys)}
+    try:
+        results = run_batched(task.configs, outputs=task.folders)
+    except Exception as error:
+        message = failure("batched training", error)
+        return [Outcome(key, "failed", message, time.perf_counter() - start, environment=ran_in) for key in task.keys]
+    outcomes = []
+    for key, result in zip(task.keys, results, strict=True):
+        outcome = Outcome(key, "failed", "", 0.0, environment=ran_in)
+        outcomes.append(evaluated(outcome, result, task, time.perf_counter() - result.train.seconds))
+    return outcomes
+
+
+def evaluated(outcome: Outcome, result: RunResult, task: Task | GroupTask, start: float) -> Outcome:
+    """``outcome`` with the trained run's status, summary and history, and the records of the task's measures
+    (unless it diverged); ``start``: when its time began."""
+    from ..evaluate import evaluate
+
+    outcome.status, outcome.message = result.train.status, result.train.message
+    outcome.summary, outcome.history = result.summary(), result.train.history
+    if outcome.status != "diverged":
         try:
             found = evaluate(result.model, result.data, task.measures, **task.settings)
             outcome.records = [r.to_dict() for r in found]

@@ -5,7 +5,8 @@ The study folder holds ``study.db`` (the store), ``study.yaml`` (the validated s
 transaction per outcome; a study killed at any point (SIGKILL included) and run again skips its
 finished runs and reruns the unfinished ones (and the failed ones). A failed run is retried up to
 ``execution.retries`` times, then recorded with its error; a diverged run is a result. Neither
-stops the study.
+stops the study. With ``execution.batch: auto`` the runs that differ only by seed train as one batched model
+on one worker wherever ``noisetrain.train.batched.batchable`` accepts them; each is stored as its own run.
 
 Example:
     >>> result = run_study(load_study("study.yaml"), workers=2)
@@ -32,7 +33,7 @@ from ..files import remove_leftovers, write_atomic
 from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend
 from .config import ReportConfig, StudyConfig
-from .execute import Outcome, Task
+from .execute import GroupTask, Outcome, Task
 from .expand import RunSpec, arm_fields, expand
 from .search import check_search, optuna_search, random_values, with_values
 from .store import DB, Store
@@ -43,7 +44,9 @@ LOCK = "study.lock"
 
 @dataclass(frozen=True)
 class Event:
-    """A change the progress display shows: ``kind`` is ``"start"``, ``"retry"`` or ``"finish"``."""
+    """A change the progress display shows: ``kind`` is ``"start"``, ``"retry"`` or ``"finish"`` of ``run``, or
+    ``"note"``: ``message`` tells what the runner chose for some runs (``run`` is one of them), e.g. which groups
+    of seeds train as one batched model and why others do not. ``running``: runs in flight."""
 
     kind: str
     run: RunSpec
@@ -52,6 +55,7 @@ class Event:
     total: int
     running: int
     failed: int
+    message: str = ""
 
 
 @dataclass
@@ -182,73 +186,133 @@ class Executor:
             self.backend: Backend = LocalBackend(execution.workers, execution.cpus)
         else:
             self.backend = RayBackend(execution.workers, execution.cpus, execution.gpus, execution.address)
-        self.in_flight: dict[Any, RunSpec] = {}
+        self.in_flight: dict[Any, list[RunSpec]] = {}
         self.tries: Counter[str] = Counter()
         self.tracker = open_tracker(study, folder)
 
     def run(self, runs: Iterable[RunSpec], *, plan: bool = False) -> None:
         """Register ``runs`` (``plan``: as the study's current plan), skip the finished ones, execute the others
-        (``workers`` at a time) and store their outcomes.
+        (``workers`` tasks at a time) and store their outcomes.
 
-        A failed run is run again up to ``retries`` times. A local pool that loses a worker (killed, out of
+        A task is one run, or a group of runs that differ only by seed trained as one batched model (``units``). A
+        failed run is run again up to ``retries`` times. A local pool that loses a worker (killed, out of
         memory) loses every run in flight with it, so those runs are not charged: each runs again alone, and
-        only a run lost while alone counts the loss as a failure. The tracker gets each stored outcome, and the
-        finished runs skipped that it lacks (``Tracker.sync``).
+        only a run lost while alone counts the loss as a failure. A group whose every member failed (its training
+        raised, or its worker was lost) is not charged either: its members run again singly. The tracker gets each
+        stored outcome, and the finished runs skipped that it lacks (``Tracker.sync``).
         """
         runs = list({r.key: r for r in runs}.values())
         self.store.register(self.study, runs, plan=plan)
         finished = self.store.finished()
-        todo, alone = deque(r for r in runs if r.key not in finished), deque[RunSpec]()
-        self.result.skipped += len(runs) - len(todo)
+        unfinished = [r for r in runs if r.key not in finished]
+        self.result.skipped += len(runs) - len(unfinished)
+        todo, alone = deque(self.units(unfinished)), deque[RunSpec]()
         if self.tracker is not None:
             self.tracker.sync(self.store, [r.key for r in runs if r.key in finished])
-        execution = self.study.execution
         while todo or alone or self.in_flight:
             if alone and not self.in_flight:
-                self.submit(alone[0])
-            while not alone and todo and len(self.in_flight) < execution.workers:
+                self.submit([alone[0]])
+            while not alone and todo and len(self.in_flight) < self.study.execution.workers:
                 self.submit(todo.popleft())
-            handle, outcome = self.backend.wait(list(self.in_flight))
-            spec = self.in_flight.pop(handle)
-            if outcome.lost and not (alone and alone[0] is spec):
-                self.tries[spec.key] -= 1
-                alone.append(spec)
-                self.emit("retry", spec, outcome)
+            handle, outcomes = self.backend.wait(list(self.in_flight))
+            unit = self.in_flight.pop(handle)
+            if len(unit) > 1 and all(outcome.status == "failed" for outcome in outcomes):
+                error = outcomes[0].message.strip().splitlines()[-1]
+                message = f"batched group failed ({labels(unit)}): {error}; its runs run again singly"
+                self.emit("note", unit[0], message=message)
+                for spec, outcome in zip(unit, outcomes, strict=True):
+                    self.tries[spec.key] -= 1
+                    self.emit("retry", spec, outcome)
+                if outcomes[0].lost:
+                    alone.extend(unit)
+                else:
+                    todo.extendleft([spec] for spec in reversed(unit))
                 continue
-            if alone and alone[0] is spec:
-                alone.popleft()
-            if outcome.status == "failed" and self.tries[spec.key] <= execution.retries:
-                todo.appendleft(spec)
-                self.emit("retry", spec, outcome)
-                continue
-            self.store.save(outcome)
-            if self.tracker is not None:
-                self.tracker.log(self.store, [spec.key])
-            self.result.statuses[outcome.status] += 1
-            self.emit("finish", spec, outcome)
+            for spec, outcome in zip(unit, outcomes, strict=True):
+                self.conclude(spec, outcome, todo, alone)
 
-    def submit(self, spec: RunSpec) -> None:
-        """Start ``spec`` on the backend (one more attempt)."""
-        self.store.start(spec.key)
-        self.tries[spec.key] += 1
-        self.in_flight[self.backend.submit(self.task(spec))] = spec
-        self.emit("start", spec)
+    def conclude(self, spec: RunSpec, outcome: Outcome, todo: deque[list[RunSpec]], alone: deque[RunSpec]) -> None:
+        """Store the outcome of ``spec``, or queue the run again: alone when its worker was lost with others, at
+        the front of ``todo`` when it failed and may be retried."""
+        if outcome.lost and not (alone and alone[0] is spec):
+            self.tries[spec.key] -= 1
+            alone.append(spec)
+            self.emit("retry", spec, outcome)
+            return
+        if alone and alone[0] is spec:
+            alone.popleft()
+        if outcome.status == "failed" and self.tries[spec.key] <= self.study.execution.retries:
+            todo.appendleft([spec])
+            self.emit("retry", spec, outcome)
+            return
+        self.store.save(outcome)
+        if self.tracker is not None:
+            self.tracker.log(self.store, [spec.key])
+        self.result.statuses[outcome.status] += 1
+        self.emit("finish", spec, outcome)
 
-    def task(self, spec: RunSpec) -> Task:
-        config = spec.config.model_dump(mode="json")
+    def units(self, runs: list[RunSpec]) -> list[list[RunSpec]]:
+        """The tasks of ``runs``: with ``execution.batch: auto``, the runs of a group (they differ only by seed) that
+        ``batchable`` accepts make one task; every other run is a task alone. A note says which groups train
+        batched and why the others do not."""
+        from ..train.batched import batchable
+
+        if self.study.execution.batch == "off":
+            return [[run] for run in runs]
+        groups: dict[str, list[RunSpec]] = {}
+        for run in runs:
+            groups.setdefault(run.group, []).append(run)
+        units: list[list[RunSpec]] = []
+        batched: list[RunSpec] = []
+        refused: dict[str, list[RunSpec]] = {}
+        for members in groups.values():
+            reason = batchable([member.config for member in members]) if len(members) > 1 else None
+            if len(members) == 1 or reason is not None:
+                units += [[member] for member in members]
+            else:
+                units.append(members)
+                batched.append(members[0])
+            if reason is not None:
+                refused.setdefault(reason, []).append(members[0])
+        if batched:
+            self.emit("note", batched[0], message=f"batched, each group of seeds as one model: {labels(batched)}")
+        for reason, firsts in refused.items():
+            self.emit("note", firsts[0], message=f"not batched ({labels(firsts)}): {reason}")
+        return units
+
+    def submit(self, unit: list[RunSpec]) -> None:
+        """Start ``unit`` (one run, or a group trained batched) on the backend (one more attempt of each run)."""
+        for spec in unit:
+            self.store.start(spec.key)
+            self.tries[spec.key] += 1
+        self.in_flight[self.backend.submit(self.task(unit))] = unit
+        for spec in unit:
+            self.emit("start", spec)
+
+    def task(self, unit: list[RunSpec]) -> Task | GroupTask:
         measures, settings = self.study.evaluate.measures, self.study.evaluate.settings
         threads = self.study.execution.cpus  # the same for any number of workers, so the numbers are too
-        return Task(spec.key, config, measures, settings, str(self.folder / "runs" / spec.key), threads)
+        configs = [spec.config.model_dump(mode="json") for spec in unit]
+        folders = [str(self.folder / "runs" / spec.key) for spec in unit]
+        if len(unit) == 1:
+            return Task(unit[0].key, configs[0], measures, settings, folders[0], threads)
+        return GroupTask([spec.key for spec in unit], configs, measures, settings, folders, threads)
 
-    def emit(self, kind: str, spec: RunSpec, outcome: Outcome | None = None) -> None:
+    def emit(self, kind: str, spec: RunSpec, outcome: Outcome | None = None, message: str = "") -> None:
         if self.on_event is not None:
             result = self.result
             done = result.skipped + sum(result.statuses.values())
             failed = result.statuses["failed"]
-            self.on_event(Event(kind, spec, outcome, done, result.total, len(self.in_flight), failed))
+            running = sum(len(unit) for unit in self.in_flight.values())
+            self.on_event(Event(kind, spec, outcome, done, result.total, running, failed, message))
 
     def close(self) -> None:
         self.backend.close()
+
+
+def labels(runs: list[RunSpec]) -> str:
+    """The distinct labels (arm and noise factors) of ``runs``, comma-separated."""
+    return ", ".join(dict.fromkeys(run.label for run in runs))
 
 
 def run_study(

@@ -22,9 +22,9 @@ Example:
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -41,9 +41,9 @@ from ..noise.inject import Recipe, recipe_items
 from ..registry import ConfigError
 from .callbacks import Callback
 from .loop import Loop, Status, TrainResult, with_data_facts
-from .metrics import Totals, evaluate_split, resolve_loss, target_scale
+from .metrics import Totals
 from .optim import build_lr_scheduler, build_optimizer
-from .run import RunResult, build, resolve_device
+from .run import RunResult, build, finish_run, resolve_device, start_run
 
 BATCHED_MODELS = ("mlp",)
 """Model kinds whose forward pass only chains their layers (no own arithmetic that a member dimension breaks)."""
@@ -176,6 +176,8 @@ def fit_batched(
     config: TrainConfig | Mapping[str, Any] | None = None,
     device: str | torch.device = "cpu",
     callbacks: Sequence[Iterable[Callback]] | None = None,
+    checkpoints: Sequence[str | Path | None] | None = None,
+    extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[TrainResult]:
     """Train member ``i`` = (``models[i]``, ``datasets[i]``, ``seeds[i]``) as ``fit(models[i], datasets[i],
     noise=noise, config=config, seed=seeds[i])`` would, all in one batched model; one ``TrainResult`` each.
@@ -183,7 +185,9 @@ def fit_batched(
     Each model ends as ``fit`` leaves it (best weights restored with early stopping, noise attached, eval mode).
     ``callbacks``: one list per member; they get ``on_fit_start``, ``on_epoch_start``, ``on_epoch_end`` and
     ``on_fit_end`` with the member's ``Loop`` (no ``on_batch_end``). A record's ``seconds`` is the member's
-    share of the batched epoch plus its own validation. No checkpoints, no resume. Run it with one torch thread
+    share of the batched epoch plus its own validation. ``checkpoints``: one file (or None) per member, written at
+    the end with ``extras`` (one mapping per member) and ``"batched": True``; it has no optimiser state, so it
+    loads for evaluation but cannot be resumed. No intermediate checkpoints, no resume. Run it with one torch thread
     (as study workers do): the stacked tensors are too small for intra-op threads, whose wake-ups cost
     milliseconds per operation on a busy machine.
     """
@@ -193,13 +197,17 @@ def fit_batched(
         raise ConfigError(f"fit_batched: {reason}")
     device = torch.device(device)
     stacked = stack_models([model.to(device) for model in models])  # before the members' noise hooks
-    hooks = callbacks or [()] * len(models)
+    members = len(models)
+    files = [Path(path) if path is not None else None for path in checkpoints or [None] * members]
     loops = [
         Loop(
-            model, data, noise=noise, config=config, seed=seed, device=device, callbacks=mine, checkpoint=None, extra={}
+            model, data, noise=noise, config=config, seed=seed, device=device, callbacks=mine, checkpoint=file,
+            extra={**extra, "batched": True},
         )
-        for model, data, seed, mine in zip(models, datasets, seeds, hooks, strict=True)
-    ]
+        for model, data, seed, mine, file, extra in zip(
+            models, datasets, seeds, callbacks or [()] * members, files, extras or [{}] * members, strict=True
+        )
+    ]  # fmt: skip
     return _Batched(stacked, loops, config).run()
 
 
@@ -210,10 +218,10 @@ class _Batched:
     def __init__(self, model: nn.Module, loops: list[Loop], config: TrainConfig) -> None:
         self.model, self.loops, self.config = model.train(), loops, config
         self.params = dict(model.named_parameters())
-        self.optimizer = build_optimizer(config.optimizer, model.parameters(), seed=0)  # seed: SGLD's, refused
-        if loops[0].device.type in ("cpu", "cuda"):  # one fused kernel per tensor: the update up to rounding, faster
-            for group in self.optimizer.param_groups:
-                group.update(foreach=False, fused=True)
+        fused = loops[0].device.type in ("cpu", "cuda")  # one kernel per tensor: the update up to rounding, faster
+        self.optimizer = build_optimizer(config.optimizer, model.parameters(), seed=0, fused=fused)  # seed: SGLD's
+        for loop in loops:  # the members' own optimisers never step: this one steps them all
+            loop.optimizer = loop.scheduler = None
         self.steps = loops[0].steps_per_epoch
         self.scheduler = build_lr_scheduler(config.lr_schedule, self.optimizer, total_steps=config.epochs * self.steps)
         self.x = torch.stack([loop.data.train.x for loop in loops])
@@ -307,17 +315,9 @@ class _Batched:
             for name, param in loop.model.named_parameters():
                 param.copy_(self.params[name][row])
         n = len(loop.data.train) * (1 if loop.loss_name == "cross_entropy" else loop.data.num_outputs)
-        record: dict[str, Any] = {"epoch": loop.epoch + 1, **_summary(loop, sums, n, self.steps)}
-        grad_norm = record.pop("grad_norm", 0.0)
-        record.update(loop._validate())
-        record["lr"] = self.optimizer.param_groups[0]["lr"]
-        record["grad_norm"] = grad_norm
-        record.update(loop._noise_strengths())
+        record = loop.epoch_record(_summary(loop, sums, n, self.steps), self.optimizer.param_groups[0]["lr"])
         record["seconds"] = share + time.perf_counter() - started
-        loop.history.append(record)
-        loop.epoch += 1
-        loop.callbacks.on_epoch_end(loop, record)
-        end = _verdict(loop, record)
+        end = loop.end_epoch(record)
         if end is not None:
             self.ends[member] = end
         return end is not None
@@ -337,19 +337,12 @@ class _Batched:
         self.rows = [self.rows[row] for row in kept]
 
     def result(self, member: int) -> TrainResult:
-        """The member's result, its model at its best weights (as ``Loop.run`` leaves it)."""
+        """The member's result, its model at its best weights and its checkpoint written (as ``Loop.run`` does)."""
         loop = self.loops[member]
-        status, message = self.ends[member]
-        stopper = loop.stopper
-        if stopper is not None and stopper.best_state is not None:
-            loop.model.load_state_dict(stopper.best_state["model"])
-            loop.handle.load_state_dict(stopper.best_state["noise"])
-        loop.model.eval()
-        best = stopper.best_epoch if stopper is not None else loop.epoch
-        seconds = sum(record["seconds"] for record in loop.history)
-        result = TrainResult(status, message, loop.history, best, loop.handle, seconds)
-        loop.callbacks.on_fit_end(loop, result)
-        return result
+        loop.restore_best()
+        if loop.checkpoint is not None:
+            loop.save(loop.checkpoint)
+        return loop.result(*self.ends[member], sum(record["seconds"] for record in loop.history))
 
 
 def _one_pass(split: Split, generator: torch.Generator) -> torch.Tensor:
@@ -379,45 +372,28 @@ def _summary(loop: Loop, sums: torch.Tensor, count: int, steps: int) -> dict[str
     return totals.summary("train", loop.target_scale)
 
 
-def _verdict(loop: Loop, record: dict[str, Any]) -> tuple[Status, str] | None:
-    """Whether the member ends after this epoch, with ``fit``'s status and message: divergence, early stopping,
-    or the last epoch; None to go on."""
-    bad = sorted(k for k, v in record.items() if k.endswith("_loss") and not math.isfinite(v))
-    if bad:
-        return "diverged", (
-            f"training diverged in epoch {loop.epoch}: {', '.join(bad)} is not finite; "
-            "try a lower learning rate, gradient clipping (train.grad_clip) or weaker noise"
-        )
-    stopper = loop.stopper
-    if stopper is not None and stopper.update(record, loop._weights):
-        return "early_stopped", (
-            f"stopped after epoch {loop.epoch}: {stopper.config.monitor} has not improved for "
-            f"{stopper.config.patience} epochs; best epoch {stopper.best_epoch}"
-        )
-    if loop.epoch >= loop.config.epochs:
-        return "completed", f"trained for {loop.epoch} epochs"
-    return None
-
-
 # -- whole runs ------------------------------------------------------------------------------------------------
-def run_batched(configs: Sequence[RunConfig | Mapping[str, Any]]) -> list[RunResult]:
-    """``noisetrain.train.run(config)`` for each of ``configs`` (runs that differ only by seed, see
-    :func:`batchable`), trained together by :func:`fit_batched`; no files are written."""
+def run_batched(
+    configs: Sequence[RunConfig | Mapping[str, Any]], *, outputs: Sequence[str | Path | None] | None = None
+) -> list[RunResult]:
+    """``noisetrain.train.run(config, output=output)`` for each of ``configs`` and ``outputs`` (runs that differ
+    only by seed, see :func:`batchable`), trained together by :func:`fit_batched`; each output folder gets the
+    files ``run`` writes there (its checkpoint cannot be resumed)."""
     runs = [validate(config) for config in configs]
     reason = batchable(runs)
     if reason:
         raise ConfigError(f"run_batched: {reason}")
     device = resolve_device(runs[0].device)
+    folders = [Path(output) if output is not None else None for output in outputs or [None] * len(runs)]
     built = [build(run) for run in runs]
     trained = fit_batched(
         [model for _, model in built], [data for data, _ in built], seeds=[run.seed for run in runs],
         noise=runs[0].noise, config=runs[0].train, device=device,
+        callbacks=[start_run(run, folder) for run, folder in zip(runs, folders, strict=True)],
+        checkpoints=[folder / "checkpoint.pt" if folder is not None else None for folder in folders],
+        extras=[{"run": run.model_dump(mode="json")} for run in runs],
     )  # fmt: skip
-    results = []
-    for run, (data, model), train in zip(runs, built, trained, strict=True):
-        test = evaluate_split(
-            model, data.test.to(device), prefix="test", loss_name=resolve_loss(run.train.loss, data),
-            batch_size=run.train.eval_batch_size, scale=target_scale(data),
-        )  # fmt: skip
-        results.append(RunResult(run, model, data, train, test))
-    return results
+    return [
+        finish_run(run, data, model, train, folder)
+        for run, (data, model), train, folder in zip(runs, built, trained, folders, strict=True)
+    ]

@@ -99,6 +99,7 @@ class Loop:
         self.stopper = EarlyStopping(config.early_stopping) if stops else None
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # epochs finished
+        self.epochs = 1 if self.closed_form else config.epochs  # one closed-form step
 
     # -- one epoch ---------------------------------------------------------------------
     def train_epoch(self) -> dict[str, Any]:
@@ -128,11 +129,15 @@ class Loop:
             # running sums stay on the device: one host sync per epoch
             totals.add(loss, output, y, grad_norm)
             self.callbacks.on_batch_end(self, step, loss.detach())
-        record: dict[str, Any] = {"epoch": self.epoch + 1}
-        record.update(totals.summary("train", self.target_scale))
+        return self.epoch_record(totals.summary("train", self.target_scale), optimizer.param_groups[0]["lr"])
+
+    def epoch_record(self, train: dict[str, float], lr: float) -> dict[str, Any]:
+        """The record of the epoch being trained: its training ``Totals.summary``, validation, learning rate,
+        mean gradient norm and the noise strengths."""
+        record: dict[str, Any] = {"epoch": self.epoch + 1, **train}
         grad_norm = record.pop("grad_norm", 0.0)
         record.update(self._validate())
-        record["lr"] = optimizer.param_groups[0]["lr"]
+        record["lr"] = lr
         record["grad_norm"] = grad_norm
         record.update(self._noise_strengths())
         return record
@@ -182,42 +187,61 @@ class Loop:
                 self.load_state_dict(load_checkpoint(resume))
             self.callbacks.on_fit_start(self)
             status, message = self._epochs()
-            if self.stopper is not None and self.stopper.best_state is not None:
-                self.model.load_state_dict(self.stopper.best_state["model"])
-                self.handle.load_state_dict(self.stopper.best_state["noise"])
+            self.restore_best()
             if self.checkpoint is not None:
                 self.save(self.checkpoint)
-        self.model.eval()
-        best = self.stopper.best_epoch if self.stopper is not None else self.epoch
-        result = TrainResult(status, message, self.history, best, self.handle, time.perf_counter() - start)
-        self.callbacks.on_fit_end(self, result)
-        return result
+        return self.result(status, message, time.perf_counter() - start)
 
     def _epochs(self) -> tuple[Status, str]:
-        epochs = 1 if self.closed_form else self.config.epochs
-        while self.epoch < epochs:
+        while self.epoch < self.epochs:
             self.callbacks.on_epoch_start(self, self.epoch + 1)
             started = time.perf_counter()
             record = self.fit_epoch() if self.closed_form else self.train_epoch()
             record["seconds"] = time.perf_counter() - started
-            self.history.append(record)
-            self.epoch += 1
-            self.callbacks.on_epoch_end(self, record)
-            bad = sorted(k for k, v in record.items() if k.endswith("_loss") and not math.isfinite(v))
-            if bad:
-                return "diverged", (
-                    f"training diverged in epoch {self.epoch}: {', '.join(bad)} is not finite; "
-                    "try a lower learning rate, gradient clipping (train.grad_clip) or weaker noise"
-                )
-            if self.stopper is not None and self.stopper.update(record, self._weights):
-                return "early_stopped", (
-                    f"stopped after epoch {self.epoch}: {self.stopper.config.monitor} has not improved for "
-                    f"{self.stopper.config.patience} epochs; best epoch {self.stopper.best_epoch}"
-                )
+            end = self.end_epoch(record)
+            if end is not None:
+                return end
             every = self.config.checkpoint_every
-            if self.checkpoint is not None and every and self.epoch % every == 0 and self.epoch < epochs:
+            if self.checkpoint is not None and every and self.epoch % every == 0:
                 self.save(self.checkpoint)
+        return self.completed()  # resumed from a checkpoint of the last epoch
+
+    def end_epoch(self, record: dict[str, Any]) -> tuple[Status, str] | None:
+        """Record the epoch just trained, then the verdict: ``fit``'s status and message when the run ends after
+        it (divergence, early stopping, the last epoch), None to go on."""
+        self.history.append(record)
+        self.epoch += 1
+        self.callbacks.on_epoch_end(self, record)
+        bad = sorted(k for k, v in record.items() if k.endswith("_loss") and not math.isfinite(v))
+        if bad:
+            return "diverged", (
+                f"training diverged in epoch {self.epoch}: {', '.join(bad)} is not finite; "
+                "try a lower learning rate, gradient clipping (train.grad_clip) or weaker noise"
+            )
+        if self.stopper is not None and self.stopper.update(record, self._weights):
+            return "early_stopped", (
+                f"stopped after epoch {self.epoch}: {self.stopper.config.monitor} has not improved for "
+                f"{self.stopper.config.patience} epochs; best epoch {self.stopper.best_epoch}"
+            )
+        return self.completed() if self.epoch >= self.epochs else None
+
+    def completed(self) -> tuple[Status, str]:
+        """The verdict of a run that trained all its epochs."""
         return "completed", f"trained for {self.epoch} epochs"
+
+    def restore_best(self) -> None:
+        """Load the best epoch's weights (model and noise) when early stopping kept them."""
+        if self.stopper is not None and self.stopper.best_state is not None:
+            self.model.load_state_dict(self.stopper.best_state["model"])
+            self.handle.load_state_dict(self.stopper.best_state["noise"])
+
+    def result(self, status: Status, message: str, seconds: float) -> TrainResult:
+        """End the run: the model in eval mode, its ``TrainResult`` (given to ``on_fit_end``)."""
+        self.model.eval()
+        best = self.stopper.best_epoch if self.stopper is not None else self.epoch
+        result = TrainResult(status, message, self.history, best, self.handle, seconds)
+        self.callbacks.on_fit_end(self, result)
+        return result
 
     # -- checkpoints -------------------------------------------------------------------
     def _weights(self) -> dict[str, Any]:

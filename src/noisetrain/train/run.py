@@ -157,18 +157,33 @@ def run(
         check_resume(config, checkpoint)
     data, model = build(config)
     handle = attach_noise(model, config.noise, data, seed=config.seed)
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-        callbacks = [*callbacks, MetricsWriter(folder)]
     trained = fit(
         model, data, noise=handle, config=config.train, seed=config.seed, device=device,
-        callbacks=callbacks, checkpoint=checkpoint, resume=checkpoint if resume else None,
-        extra={"run": config.model_dump(mode="json")},
+        callbacks=[*callbacks, *start_run(config, folder)], checkpoint=checkpoint,
+        resume=checkpoint if resume else None, extra={"run": config.model_dump(mode="json")},
     )  # fmt: skip
+    return finish_run(config, data, model, trained, folder)
+
+
+def start_run(config: RunConfig, folder: Path | None) -> list[Callback]:
+    """Write the run's ``config.yaml`` into ``folder`` (created); the callback writing its metrics there (none
+    without a folder)."""
+    if folder is None:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    return [MetricsWriter(folder)]
+
+
+def finish_run(
+    config: RunConfig, data: Dataset, model: nn.Module, trained: TrainResult, folder: Path | None
+) -> RunResult:
+    """The trained run's test metrics and ``RunResult``; with ``folder``, its ``result.json`` (summary and
+    environment). Training wrote the checkpoint."""
     test = evaluate_split(
-        model, data.test.to(device), prefix="test", loss_name=resolve_loss(config.train.loss, data),
-        batch_size=config.train.eval_batch_size, scale=target_scale(data),
+        model, data.test.to(resolve_device(config.device)), prefix="test",
+        loss_name=resolve_loss(config.train.loss, data), batch_size=config.train.eval_batch_size,
+        scale=target_scale(data),
     )  # fmt: skip
     result = RunResult(config, model, data, trained, test)
     if folder is not None:
@@ -178,10 +193,15 @@ def run(
 
 
 def check_resume(config: RunConfig, checkpoint: Path | None) -> None:
-    """``ConfigError`` unless ``checkpoint`` exists and was written by a run of exactly ``config``."""
+    """``ConfigError`` unless ``checkpoint`` exists and was written by a run of exactly ``config`` that can go on
+    (not a member of a batched group, which keeps no optimiser state)."""
     if checkpoint is None or not checkpoint.is_file():
         raise ConfigError(f"resume: no checkpoint at {str(checkpoint)!r}")
-    saved, current = load_checkpoint(checkpoint).get("run") or {}, config.model_dump(mode="json")
+    state = load_checkpoint(checkpoint)
+    if state.get("batched"):
+        raise ConfigError(f"resume: the checkpoint {str(checkpoint)!r} was written by a batched group of seeds, "
+                          "which keeps no optimizer state; train the run again without --resume")  # fmt: skip
+    saved, current = state.get("run") or {}, config.model_dump(mode="json")
     changed = sorted(key for key in {*saved, *current} if saved.get(key) != current.get(key))
     if changed:
         raise ConfigError(
