@@ -238,3 +238,6 @@ def test_run_batched_writes_each_members_folder_as_run_does(tmp_path):
     assert config == runs[1] and same_weights(model, results[1].model.state_dict())
     with pytest.raises(ConfigError, match="batched group of seeds, which keeps no optimizer state"):
         run(runs[1], output=folder, resume=True)
+    data, model = build(runs[1])
+    with pytest.raises(ConfigError, match="resume: the checkpoint was written by a batched group of seeds"):
+        fit(model, data, config=runs[1].train, seed=runs[1].seed, resume=folder / "checkpoint.pt")

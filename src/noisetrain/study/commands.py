@@ -37,7 +37,7 @@ Overrides = Annotated[list[str] | None, typer.Option("--set", "-s", help="Overri
 def validate(study: StudyFile, overrides: Overrides = None) -> None:
     """Validate a study file and print its expanded runs, without running anything."""
     from .config import load_study
-    from .runner import plan
+    from .runner import batch_plan, plan
 
     config, runs = plan(load_study(study, overrides=overrides or ()))
     table = Table(title=f"study {config.name}: {len(runs)} runs")
@@ -46,6 +46,8 @@ def validate(study: StudyFile, overrides: Overrides = None) -> None:
     for run in runs:
         table.add_row(run.key, run.arm, run.label, str(run.seed), run.context)
     Console().print(table)
+    for _, message in batch_plan(runs, config.execution.batch)[1]:
+        console.print(message, highlight=False)
     search = config.search
     if search is not None and search.method == "optuna":
         console.print(

@@ -252,32 +252,10 @@ class Executor:
         self.emit("finish", spec, outcome)
 
     def units(self, runs: list[RunSpec]) -> list[list[RunSpec]]:
-        """The tasks of ``runs``: with ``execution.batch: auto``, the runs of a group (they differ only by seed) that
-        ``batchable`` accepts make one task; every other run is a task alone. A note says which groups train
-        batched and why the others do not."""
-        from ..train.batched import batchable
-
-        if self.study.execution.batch == "off":
-            return [[run] for run in runs]
-        groups: dict[str, list[RunSpec]] = {}
-        for run in runs:
-            groups.setdefault(run.group, []).append(run)
-        units: list[list[RunSpec]] = []
-        batched: list[RunSpec] = []
-        refused: dict[str, list[RunSpec]] = {}
-        for members in groups.values():
-            reason = batchable([member.config for member in members]) if len(members) > 1 else None
-            if len(members) == 1 or reason is not None:
-                units += [[member] for member in members]
-            else:
-                units.append(members)
-                batched.append(members[0])
-            if reason is not None:
-                refused.setdefault(reason, []).append(members[0])
-        if batched:
-            self.emit("note", batched[0], message=f"batched, each group of seeds as one model: {labels(batched)}")
-        for reason, firsts in refused.items():
-            self.emit("note", firsts[0], message=f"not batched ({labels(firsts)}): {reason}")
+        """The tasks of ``runs`` (``batch_plan``); a note says which groups train batched and why others do not."""
+        units, notes = batch_plan(runs, self.study.execution.batch)
+        for first, message in notes:
+            self.emit("note", first, message=message)
         return units
 
     def submit(self, unit: list[RunSpec]) -> None:
@@ -308,6 +286,34 @@ class Executor:
 
     def close(self) -> None:
         self.backend.close()
+
+
+def batch_plan(runs: list[RunSpec], batch: str) -> tuple[list[list[RunSpec]], list[tuple[RunSpec, str]]]:
+    """The tasks of ``runs`` and notes about them. With ``batch`` ``auto`` the runs of a group (they differ only by
+    seed) that ``batchable`` accepts make one task; every other run is a task alone. The notes, ``(a run they
+    concern, message)``, say which groups train batched and why the others do not."""
+    from ..train.batched import batchable
+
+    if batch == "off":
+        return [[run] for run in runs], []
+    groups: dict[str, list[RunSpec]] = {}
+    for run in runs:
+        groups.setdefault(run.group, []).append(run)
+    units: list[list[RunSpec]] = []
+    batched: list[RunSpec] = []
+    refused: dict[str, list[RunSpec]] = {}
+    for members in groups.values():
+        reason = batchable([member.config for member in members]) if len(members) > 1 else None
+        if len(members) == 1 or reason is not None:
+            units += [[member] for member in members]
+        else:
+            units.append(members)
+            batched.append(members[0])
+        if reason is not None:
+            refused.setdefault(reason, []).append(members[0])
+    notes = [(batched[0], f"batched, each group of seeds as one model: {labels(batched)}")] if batched else []
+    notes += [(firsts[0], f"not batched ({labels(firsts)}): {reason}") for reason, firsts in refused.items()]
+    return units, notes
 
 
 def labels(runs: list[RunSpec]) -> str:

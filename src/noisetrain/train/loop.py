@@ -38,6 +38,12 @@ from .optim import build_lr_scheduler, build_optimizer
 
 Status = Literal["completed", "early_stopped", "diverged"]
 
+BATCHED_RESUME = (
+    "the checkpoint was written by a batched group of seeds, which keeps no optimizer state; "
+    "train the run again without resume"
+)
+"""Why a batched member's checkpoint cannot be resumed."""
+
 
 @dataclass
 class TrainResult:
@@ -270,6 +276,8 @@ class Loop:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a checkpoint written by a run with the same seed and training settings."""
+        if state.get("batched"):
+            raise ConfigError(f"resume: {BATCHED_RESUME}")
         saved = state["config"], state["seed"]
         if saved != (self.config.model_dump(mode="json"), self.seed):
             raise ConfigError("resume: the checkpoint was written with other training settings or another seed")

@@ -28,7 +28,7 @@ from ..registry import ConfigError
 from .callbacks import Callback, MetricsWriter
 from .checkpoint import load_checkpoint
 from .environment import environment
-from .loop import TrainResult, attach_noise, fit
+from .loop import BATCHED_RESUME, TrainResult, attach_noise, fit
 from .metrics import evaluate_split, resolve_loss, target_scale
 
 
@@ -199,8 +199,7 @@ def check_resume(config: RunConfig, checkpoint: Path | None) -> None:
         raise ConfigError(f"resume: no checkpoint at {str(checkpoint)!r}")
     state = load_checkpoint(checkpoint)
     if state.get("batched"):
-        raise ConfigError(f"resume: the checkpoint {str(checkpoint)!r} was written by a batched group of seeds, "
-                          "which keeps no optimizer state; train the run again without --resume")  # fmt: skip
+        raise ConfigError(f"resume: {str(checkpoint)!r}: {BATCHED_RESUME}")
     saved, current = state.get("run") or {}, config.model_dump(mode="json")
     changed = sorted(key for key in {*saved, *current} if saved.get(key) != current.get(key))
     if changed:
