@@ -441,3 +441,15 @@ def test_the_example_runs(monkeypatch, capsys, tmp_path):
     rows = dict(line.rsplit(maxsplit=1) for line in capsys.readouterr().out.splitlines())
     assert set(rows) == {"accuracy", "accuracy with 30% of the words masked"}
     assert float(rows["accuracy"]) > 0.8
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Use it with Hugging Face Transformers", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)  # it writes runs/hf
+    namespace: dict = {}
+    exec(block, namespace)
+    assert namespace["callback"].handle is None  # removed when train returned
+    assert not any(torch.nn.utils.parametrize.is_parametrized(m) for m in namespace["model"].modules())
