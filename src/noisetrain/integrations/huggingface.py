@@ -274,9 +274,7 @@ class NoiseCallback(TrainerCallback):
 
     @staticmethod
     def _check_optimizer(handle: NoiseHandle, optimizer: torch.optim.Optimizer) -> None:
-        optimized = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        learnable = [p for injector in handle.injectors() for p in injector.parameters() if p.requires_grad]
-        missing = [p for p in learnable if id(p) not in optimized]
+        missing = handle.unoptimized([optimizer])
         if missing:
             raise ConfigError(
                 f"NoiseCallback: {len(missing)} learnable noise parameters are in no optimizer; the Trainer builds "

@@ -97,11 +97,7 @@ class NoiseCallback(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         assert self.handle is not None
-        optimized = {
-            id(p) for optimizer in trainer.optimizers for group in optimizer.param_groups for p in group["params"]
-        }
-        learnable = [p for injector in self.handle.injectors() for p in injector.parameters() if p.requires_grad]
-        missing = [p for p in learnable if id(p) not in optimized]
+        missing = self.handle.unoptimized(trainer.optimizers)
         if missing:
             raise ConfigError(
                 f"NoiseCallback: {len(missing)} learnable noise parameters are in no optimizer; build it in "

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -234,6 +234,13 @@ class NoiseHandle:
         for attachment in self.attachments:
             if attachment.position != "weights":
                 yield from attachment.injector.parameters()
+
+    def unoptimized(self, optimizers: Iterable[torch.optim.Optimizer]) -> list[nn.Parameter]:
+        """The learnable noise parameters (of any injector) that none of ``optimizers`` updates: what a training
+        loop that builds its optimizers elsewhere (Lightning, the Trainer) checks before it starts."""
+        optimized = {id(p) for optimizer in optimizers for group in optimizer.param_groups for p in group["params"]}
+        learnable = (p for injector in self.injectors() for p in injector.parameters() if p.requires_grad)
+        return [p for p in learnable if id(p) not in optimized]
 
     def set_progress(self, progress: float) -> None:
         """Training progress in [0, 1] for every attached injector's schedules."""
