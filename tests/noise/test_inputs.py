@@ -22,6 +22,7 @@ from noisetrain.noise.inputs import (
     random_boxes,
     random_erasing,
     salt_and_pepper,
+    tensor_std,
     uniform_noise,
 )
 from noisetrain.registry import ConfigError
@@ -298,3 +299,14 @@ def test_bad_function_arguments_and_shapes():
         cutout(torch.zeros(4, 8), 2)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         Cutout(size=2)(torch.zeros(3, 8, 8))
+
+
+@pytest.mark.filterwarnings(r"ignore:std\(\)")
+@pytest.mark.parametrize("shape", [(7, 9), (300, 300), (64, 32, 3, 3)])
+@pytest.mark.parametrize("mean", [0.0, 5.0])
+def test_tensor_std_is_torch_std_to_rounding(shape, mean):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0)) * 0.03 + mean * 0.03
+    x.requires_grad_()
+    std = tensor_std(x)
+    assert not std.requires_grad and std.item() == pytest.approx(x.detach().double().std().item(), rel=1e-6)
+    assert math.isnan(tensor_std(torch.ones(1)).item())  # one value has no std, as torch says

@@ -10,6 +10,7 @@ from scipy import stats
 
 import noisetrain as nt
 from noisetrain.config import validate
+from noisetrain.noise import sources
 from noisetrain.noise.base import Generators, build_noise
 from noisetrain.noise.sources import TABLE_SIZE, NoiseTable, normal, table, uniform
 from noisetrain.registry import ConfigError
@@ -117,3 +118,58 @@ def test_dropout_rate_from_the_table() -> None:
     injector = build_noise({"kind": "dropout", "p": 0.3, "seed": 0, "generator": "fast"}).train()
     kept = torch.cat([(injector(torch.ones(100, 1000)) != 0).float().flatten() for _ in range(5)])
     assert abs(kept.mean().item() - 0.7) < 0.003  # 5e5 Bernoulli(0.7) draws: 4.5 standard errors
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "dropout", "p": 0.3},
+        {"kind": "dropout", "p": 0.3, "channelwise": True},
+        {"kind": "alpha_dropout", "p": 0.1},
+        {"kind": "gaussian_dropout", "p": 0.2},
+        {"kind": "gaussian", "std": 0.2, "mode": "multiplicative"},
+    ],
+)
+def test_a_constant_strength_reads_a_mapped_table_with_the_values_of_the_slices(spec) -> None:
+    sources._mapped.clear()
+    x = torch.randn(16, 8, 5, 5)
+    cached = build_noise({**spec, "seed": 3, "generator": "fast"}).train()
+    sliced = build_noise({**spec, "seed": 3, "generator": "fast"}).train()
+    outputs, built = [], []
+    for _ in range(4):
+        outputs.append(cached(x))
+        built.append(len(sources._mapped))
+    assert built == [0, 1, 1, 1]  # built at the second call with the same strength, then read
+    for expected in outputs:
+        sources._mapped.clear()
+        sliced.generator("cpu").last_key = None  # no repeat: the function of a fresh slice
+        assert torch.equal(sliced(x), expected)
+
+
+def test_a_schedule_that_changes_the_strength_builds_no_table() -> None:
+    sources._mapped.clear()
+    injector = build_noise(
+        {"kind": "dropout", "p": {"kind": "linear", "start": 0.1, "end": 0.5}, "seed": 0, "generator": "fast"}
+    ).train()
+    for step in range(5):
+        injector.set_progress(step / 4)
+        injector(torch.ones(10, 10))
+    assert len(sources._mapped) == 0
+
+
+def test_at_most_mapped_tables_are_kept_most_recent_first() -> None:
+    sources._mapped.clear()
+    injectors = [build_noise({"kind": "dropout", "p": p, "seed": 0, "generator": "fast"}).train()
+                 for p in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)]  # fmt: skip
+    for injector in injectors:
+        injector(torch.ones(4, 4)), injector(torch.ones(4, 4))
+    keys = [key[1] for key, _, _ in sources._mapped]
+    assert len(keys) == sources.MAPPED_TABLES and keys == pytest.approx([0.7, 0.6, 0.5, 0.4])
+
+
+def test_mapped_from_a_generator_is_the_function_of_fresh_values() -> None:
+    def fn(u):
+        return (u < 0.25).float()
+
+    mask = sources.mapped("uniform", fn, ("keep", 0.25), (1000,), torch.Generator().manual_seed(1), device="cpu")
+    assert torch.equal(mask, fn(torch.rand(1000, generator=torch.Generator().manual_seed(1))))

@@ -21,20 +21,25 @@ import torch
 from ..checks import check_range
 from .base import NOISE, Injector, Number
 from .inputs import gaussian_noise
-from .sources import Source, uniform
+from .sources import Source, mapped
 
 SELU_ALPHA = 1.7580993408473766
 """Minus the SELU saturation value, ``lambda * alpha`` (Klambauer et al. 2017); torch's constant."""
 
 
-def _keep_mask(x: torch.Tensor, p: float, channelwise: bool, generator: Source) -> torch.Tensor:
-    """Bernoulli(1 - p) mask in x's dtype: shape of x, or (N, C, 1, ..., 1) when channelwise."""
+def _keep_mask(x: torch.Tensor, p: float, channelwise: bool, generator: Source, value: float) -> torch.Tensor:
+    """Bernoulli(1 - p) mask times ``value`` in x's dtype, read-only: shape of x, or (N, C, 1, ..., 1) when
+    channelwise. A constant ``p`` with the fast source reads it from a mapped table (see ``sources.mapped``)."""
     check_range("p", p, 0, 1)
     if channelwise and x.dim() < 2:
         raise ValueError(f"channelwise dropout needs x of shape (N, C, *), got {tuple(x.shape)}")
     shape = (*x.shape[:2], *[1] * (x.dim() - 2)) if channelwise else x.shape
-    # uniform < keep-probability: the same Bernoulli draw as bernoulli_, about 2x faster on CPU
-    return (uniform(shape, generator, device=x.device) < 1 - p).to(x.dtype)
+    keep, dtype = 1 - p, x.dtype
+
+    def mask(u: torch.Tensor) -> torch.Tensor:  # uniform < keep: bernoulli_'s draw, about 2x faster on CPU
+        return (u < keep).to(dtype).mul_(value)
+
+    return mapped("uniform", mask, ("keep", keep, value, dtype), shape, generator, device=x.device)
 
 
 def dropout(
@@ -55,8 +60,7 @@ def dropout(
 
     Example: ``dropout(x, 0.5, channelwise=True)``.
     """
-    keep = _keep_mask(x, p, channelwise, generator)
-    return x * keep.mul_(1 / (1 - p) if p < 1 else 0.0)
+    return x * _keep_mask(x, p, channelwise, generator, 1 / (1 - p) if p < 1 else 0.0)
 
 
 def alpha_dropout(
@@ -77,9 +81,9 @@ def alpha_dropout(
 
     Example: ``alpha_dropout(torch.selu(h), 0.1)``.
     """
-    keep = _keep_mask(x, p, channelwise, generator)
     a = ((1 - p) * (1 + p * SELU_ALPHA**2)) ** -0.5 if p < 1 else 0.0
-    return x * (keep * a) + (keep - (1 - p)) * (a * SELU_ALPHA)
+    kept = _keep_mask(x, p, channelwise, generator, a)  # a where kept, else 0
+    return (x + SELU_ALPHA).mul_(kept).sub_((1 - p) * a * SELU_ALPHA)  # a * (keep * x + (keep - 1 + p) * alpha)
 
 
 def gaussian_dropout(x: torch.Tensor, p: float, *, generator: Source = None) -> torch.Tensor:

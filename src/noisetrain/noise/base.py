@@ -51,10 +51,15 @@ class Generators:
         self.kind = kind
         self.by_device: dict[torch.device, torch.Generator] = {}
         self.offsets: torch.Generator | None = None
+        self.tables: dict[torch.device, NoiseTable] = {}
 
     def __call__(self, device: torch.device | str) -> torch.Generator | NoiseTable:
         generator = self.exact(device)
-        return generator if self.kind == "exact" else NoiseTable(generator, self.table_offsets())
+        if self.kind == "exact":
+            return generator
+        if generator.device not in self.tables:
+            self.tables[generator.device] = NoiseTable(generator, self.table_offsets())
+        return self.tables[generator.device]
 
     def exact(self, device: torch.device | str) -> torch.Generator:
         """The ``torch.Generator`` of ``device``, created and seeded at first use."""

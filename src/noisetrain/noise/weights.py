@@ -34,7 +34,7 @@ from ..registry import ConfigError
 from .activations import Dropout
 from .base import NOISE, Injector, Number
 from .inject import NoiseHandle, inject
-from .inputs import GaussianNoise, gaussian_noise
+from .inputs import GaussianNoise, gaussian_noise, tensor_std
 from .sampling import SAMPLING, WeightLaw
 from .schedules import Schedule
 from .sources import Source
@@ -257,7 +257,7 @@ def learnable_noise(
         alpha = alpha.view(-1, *[1] * (x.dim() - dim - 1))
     elif alpha.dim() != 0:
         raise ValueError(f"alpha must be a scalar or of shape (C,), got {tuple(alpha.shape)}")
-    scale = alpha.to(device=x.device, dtype=x.dtype) * x.detach().std()  # alpha may be on the CPU
+    scale = alpha.to(device=x.device, dtype=x.dtype) * tensor_std(x)  # alpha may be on the CPU
     return gaussian_noise(x, 1.0, scale=scale, generator=generator)
 
 
