@@ -8,6 +8,7 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
+import noisetrain.study
 from noisetrain.cli import app
 
 runner = CliRunner()
@@ -138,18 +139,20 @@ def test_help_imports_nothing_heavy(command: list[str]) -> None:
 
 def test_planning_a_study_imports_neither_scipy_nor_pandas(tmp_path: Path) -> None:
     """Expanding and checking a study needs torch and its data, not the statistics (scipy.stats, pandas): they
-    are imported where a report or a certificate is computed. (The demo's digits come through scikit-learn,
-    which imports both, so the check plans a study on generated data.)"""
+    are imported where a report or a certificate is computed. Nor scikit-learn, which imports both: the demo's
+    digits are read from the file scikit-learn ships."""
     study = tmp_path / "study.yaml"
     study.write_text(
         "data: {kind: function, name: sphere, n_train: 100}\nmodel: {kind: mlp, widths: [8]}\nseeds: 2\n"
         "noise: {weights: [{kind: weight_noise, std: [0.01, 0.1]}]}\n"
         "evaluate: {measures: [clean]}\nreport: {metric: rmse}\n"
     )
-    script = (
-        "import sys\nfrom noisetrain.study import load_study, plan\n"
-        f"study, runs = plan(load_study({str(study)!r}))\n"
-        "print(len(runs), sorted(m for m in ('scipy.stats', 'pandas', 'sklearn') if m in sys.modules))"
-    )
-    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert shown.split() == ["6", "[]"]
+    demo = Path(noisetrain.study.__file__).parent / "demo.yaml"
+    for path, count in ((study, "6"), (demo, "70")):
+        script = (
+            "import sys\nfrom noisetrain.study import load_study, plan\n"
+            f"study, runs = plan(load_study({str(path)!r}))\n"
+            "print(len(runs), sorted(m for m in ('scipy.stats', 'pandas', 'sklearn') if m in sys.modules))"
+        )
+        shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+        assert shown.split() == [count, "[]"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import sklearn.datasets
 import torch
@@ -168,3 +169,11 @@ def test_the_removed_standardize_target_option_is_refused_naming_the_new_ones() 
         ConfigError, match=r"no parameter 'standardize_target'.*accepted: scale, scale_target, val_size"
     ):
         DATASETS.build({"kind": "diabetes", "standardize_target": False})
+
+
+def test_digits_read_from_scikit_learns_file_equal_load_digits():
+    read, loaded = Digits().bunch(), sklearn.datasets.load_digits()
+    assert np.array_equal(read.data, loaded.data) and read.data.dtype == loaded.data.dtype
+    assert np.array_equal(read.target, loaded.target) and read.target.dtype == loaded.target.dtype
+    assert list(read.feature_names) == list(loaded.feature_names)
+    assert np.array_equal(read.target_names, loaded.target_names)

@@ -23,8 +23,13 @@ scaled the same way by ``scale_target`` (``info["target_scaling"]``, ``info["tar
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from ..checks import check_bool, check_choice
@@ -71,10 +76,14 @@ class SklearnTabular:
         self.train_size = train_size
         self.seed = seed
 
-    def load(self) -> Dataset:
+    def bunch(self) -> Any:
+        """What the scikit-learn loader returns (``data``, ``target``, ``feature_names``, ``target_names``)."""
         import sklearn.datasets
 
-        bunch = getattr(sklearn.datasets, self.loader)()
+        return getattr(sklearn.datasets, self.loader)()
+
+    def load(self) -> Dataset:
+        bunch = self.bunch()
         full = Split(self.inputs(bunch), self.targets(bunch))
         train, val, test = three_way(
             full, test_size=self.test_size, val_size=self.val_size, train_size=self.train_size, seed=self.seed
@@ -133,6 +142,21 @@ class Digits(SklearnTabular):
                 "scale 'minmax' does not apply to digits with images=True: the pixels are kept in [0, 1] "
                 "(counts / 16) and never scaled; leave scale out or set 'none'"
             )
+
+    def bunch(self) -> Any:
+        """``load_digits()``'s arrays, read from the CSV file scikit-learn ships as that function does, without
+        importing scikit-learn (its import pulls in scipy and pandas: most of the time ``study validate`` takes on
+        the demo); through ``load_digits`` where the file is not found."""
+        spec = importlib.util.find_spec("sklearn")
+        folders = spec.submodule_search_locations if spec is not None else None
+        path = Path(next(iter(folders or [""]))) / "datasets" / "data" / "digits.csv.gz"
+        if not folders or not path.is_file():
+            return super().bunch()
+        with gzip.open(path, "rt") as file:
+            values = np.loadtxt(file, delimiter=",")
+        names = [f"pixel_{row}_{column}" for row in range(8) for column in range(8)]
+        return SimpleNamespace(data=values[:, :-1], target=values[:, -1].astype(int), feature_names=names,
+                               target_names=np.arange(10))  # fmt: skip
 
     def inputs(self, bunch: Any) -> torch.Tensor:
         x = super().inputs(bunch)
