@@ -303,10 +303,10 @@ def test_bad_function_arguments_and_shapes():
 
 @pytest.mark.filterwarnings(r"ignore:std\(\)")
 @pytest.mark.parametrize("shape", [(7, 9), (300, 300), (64, 32, 3, 3)])
-@pytest.mark.parametrize("mean", [0.0, 5.0])
+@pytest.mark.parametrize("mean", [0.0, 5.0, 10.0, 1000.0])
 def test_tensor_std_is_torch_std_to_rounding(shape, mean):
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0)) * 0.03 + mean * 0.03
     x.requires_grad_()
     std = tensor_std(x)
-    assert not std.requires_grad and std.item() == pytest.approx(x.detach().double().std().item(), rel=1e-6)
+    assert not std.requires_grad and std.item() == pytest.approx(x.detach().double().std().item(), rel=2e-5)
     assert math.isnan(tensor_std(torch.ones(1)).item())  # one value has no std, as torch says
