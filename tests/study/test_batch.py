@@ -85,15 +85,15 @@ def test_batched_groups_store_what_single_runs_store(tmp_path: Path, one_thread:
     batched, events = execute(tmp_path / "auto", InlineBackend(), batch="auto")
     single, _ = execute(tmp_path / "off", InlineBackend(), batch="off")
     kinds = [type(task).__name__ for task in batched.backend.tasks]
-    assert kinds == ["GroupTask", "GroupTask", "Task", "Task", "Task"]  # baseline and gaussian batched, dropout not
+    assert kinds == ["GroupTask", "Task", "Task", "Task"]  # baseline and gaussian batched together, dropout not
     assert all(type(task) is Task for task in single.backend.tasks)
     notes = [e.message for e in events if e.kind == "note"]
-    assert notes[0] == "batched, each group of seeds as one model: baseline, gaussian"
+    assert notes[0] == "batched, 6 runs as 1 stacked model: baseline, gaussian"
     assert notes[1] == (
         "not batched (dropout): noise[0] (dropout) acts at 'output'; batched members take noise at 'input' only"
     )
     assert len(notes) == 2
-    assert [e.running for e in events if e.kind == "start"][:3] == [3, 3, 3]  # a group's runs start together
+    assert [e.running for e in events if e.kind == "start"][:6] == [6] * 6  # a group's runs start together
     assert batched.result.statuses == single.result.statuses and sum(batched.result.statuses.values()) == 9
     assert sorted(batched.tracker.logged) == sorted(single.tracker.logged) and len(batched.tracker.logged) == 9
 
@@ -106,7 +106,7 @@ def test_batched_groups_store_what_single_runs_store(tmp_path: Path, one_thread:
     assert records.value.to_numpy() == pytest.approx(records_off.value.to_numpy(), rel=TOLERANCE, abs=1e-7)
     with Store(tmp_path / "auto" / DB) as store:
         environments = store.runs(details=True).set_index("arm").environment
-        assert '"batched": 3' in environments["gaussian"].iloc[0] and "batched" not in environments["dropout"].iloc[0]
+        assert '"batched": 6' in environments["gaussian"].iloc[0] and "batched" not in environments["dropout"].iloc[0]
 
     # a member's folder holds what a single run writes; its checkpoint loads for evaluation, not for resume
     key = runs.index[runs.arm == "gaussian"][0]
@@ -114,7 +114,7 @@ def test_batched_groups_store_what_single_runs_store(tmp_path: Path, one_thread:
     assert {p.name for p in folder.iterdir()} == {p.name for p in (tmp_path / "off" / "runs" / key).iterdir()}
     config, _, model = load_run(folder / "checkpoint.pt")
     assert config.seed == runs.seed[key] and not model.training
-    with pytest.raises(ConfigError, match="written by a batched group of seeds, which keeps no optimizer state"):
+    with pytest.raises(ConfigError, match="written by a batched group of runs, which keeps no optimizer state"):
         run(config, output=folder, resume=True)
 
     # a finished study runs nothing again
@@ -145,7 +145,8 @@ def test_a_group_that_fails_as_a_whole_runs_again_singly_uncharged(tmp_path: Pat
         assert executor.result.statuses == {"completed": 9}  # retries 0: the group's failure was not charged
         assert set(store.runs().attempts) == {2}
     notes = [e.message for e in events if e.kind == "note"]
-    assert notes[1] == "batched group failed (baseline): RuntimeError: boom; its runs run again singly"
+    failed = "batched group failed (baseline, gaussian std=0.1, gaussian std=0.3): RuntimeError: boom; its runs run"
+    assert notes[1] == f"{failed} again singly"
     assert [e.kind for e in events].count("retry") == 9
 
 
@@ -172,3 +173,20 @@ def test_a_study_on_two_workers_gives_the_same_results_batched_or_not(tmp_path: 
     assert records.value.to_numpy() == pytest.approx(records_off.value.to_numpy(), rel=TOLERANCE, abs=1e-7)
     report = build_report(tmp_path / "auto")
     assert report.page is not None and report.page.is_file()
+
+
+@pytest.mark.parametrize(("workers", "sizes"), [(1, [9]), (2, [5, 4]), (4, [3, 2, 2, 2]), (8, [3, 2, 2, 2])])
+def test_arms_of_input_noise_batch_together_split_over_the_workers(workers: int, sizes: list[int]) -> None:
+    from noisetrain.study.runner import batch_plan
+
+    noise = {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.3]}], "dropout": ARMS["dropout"]}
+    runs = plan(study_config(train=TRAIN, seeds=3, noise=noise))[1]
+    units, notes = batch_plan(runs, "auto", workers)
+    batched = [unit for unit in units if len(unit) > 1]
+    assert [len(unit) for unit in batched] == [size for size in sizes if size > 1]
+    assert sorted(run.key for unit in units for run in unit) == sorted(run.key for run in runs)
+    assert {run.arm for unit in batched for run in unit} == {"baseline", "gaussian"}
+    assert sum(len(unit) == 1 and unit[0].arm == "dropout" for unit in units) == 3
+    models = len(batched)
+    assert notes[0][1] == (f"batched, {sum(map(len, batched))} runs as {models} stacked model{'s' * (models > 1)}: "
+                           "baseline, gaussian std=0.1, gaussian std=0.3")  # fmt: skip

@@ -22,10 +22,10 @@ def test_validate_lists_the_runs_and_runs_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "study tiny: 6 runs" in result.output and "gaussian std=0.3" in result.output
     assert "epochs=2" in result.output
-    assert "batched" not in result.output  # one seed: no group to batch
+    assert "batched, 6 runs as 2 stacked models: baseline, gaussian std=0.1, gaussian std=0.3" in result.output
     dropout = "noise.d=[{kind: dropout, p: 0.1, at: 'output:ReLU'}]"
     result = runner.invoke(app, ["study", "validate", str(path), "--set", "seeds=2", "--set", dropout])
-    assert "batched, each group of seeds as one model: baseline, gaussian std=0.1" in result.output
+    assert "batched, 12 runs as 2 stacked models: baseline, gaussian std=0.1, gaussian std=0.3" in result.output
     assert "not batched (d): noise[0] (dropout) acts at 'output'" in result.output
     assert not (tmp_path / "studies").exists()
 

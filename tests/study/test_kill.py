@@ -50,7 +50,7 @@ def alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads child processes from Linux /proc")
 def test_sigkill_mid_study_then_resume(tmp_path: Path) -> None:
     noise = {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.2, 0.3]}]}
-    study = tiny_study(train={"epochs": 3, "batch_size": 32}, noise=noise)
+    study = tiny_study(train={"epochs": 3, "batch_size": 32}, noise=noise, execution={"batch": "off"})  # 8 tasks
     path, folder = write_study(tmp_path, study), tmp_path / "study"
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(folder)])
     deadline = time.monotonic() + 120

@@ -23,7 +23,7 @@ def test_a_study_runs_every_run_once_and_a_rerun_skips_them(tmp_path: Path) -> N
     assert result.total == 6 and result.skipped == 0 and result.statuses == {"completed": 6}
     finishes = [e for e in events if e.kind == "finish"]
     assert [e.done for e in finishes] == [1, 2, 3, 4, 5, 6] and finishes[-1].running == 0
-    assert max(e.running for e in events) == 4  # two workers, each training a group of two seeds
+    assert max(e.running for e in events) == 6  # two workers, each training a stacked model of three runs
     with Store(tmp_path / DB) as store:
         runs = store.runs()
         assert set(runs.status) == {"completed"} and set(runs.attempts) == {1}

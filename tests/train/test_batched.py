@@ -65,7 +65,7 @@ def batched(runs, change=None, callbacks=None):
         if change is not None:
             change(index, model)
     results = fit_batched(
-        models, [data for data, _ in built], seeds=[c.seed for c in runs], noise=runs[0].noise,
+        models, [data for data, _ in built], seeds=[c.seed for c in runs], noises=[c.noise for c in runs],
         config=runs[0].train, callbacks=callbacks,
     )  # fmt: skip
     return list(zip(results, models, strict=True))
@@ -177,6 +177,17 @@ def test_input_noise_draws_from_each_members_own_stream():
     assert "noise/input/gaussian.std" in together[0][0].history[-1]
 
 
+def test_members_with_their_own_input_noise_equal_their_own_runs():
+    scheduled = {"kind": "gaussian", "std": {"kind": "linear", "start": 0.3, "end": 0.0}}
+    noises = [[], [{"kind": "gaussian", "std": 0.1}], [scheduled, {"kind": "uniform", "width": 0.1}]]
+    runs = [configs([seed], noise=noise)[0] for seed, noise in zip([0, 0, 1], noises, strict=True)]
+    assert batchable(runs) is None
+    for one, other in zip(separate(runs), batched(runs), strict=True):
+        assert_same_run(one, other)
+    mixed = [runs[0], configs([1], noise=[{"kind": "gaussian", "std": 0.1, "at": "output:Sigmoid"}])[0]]
+    assert "noise[0] (gaussian) acts at 'output'" in batchable(mixed)
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -215,7 +226,7 @@ def test_fit_batched_refuses_what_it_cannot_batch():
         fit_batched([model, model], [data, other_data], seeds=[0, 1])
     with pytest.raises(ConfigError, match="differ in task, classes or the shape"):
         fit_batched([model, other], [data, small], seeds=[0, 1])
-    with pytest.raises(ConfigError, match="one data set and one seed per model"):
+    with pytest.raises(ConfigError, match="one data set, seed and noise recipe per model"):
         fit_batched([model, other], [data, other_data], seeds=[0])
     dropout = build(configs([0], model={**MLP, "dropout": 0.5})[0])[1]
     with pytest.raises(ConfigError, match=r"fit_batched: layer 'hidden.2' \(Dropout\)"):
@@ -236,8 +247,8 @@ def test_run_batched_writes_each_members_folder_as_run_does(tmp_path):
     assert summary["test_mae"] == pytest.approx(expected["test_mae"], rel=RTOL)
     config, _, model = load_run(folder / "checkpoint.pt")  # as `noisetrain evaluate` loads it
     assert config == runs[1] and same_weights(model, results[1].model.state_dict())
-    with pytest.raises(ConfigError, match="batched group of seeds, which keeps no optimizer state"):
+    with pytest.raises(ConfigError, match="batched group of runs, which keeps no optimizer state"):
         run(runs[1], output=folder, resume=True)
     data, model = build(runs[1])
-    with pytest.raises(ConfigError, match="resume: the checkpoint was written by a batched group of seeds"):
+    with pytest.raises(ConfigError, match="resume: the checkpoint was written by a batched group of runs"):
         fit(model, data, config=runs[1].train, seed=runs[1].seed, resume=folder / "checkpoint.pt")

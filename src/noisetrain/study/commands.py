@@ -46,7 +46,7 @@ def validate(study: StudyFile, overrides: Overrides = None) -> None:
     for run in runs:
         table.add_row(run.key, run.arm, run.label, str(run.seed), run.context)
     Console().print(table)
-    for _, message in batch_plan(runs, config.execution.batch)[1]:
+    for _, message in batch_plan(runs, config.execution.batch, config.execution.workers)[1]:
         console.print(message, highlight=False)
     search = config.search
     if search is not None and search.method == "optuna":

@@ -72,9 +72,10 @@ class ExecutionConfig(Strict):
     each run once, and the report when it is written; ``{kind: mlflow, uri: ...}`` logs elsewhere than the study
     folder. It changes no run's key.
 
-    ``batch``: ``auto`` (default) trains the unfinished runs that differ only by seed as one batched model on one
-    worker (``noisetrain.train.batched``), where ``batchable`` accepts them; their results equal the single runs'
-    up to float rounding. ``off`` runs every run singly. It changes no run's key.
+    ``batch``: ``auto`` (default) trains the unfinished runs that differ only by seed and input noise as one
+    batched model (``noisetrain.train.batched``), split in up to ``workers`` parts, where ``batchable`` accepts
+    them; their results equal the single runs' up to float rounding. ``off`` runs every run singly. It changes no
+    run's key.
     """
 
     backend: Literal["local", "ray"] = "local"

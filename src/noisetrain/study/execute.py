@@ -44,7 +44,7 @@ class Task:
 
 @dataclass(frozen=True)
 class GroupTask:
-    """What a worker needs for runs that differ only by seed, trained as one batched model
+    """What a worker needs for runs that differ only by seed and input noise, trained as one batched model
     (``noisetrain.train.batched``): their keys, configs and folders, and the measures and threads they share."""
 
     keys: list[str]

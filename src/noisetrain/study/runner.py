@@ -5,8 +5,9 @@ The study folder holds ``study.db`` (the store), ``study.yaml`` (the validated s
 transaction per outcome; a study killed at any point (SIGKILL included) and run again skips its
 finished runs and reruns the unfinished ones (and the failed ones). A failed run is retried up to
 ``execution.retries`` times, then recorded with its error; a diverged run is a result. Neither
-stops the study. With ``execution.batch: auto`` the runs that differ only by seed train as one batched model
-on one worker wherever ``noisetrain.train.batched.batchable`` accepts them; each is stored as its own run.
+stops the study. With ``execution.batch: auto`` the runs that differ only by seed and input noise train as one
+batched model (in up to ``workers`` parts) wherever ``noisetrain.train.batched.batchable`` accepts them; each is
+stored as its own run.
 
 Example:
     >>> result = run_study(load_study("study.yaml"), workers=2)
@@ -194,7 +195,7 @@ class Executor:
         """Register ``runs`` (``plan``: as the study's current plan), skip the finished ones, execute the others
         (``workers`` tasks at a time) and store their outcomes.
 
-        A task is one run, or a group of runs that differ only by seed trained as one batched model (``units``). A
+        A task is one run, or a group of runs trained as one batched model (``units``, ``batch_plan``). A
         failed run is run again up to ``retries`` times. A local pool that loses a worker (killed, out of
         memory) loses every run in flight with it, so those runs are not charged: each runs again alone, and
         only a run lost while alone counts the loss as a failure. A group whose every member failed (its training
@@ -253,7 +254,7 @@ class Executor:
 
     def units(self, runs: list[RunSpec]) -> list[list[RunSpec]]:
         """The tasks of ``runs`` (``batch_plan``); a note says which groups train batched and why others do not."""
-        units, notes = batch_plan(runs, self.study.execution.batch)
+        units, notes = batch_plan(runs, self.study.execution.batch, self.study.execution.workers)
         for first, message in notes:
             self.emit("note", first, message=message)
         return units
@@ -288,30 +289,48 @@ class Executor:
         self.backend.close()
 
 
-def batch_plan(runs: list[RunSpec], batch: str) -> tuple[list[list[RunSpec]], list[tuple[RunSpec, str]]]:
-    """The tasks of ``runs`` and notes about them. With ``batch`` ``auto`` the runs of a group (they differ only by
-    seed) that ``batchable`` accepts make one task; every other run is a task alone. The notes, ``(a run they
-    concern, message)``, say which groups train batched and why the others do not."""
+def batch_plan(
+    runs: list[RunSpec], batch: str, workers: int = 1
+) -> tuple[list[list[RunSpec]], list[tuple[RunSpec, str]]]:
+    """The tasks of ``runs`` and notes about them.
+
+    With ``batch`` ``auto``, runs with the same data, model and training that differ only by seed and input noise
+    (arms and strengths) train as one batched model, each group of seeds that ``batchable`` accepts joining it;
+    such a model is split into up to ``workers`` parts of near-equal size (two runs at least), so that it keeps
+    every worker busy. Every other run is a task alone. The notes, ``(a run they concern, message)``, say which
+    runs train batched and why the others do not."""
     from ..train.batched import batchable
 
     if batch == "off":
         return [[run] for run in runs], []
-    groups: dict[str, list[RunSpec]] = {}
+    buckets: dict[str, dict[str, list[RunSpec]]] = {}
     for run in runs:
-        groups.setdefault(run.group, []).append(run)
+        same = json.dumps(run.config.model_dump(mode="json", exclude={"seed", "noise"}), sort_keys=True, default=str)
+        buckets.setdefault(same, {}).setdefault(run.group, []).append(run)
     units: list[list[RunSpec]] = []
-    batched: list[RunSpec] = []
+    batched: list[list[RunSpec]] = []
     refused: dict[str, list[RunSpec]] = {}
-    for members in groups.values():
-        reason = batchable([member.config for member in members]) if len(members) > 1 else None
-        if len(members) == 1 or reason is not None:
-            units += [[member] for member in members]
-        else:
-            units.append(members)
-            batched.append(members[0])
-        if reason is not None:
-            refused.setdefault(reason, []).append(members[0])
-    notes = [(batched[0], f"batched, each group of seeds as one model: {labels(batched)}")] if batched else []
+    for groups in buckets.values():
+        joined: list[RunSpec] = []
+        alone: list[list[RunSpec]] = []
+        for members in groups.values():
+            reason = batchable([member.config for member in members])
+            if reason is None:
+                joined += members
+                continue
+            alone += [[member] for member in members]
+            if sum(map(len, groups.values())) > 1:  # one run alone has nothing to batch with
+                refused.setdefault(reason, []).append(members[0])
+        parts = max(1, min(workers, len(joined) // 2))
+        sizes = [len(joined) // parts + (part < len(joined) % parts) for part in range(parts)]
+        chunks = [joined[sum(sizes[:part]) : sum(sizes[: part + 1])] for part in range(parts)]
+        units += [chunk for chunk in chunks if chunk] + alone
+        batched += [chunk for chunk in chunks if len(chunk) > 1]
+    notes = []
+    if batched:
+        members = [run for chunk in batched for run in chunk]
+        models = f"{len(batched)} stacked model{'s' * (len(batched) > 1)}"
+        notes.append((members[0], f"batched, {len(members)} runs as {models}: {labels(members)}"))
     notes += [(firsts[0], f"not batched ({labels(firsts)}): {reason}") for reason, firsts in refused.items()]
     return units, notes
 

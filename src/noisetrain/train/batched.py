@@ -1,4 +1,4 @@
-"""Runs that differ only by seed, trained together as one batched model.
+"""Runs that differ only by seed and input noise, trained together as one batched model.
 
 A small network spends most of a training step in Python and dispatch overhead, run after run. Here M runs
 (the *members*) train as one model whose parameters are stacked along a leading member dimension
@@ -6,16 +6,18 @@ A small network spends most of a training step in Python and dispatch overhead, 
 ``torch.vmap`` of ``torch.func.functional_call`` computes, at half its step time for the 4-70-1 network;
 activations act elementwise as they are. One optimiser steps all members: Adam, AdamW and SGD act
 elementwise, so one optimiser over stacked tensors equals M separate ones. Each member keeps what its run of
-:func:`~noisetrain.train.fit` has: its model's initialisation, its own data set (equal shapes), its data order
-and input noise (streams derived from its seed), its gradient norm and clipping, its early stopping, divergence
-check and best weights; the per-member ``Loop`` holds them, and its metrics, early stopping and validation code
-run unchanged. A member that stops leaves the stack (its rows and optimiser state), so it cannot move again.
+:func:`~noisetrain.train.fit` has: its model's initialisation, its own data set (equal shapes), its data order,
+its own input noise recipe (kinds, strengths and schedules may differ between members) drawing from its own
+streams, its gradient norm and clipping, its early stopping, divergence check and best weights; the per-member
+``Loop`` holds them, and its metrics, early stopping and validation code run unchanged. A member that stops
+leaves the stack (its rows and optimiser state), so it cannot move again.
 Results equal ``fit``'s up to float rounding (the batched matrix products sum in another order, and the optimiser
 runs its fused kernel); a loss with kinks (L1) can turn that rounding into other trajectories over many epochs,
 as it does for one run whose initial weights move by one ulp.
 
 Example:
-    >>> results = fit_batched(models, datasets, seeds=[0, 1, 2], config={"epochs": 150, "batch_size": 64})
+    >>> results = fit_batched(models, datasets, seeds=[0, 1, 2], config={"epochs": 150, "batch_size": 64},
+    ...                       noises=[[], [{"kind": "gaussian", "std": 0.1}], [{"kind": "gaussian", "std": 0.3}]])
     >>> [r.best_epoch for r in results]
 """
 
@@ -88,17 +90,17 @@ def stack_models(models: Sequence[nn.Module]) -> nn.Module:
 def batchable(configs: Sequence[RunConfig | Mapping[str, Any]]) -> str | None:
     """Why the runs of ``configs`` cannot train as one batched model (None when they can).
 
-    They qualify when they differ only by seed, the model is one of ``BATCHED_MODELS`` built of ``LAYERS`` (no
-    dropout, no BatchNorm), the noise recipe acts at ``input`` only and learns nothing, and training has no
-    adversarial attack, no SGLD and no intermediate checkpoints (a group is not resumed mid-way).
+    They qualify when they differ only by seed and noise recipe, the model is one of ``BATCHED_MODELS`` built of
+    ``LAYERS`` (no dropout, no BatchNorm), every recipe acts at ``input`` only and learns nothing, and training has
+    no adversarial attack, no SGLD and no intermediate checkpoints (a group is not resumed mid-way).
     """
     runs = [validate(config) for config in configs]
     if not runs:
         return "no runs"
-    dumps = [run.model_dump(mode="json", exclude={"seed"}) for run in runs]
+    dumps = [run.model_dump(mode="json", exclude={"seed", "noise"}) for run in runs]
     changed = [key for key in dumps[0] if any(dump[key] != dumps[0][key] for dump in dumps)]
     if changed:
-        return f"the runs differ in {', '.join(changed)}, not only in the seed"
+        return f"the runs differ in {', '.join(changed)}, not only in the seed and the noise"
     config = runs[0]
     if config.model["kind"] not in BATCHED_MODELS:
         return f"model {config.model['kind']!r} has no batched form (batched models: {', '.join(BATCHED_MODELS)})"
@@ -106,7 +108,7 @@ def batchable(configs: Sequence[RunConfig | Mapping[str, Any]]) -> str | None:
         return "train.checkpoint_every: a batched group writes no intermediate checkpoints"
     with torch.random.fork_rng(devices=[]):  # the probe's initialisation leaves the caller's stream alone
         probe = build_model(config.model, input_shape=(1,), num_outputs=1)  # its layer types do not depend on data
-    return _model_refusal(probe) or _train_refusal(config.train) or _noise_refusal(config.noise)
+    return _model_refusal(probe) or _train_refusal(config.train) or _noises_refusal([run.noise for run in runs])
 
 
 def _model_refusal(model: nn.Module) -> str | None:
@@ -147,12 +149,23 @@ def _noise_refusal(recipe: Recipe) -> str | None:
     return None
 
 
+def _noises_refusal(recipes: Iterable[Recipe]) -> str | None:
+    """The first refusal of ``_noise_refusal`` among ``recipes`` (each distinct one checked once)."""
+    distinct = {repr(recipe): recipe for recipe in recipes}
+    return next(filter(None, map(_noise_refusal, distinct.values())), None)
+
+
 def _members_refusal(
-    models: Sequence[nn.Module], datasets: Sequence[Dataset], seeds: Sequence[int], noise: Recipe, train: TrainConfig
+    models: Sequence[nn.Module],
+    datasets: Sequence[Dataset],
+    seeds: Sequence[int],
+    noises: Sequence[Recipe],
+    train: TrainConfig,
 ) -> str | None:
-    counts = len(models), len(datasets), len(seeds)
+    counts = len(models), len(datasets), len(seeds), len(noises)
     if not models or len(set(counts)) > 1:
-        return "give one data set and one seed per model, got {} models, {} data sets, {} seeds".format(*counts)
+        got = "{} models, {} data sets, {} seeds, {} recipes".format(*counts)
+        return f"give one data set, seed and noise recipe per model, got {got}"
     if len({id(model) for model in models}) < len(models):
         return "a model object is given twice; build one per member"
     architectures = {tuple((name, p.shape) for name, p in model.named_parameters()) for model in models}
@@ -163,7 +176,8 @@ def _members_refusal(
     }
     if len(facts) > 1:
         return "the data sets differ in task, classes or the shape or type of their training splits"
-    return _model_refusal(models[0]) or _train_refusal(train) or _noise_refusal(with_data_facts(noise, datasets[0]))
+    recipes = [with_data_facts(noise, data) for noise, data in zip(noises, datasets, strict=True)]
+    return _model_refusal(models[0]) or _train_refusal(train) or _noises_refusal(recipes)
 
 
 # -- training ------------------------------------------------------------------------------------------------
@@ -172,15 +186,16 @@ def fit_batched(
     datasets: Sequence[Dataset],
     *,
     seeds: Sequence[int],
-    noise: Recipe | None = None,
+    noises: Sequence[Recipe] | None = None,
     config: TrainConfig | Mapping[str, Any] | None = None,
     device: str | torch.device = "cpu",
     callbacks: Sequence[Iterable[Callback]] | None = None,
     checkpoints: Sequence[str | Path | None] | None = None,
     extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[TrainResult]:
-    """Train member ``i`` = (``models[i]``, ``datasets[i]``, ``seeds[i]``) as ``fit(models[i], datasets[i],
-    noise=noise, config=config, seed=seeds[i])`` would, all in one batched model; one ``TrainResult`` each.
+    """Train member ``i`` = (``models[i]``, ``datasets[i]``, ``seeds[i]``, ``noises[i]``) as ``fit(models[i],
+    datasets[i], noise=noises[i], config=config, seed=seeds[i])`` would, all in one batched model; one
+    ``TrainResult`` each. ``noises``: one input-noise recipe per member (None: no noise for any).
 
     Each model ends as ``fit`` leaves it (best weights restored with early stopping, noise attached, eval mode).
     ``callbacks``: one list per member; they get ``on_fit_start``, ``on_epoch_start``, ``on_epoch_end`` and
@@ -192,7 +207,8 @@ def fit_batched(
     milliseconds per operation on a busy machine.
     """
     config = parse(TrainConfig, config or {})
-    reason = _members_refusal(models, datasets, seeds, noise or [], config)
+    noises = [[] for _ in models] if noises is None else list(noises)
+    reason = _members_refusal(models, datasets, seeds, noises, config)
     if reason:
         raise ConfigError(f"fit_batched: {reason}")
     device = torch.device(device)
@@ -204,8 +220,9 @@ def fit_batched(
             model, data, noise=noise, config=config, seed=seed, device=device, callbacks=mine, checkpoint=file,
             extra={**extra, "batched": True},
         )
-        for model, data, seed, mine, file, extra in zip(
-            models, datasets, seeds, callbacks or [()] * members, files, extras or [{}] * members, strict=True
+        for model, data, seed, noise, mine, file, extra in zip(
+            models, datasets, seeds, noises, callbacks or [()] * members, files, extras or [{}] * members,
+            strict=True,
         )
     ]  # fmt: skip
     return _Batched(stacked, loops, config).run()
@@ -377,8 +394,8 @@ def run_batched(
     configs: Sequence[RunConfig | Mapping[str, Any]], *, outputs: Sequence[str | Path | None] | None = None
 ) -> list[RunResult]:
     """``noisetrain.train.run(config, output=output)`` for each of ``configs`` and ``outputs`` (runs that differ
-    only by seed, see :func:`batchable`), trained together by :func:`fit_batched`; each output folder gets the
-    files ``run`` writes there (its checkpoint cannot be resumed)."""
+    only by seed and input noise, see :func:`batchable`), trained together by :func:`fit_batched`; each output
+    folder gets the files ``run`` writes there (its checkpoint cannot be resumed)."""
     runs = [validate(config) for config in configs]
     reason = batchable(runs)
     if reason:
@@ -388,7 +405,7 @@ def run_batched(
     built = [build(run) for run in runs]
     trained = fit_batched(
         [model for _, model in built], [data for data, _ in built], seeds=[run.seed for run in runs],
-        noise=runs[0].noise, config=runs[0].train, device=device,
+        noises=[run.noise for run in runs], config=runs[0].train, device=device,
         callbacks=[start_run(run, folder) for run, folder in zip(runs, folders, strict=True)],
         checkpoints=[folder / "checkpoint.pt" if folder is not None else None for folder in folders],
         extras=[{"run": run.model_dump(mode="json")} for run in runs],

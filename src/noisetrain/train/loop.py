@@ -39,7 +39,7 @@ from .optim import build_lr_scheduler, build_optimizer
 Status = Literal["completed", "early_stopped", "diverged"]
 
 BATCHED_RESUME = (
-    "the checkpoint was written by a batched group of seeds, which keeps no optimizer state; "
+    "the checkpoint was written by a batched group of runs, which keeps no optimizer state; "
     "train the run again without resume"
 )
 """Why a batched member's checkpoint cannot be resumed."""
