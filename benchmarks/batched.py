@@ -9,7 +9,9 @@ Rastrigin with target noise 5 and 1e4 samples (7000/1500/1500), min-max scaled; 
   study's local backend runs them (the pool is started and its imports warmed before the clock starts, as are
   this process's);
 - batched: ``run_batched`` of the 10 configs in this process, 1 torch thread (one of the two cores: the stacked
-  tensors are too small for intra-op threads, which only add wake-up costs on a shared machine).
+  tensors are too small for intra-op threads, which only add wake-up costs on a shared machine);
+- batched halves: ``run_batched`` of seeds 0-4 and 5-9 on the 2 workers at once, as a study with
+  ``workers: 2`` splits a stacked model.
 
 Times include loading the data and testing, as a study's runs do. Other users' processes share the cores, so the
 wall times depend on their load; two CPU-time figures do not: the time one group takes on an idle machine (the
@@ -77,6 +79,13 @@ def separate(run: RunConfig) -> tuple[dict[str, Any], float]:
     return summary, time.process_time() - start
 
 
+def batched_summaries(runs: list[RunConfig]) -> list[dict[str, Any]]:
+    """``run_batched(runs)``'s summaries, in a worker (as a study's batched task)."""
+    from noisetrain.train.batched import run_batched
+
+    return [result.summary() for result in run_batched(runs)]
+
+
 def nudged(run: RunConfig) -> dict[str, Any]:
     """``run`` alone with its initial weights moved by one float32 ulp (towards +inf)."""
     from noisetrain.train import fit
@@ -129,6 +138,9 @@ def main() -> None:
         warm()
         batched_seconds, batched_cpu, batched = timed(lambda: [result.summary() for result in run_batched(configs)])
         print(f"batched: {batched_seconds:.1f} s", flush=True)
+        halves = [configs[: len(configs) // 2], configs[len(configs) // 2 :]]  # what a study on 2 workers runs
+        halves_seconds, _, _ = timed(lambda: list(pool.map(batched_summaries, halves)))
+        print(f"batched halves on 2 workers: {halves_seconds:.1f} s", flush=True)
         control = list(pool.map(nudged, configs))
     batched_ppm = [ppm(a, b) for a, b in zip(alone, batched, strict=True)]
     control_ppm = [ppm(a, b) for a, b in zip(alone, control, strict=True)]
@@ -138,6 +150,9 @@ def main() -> None:
         row("10 separate runs, 2 workers", "seconds", separate_seconds, None, "lower"),
         row("10 members batched, 1 process", "seconds", batched_seconds, None, "lower"),
         row("10 members batched, 1 process", "speedup", separate_seconds / batched_seconds, SPEEDUP_TARGET, "higher"),
+        row("2 stacked halves of 5, 2 workers", "seconds", halves_seconds, None, "lower"),
+        row("2 stacked halves of 5, 2 workers", "speedup", separate_seconds / halves_seconds, SPEEDUP_TARGET,
+            "higher"),
         row("10 separate runs, CPU", "seconds", separate_cpu, None, "lower"),
         row("10 members batched, 1 process, CPU", "seconds", batched_cpu, None, "lower"),
         row("one group, idle machine: separate CPU / 2 / batched CPU", "speedup", separate_cpu / 2 / batched_cpu,
