@@ -179,7 +179,7 @@ def write_records(records: list[Any], folder: Path) -> None:
 app.add_typer(study_app, name="study")
 app.command(epilog="Example:\n\n  noisetrain report studies/demo")(report)
 app.command(epilog="Example:\n\n  noisetrain recommend --data-type tabular --write study.yaml")(recommend)
-app.command(epilog="Example:\n\n  noisetrain demo --workers 2")(demo)
+app.command(epilog="Examples:\n\n  noisetrain demo --workers 2\n\n  noisetrain demo --set execution.batch=off")(demo)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ def test_real_study_report(tmp_path: Path) -> None:
         seeds=2,
         noise={"gaussian": [{"kind": "gaussian", "std": [0.1, 0.3]}]},
         evaluate={"measures": ["clean", {"kind": "noise_sweep", "strengths": [0.0, 0.5]}, "calibration"]},
+        execution={"batch": "off"},  # runs trained alone have training times of their own: the cost figure
     )
     result = run_study(study, tmp_path, workers=1)
     assert result.statuses == {"completed": 6}

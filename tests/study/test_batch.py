@@ -108,6 +108,21 @@ def test_batched_groups_store_what_single_runs_store(tmp_path: Path, one_thread:
         environments = store.runs(details=True).set_index("arm").environment
         assert '"batched": 6' in environments["gaussian"].iloc[0] and "batched" not in environments["dropout"].iloc[0]
 
+    # a stacked run's epoch times are shares of its stack's: the report gives it no cost, and none to the arms
+    # compared with a stacked baseline; runs trained alone have theirs
+    from noisetrain.report.comparisons import headline
+    from noisetrain.report.data import load
+
+    from noisetrain.report.summary import findings
+
+    data = {batch: load(tmp_path / batch) for batch in ("auto", "off")}
+    tables = {batch: headline(found) for batch, found in data.items()}
+    costs = {batch: table.set_index("label")["cost"] for batch, table in tables.items()}
+    assert costs["auto"].isna().all() and costs["off"].gt(0).all() and costs["off"]["baseline"] == 1
+    said = {batch: [f.text for f in findings(data[batch], tables[batch]) if f.kind == "cost"] for batch in data}
+    assert "trained stacked with other runs (execution.batch: auto)" in said["auto"][0]
+    assert "the baseline's time per epoch" in said["off"][0]
+
     # a member's folder holds what a single run writes; its checkpoint loads for evaluation, not for resume
     key = runs.index[runs.arm == "gaussian"][0]
     folder = tmp_path / "auto" / "runs" / key

@@ -49,8 +49,9 @@ class StudyData:
     Args:
         config: the study config.
         runs: every run (``Store.runs()``) with ``context`` (e.g. ``"lr=0.001"``, ``""`` without context
-            factors), ``name`` (the label, with the context when there are several) and ``test_set`` (the
-            identity of its test split: its resolved data spec).
+            factors), ``name`` (the label, with the context when there are several), ``test_set`` (the
+            identity of its test split: its resolved data spec) and ``stacked`` (trained as a member of a batched
+            model, ``noisetrain.train.batched``: its epoch times are shares of the stack's).
         records: the evaluation records of the counted runs, with the run columns, ``context`` and ``name``.
         metrics: the per-epoch metrics of the counted runs (``key``, ``epoch``, ``metric``, ``value``, the run
             columns, ``context`` and ``name``).
@@ -155,9 +156,11 @@ class StudyData:
         return r.iloc[[row.at for _, row in found]].assign(number=[name for name, _ in found]).reset_index(drop=True)
 
     def epoch_seconds(self) -> pd.Series:
-        """Steady-state training time of each counted run: the median seconds per epoch over its epochs after the
-        first (which includes start-up work: data to the device, first allocations), or its only epoch."""
-        seconds = self.metrics[self.metrics["metric"] == "seconds"]
+        """Steady-state training time of each counted run trained alone: the median seconds per epoch over its
+        epochs after the first (which includes start-up work: data to the device, first allocations), or its only
+        epoch. A stacked run has none: its epoch times are shares of a stack of other configurations' runs."""
+        alone = self.runs.loc[~self.runs["stacked"], "key"]
+        seconds = self.metrics[(self.metrics["metric"] == "seconds") & self.metrics["key"].isin(alone)]
         later = seconds[seconds["epoch"] > 1]
         steady = later.groupby("key")["value"].median()
         return steady.combine_first(seconds.groupby("key")["value"].median()).rename("epoch_seconds")
@@ -178,6 +181,7 @@ def load(folder: str | Path, store: Store | None = None) -> StudyData:
     runs = runs.assign(
         context=[describe({f: point[f] for f in context_factors if f in point}) for point in grid],
         test_set=[_test_set(json.loads(c)) for c in runs["config"]],
+        stacked=[isinstance(e, str) and json.loads(e).get("batched", 0) > 1 for e in runs["environment"]],
     ).drop(columns=["factors", "summary", "config", "environment"])
     if not driver_running(folder):  # a run marked running whose driver is gone will not finish: interrupted
         runs["status"] = runs["status"].replace("running", "interrupted")

@@ -92,6 +92,10 @@ def _context_findings(data: StudyData, rows: pd.DataFrame) -> list[tuple[str, st
         spread = f"; {costs.min():.2f}× to {costs.max():.2f}× over all configurations" if len(costs) > 1 else ""
         found.append(("cost", f"**{best['label']}** trains at {best['cost']:.2f}× the baseline's time per epoch"
                               f"{spread}."))  # fmt: skip
+    elif data.runs["stacked"].any():
+        found.append(("cost", f"No time per epoch for **{best['label']}** against the baseline: one of them trained "
+                              "stacked with other runs (execution.batch: auto), whose epoch times are shares of the "
+                              "stack's; execution.batch: off measures them."))  # fmt: skip
     shown = [best, *(r for _, r in significant.iterrows() if r["group"] != best["group"])][:SHOWN_EFFECTS]
     for row in shown:
         effects = _effects(data, row)

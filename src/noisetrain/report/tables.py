@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -48,8 +49,7 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
     contexts = ["context"] if len(data.contexts) > 1 else []
     main = {
         "configuration": "label", **{c: c for c in contexts}, "n": lambda r: cell(r["n"]), **_compared(data),
-        "verdict": lambda r: verdict(r, report.higher),
-        "time/epoch": lambda r: _ratio(r["cost"]),
+        "verdict": lambda r: verdict(r, report.higher), **_times("time/epoch", summary),
     }  # fmt: skip
     alpha = f"{1 - report.confidence:.2g}"
     note = (
@@ -59,7 +59,9 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         f"{data.variance_sources}. p: exact sign-flip permutation test of the paired differences, Holm-corrected "
         f"across all compared configurations; better/worse: Holm-adjusted p < {alpha}; n.s.: not significant "
         f"(low power: the seeds could not have shown the observed difference, see the statistics table). "
-        f"time/epoch: steady-state training time per epoch (median over epochs after the first) over the baseline's. "
+        f"time/epoch: steady-state training time per epoch (median over epochs after the first) over the baseline's; "
+        f"blank where either trained stacked with other runs (execution.batch: auto), whose epoch times are shares "
+        f"of the stack's: execution.batch: off measures them. "
         f"{'Higher' if report.higher else 'Lower'} is better."
     )
     statistics = {
@@ -103,9 +105,14 @@ def brief(data: StudyData, summary: pd.DataFrame) -> Table:
         "configuration": "name", name: lambda r: show(name, r["mean"]),
         f"Δ{unit} ({level} CI)": lambda r: difference(name, r).replace(" pt", ""),
         "p (Holm)": lambda r: p_value(r["p_holm"]), "verdict": lambda r: verdict(r, report.higher),
-        "time": lambda r: _ratio(r["cost"]),
+        **_times("time", summary),
     }  # fmt: skip
     return text_table("brief", f"{report.measure} {name} per configuration", summary, columns)
+
+
+def _times(column: str, summary: pd.DataFrame) -> dict[str, Any]:
+    """The column of time per epoch over the baseline's, unless no configuration has one (every run stacked)."""
+    return {column: lambda r: _ratio(r["cost"])} if summary["cost"].notna().any() else {}
 
 
 def measure_table(data: StudyData, measure: str) -> Table | None:

@@ -164,6 +164,7 @@ def recommend(
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Study folder.")] = Path("studies/demo"),
     workers: Annotated[int | None, typer.Option("--workers", "-w", help="Runs in parallel.", min=1)] = None,
+    overrides: Overrides = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     open_page: OpenPage = False,
 ) -> None:
@@ -172,7 +173,7 @@ def demo(
     console.print(f"demo study: {DEMO}", highlight=False)
     from .config import load_study
 
-    result = execute(load_study(DEMO), output, quiet, workers=workers)
+    result = execute(load_study(DEMO, overrides=overrides or ()), output, quiet, workers=workers)
     conclude(result.folder, open_page)
     if result.statuses["failed"]:
         raise typer.Exit(1)
