@@ -52,6 +52,10 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         "verdict": lambda r: verdict(r, report.higher), **_times("time/epoch", summary),
     }  # fmt: skip
     alpha = f"{1 - report.confidence:.2g}"
+    timing = (
+        "time/epoch: steady-state training time per epoch (median over epochs after the first) over the baseline's; "
+        "blank" if "time/epoch" in main else "No time/epoch column"
+    )
     note = (
         f"Mean over seeds of the completed and early-stopped runs (n counts them; diverged and failed runs are left "
         f"out, which favours recipes that diverge more often: see the status table) with its {level} interval, and "
@@ -59,9 +63,8 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         f"{data.variance_sources}. p: exact sign-flip permutation test of the paired differences, Holm-corrected "
         f"across all compared configurations; better/worse: Holm-adjusted p < {alpha}; n.s.: not significant "
         f"(low power: the seeds could not have shown the observed difference, see the statistics table). "
-        f"time/epoch: steady-state training time per epoch (median over epochs after the first) over the baseline's; "
-        f"blank where either trained stacked with other runs (execution.batch: auto), whose epoch times are shares "
-        f"of the stack's: execution.batch: off measures them. "
+        f"{timing} where a configuration or its baseline trained stacked with other runs (execution.batch: auto), "
+        f"whose epoch times are shares of the stack's: execution.batch: off measures them. "
         f"{'Higher' if report.higher else 'Lower'} is better."
     )
     statistics = {
