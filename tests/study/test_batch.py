@@ -9,8 +9,11 @@ import pytest
 import torch
 
 from noisetrain.registry import ConfigError
+from noisetrain.report.comparisons import headline
+from noisetrain.report.data import load
+from noisetrain.report.summary import findings
 from noisetrain.study.execute import GroupTask, Outcome, Task, perform
-from noisetrain.study.runner import DB, Event, Executor, plan, run_study
+from noisetrain.study.runner import DB, Event, Executor, batch_plan, plan, run_study
 from noisetrain.study.store import Store
 from noisetrain.train import load_run, run
 
@@ -110,11 +113,6 @@ def test_batched_groups_store_what_single_runs_store(tmp_path: Path, one_thread:
 
     # a stacked run's epoch times are shares of its stack's: the report gives it no cost, and none to the arms
     # compared with a stacked baseline; runs trained alone have theirs
-    from noisetrain.report.comparisons import headline
-    from noisetrain.report.data import load
-
-    from noisetrain.report.summary import findings
-
     data = {batch: load(tmp_path / batch) for batch in ("auto", "off")}
     tables = {batch: headline(found) for batch, found in data.items()}
     costs = {batch: table.set_index("label")["cost"] for batch, table in tables.items()}
@@ -192,7 +190,6 @@ def test_a_study_on_two_workers_gives_the_same_results_batched_or_not(tmp_path: 
 
 @pytest.mark.parametrize(("workers", "sizes"), [(1, [9]), (2, [5, 4]), (4, [3, 2, 2, 2]), (8, [3, 2, 2, 2])])
 def test_arms_of_input_noise_batch_together_split_over_the_workers(workers: int, sizes: list[int]) -> None:
-    from noisetrain.study.runner import batch_plan
 
     noise = {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.3]}], "dropout": ARMS["dropout"]}
     runs = plan(study_config(train=TRAIN, seeds=3, noise=noise))[1]
