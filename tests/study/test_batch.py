@@ -190,7 +190,6 @@ def test_a_study_on_two_workers_gives_the_same_results_batched_or_not(tmp_path: 
 
 @pytest.mark.parametrize(("workers", "sizes"), [(1, [9]), (2, [5, 4]), (4, [3, 2, 2, 2]), (8, [3, 2, 2, 2])])
 def test_arms_of_input_noise_batch_together_split_over_the_workers(workers: int, sizes: list[int]) -> None:
-
     noise = {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.3]}], "dropout": ARMS["dropout"]}
     runs = plan(study_config(train=TRAIN, seeds=3, noise=noise))[1]
     units, notes = batch_plan(runs, "auto", workers)
