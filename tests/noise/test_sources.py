@@ -173,3 +173,19 @@ def test_mapped_from_a_generator_is_the_function_of_fresh_values() -> None:
 
     mask = sources.mapped("uniform", fn, ("keep", 0.25), (1000,), torch.Generator().manual_seed(1), device="cpu")
     assert torch.equal(mask, fn(torch.rand(1000, generator=torch.Generator().manual_seed(1))))
+
+
+def test_tables_first_built_in_inference_mode_still_train() -> None:
+    sources._tables.clear()
+    sources._mapped.clear()
+    x = torch.randn(8, 16)
+    injectors = [build_noise({"kind": kind, "p": 0.3, "seed": 0, "generator": "fast"}).train()
+                 for kind in ("dropout", "gaussian_dropout")]  # fmt: skip
+    with torch.inference_mode():  # e.g. MC dropout at evaluation, before any training step
+        for injector in injectors:
+            injector(x), injector(x)  # the second call builds the mapped table
+    assert len(sources._mapped) == 2
+    weight = torch.ones(16, requires_grad=True)
+    for injector in injectors:
+        injector(x * weight).sum().backward()  # the mask / factor is saved for backward
+    assert weight.grad is not None and weight.grad.abs().sum() > 0

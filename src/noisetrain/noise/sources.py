@@ -46,13 +46,18 @@ def table(law: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """The shared table of ``law`` (``normal``, or ``uniform`` on [0, 1)) on ``device`` in ``dtype``; drawn once."""
     key = (law, device, dtype)
     if key not in _tables:
-        generator = torch.Generator().manual_seed(TABLE_SEED + (law == "uniform"))
-        draw = torch.randn if law == "normal" else torch.rand
-        values = draw(TABLE_SIZE, generator=generator).to(device=device, dtype=dtype)
-        if law == "uniform":  # casting to a coarser dtype may round a value up to 1
-            values = values.clamp_(max=torch.nextafter(torch.ones((), dtype=dtype), torch.zeros((), dtype=dtype)))
-        _tables[key] = values
+        with torch.inference_mode(False):  # a table built in inference mode could not be saved for backward
+            _tables[key] = _draw_table(law, device, dtype)
     return _tables[key]
+
+
+def _draw_table(law: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(TABLE_SEED + (law == "uniform"))
+    draw = torch.randn if law == "normal" else torch.rand
+    values = draw(TABLE_SIZE, generator=generator).to(device=device, dtype=dtype)
+    if law == "uniform":  # casting to a coarser dtype may round a value up to 1
+        values = values.clamp_(max=torch.nextafter(torch.ones((), dtype=dtype), torch.zeros((), dtype=dtype)))
+    return values
 
 
 class NoiseTable:
@@ -80,7 +85,8 @@ class NoiseTable:
         if cached not in _mapped and not repeated:
             return fn(self.sample(law, shape, dtype))
         if cached not in _mapped:
-            _mapped[cached] = fn(table(law, self.device, dtype))
+            with torch.inference_mode(False):
+                _mapped[cached] = fn(table(law, self.device, dtype))
             while len(_mapped) > MAPPED_TABLES:
                 _mapped.popitem(last=False)
         _mapped.move_to_end(cached)
