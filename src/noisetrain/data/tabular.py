@@ -148,9 +148,9 @@ class Digits(SklearnTabular):
         importing scikit-learn (its import pulls in scipy and pandas: most of the time ``study validate`` takes on
         the demo); through ``load_digits`` where the file is not found."""
         spec = importlib.util.find_spec("sklearn")
-        folders = spec.submodule_search_locations if spec is not None else None
-        path = Path(next(iter(folders or [""]))) / "datasets" / "data" / "digits.csv.gz"
-        if not folders or not path.is_file():
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        path = Path(folders[0], "datasets", "data", "digits.csv.gz") if folders else None
+        if path is None or not path.is_file():
             return super().bunch()
         with gzip.open(path, "rt") as file:
             values = np.loadtxt(file, delimiter=",")

@@ -80,10 +80,10 @@ def gaussian_noise(
         out = x * mapped("normal", factor, key, shape, generator, device=x.device, dtype=x.dtype)
     else:
         eps = normal(x.shape, generator, device=x.device, dtype=x.dtype)
-        sigma = None if scale is None else scale if std == 1 else std * scale
-        if sigma is None:  # one fused pass
+        if scale is None:  # one fused pass
             out = x.add(eps, alpha=std)
         else:
+            sigma = scale if std == 1 else std * scale  # std 1 (Bayesian layers): no pass over a per-entry scale
             out = x + eps * sigma if mode == "additive" else x * (1 + eps * sigma)
     return out if clip is None else out.clamp(*clip)
 

@@ -82,9 +82,9 @@ class NoiseTable:
         ``MAPPED_TABLES - 1`` most recent others."""
         repeated, self.last_key = key == self.last_key, key
         cached = (key, self.device, dtype)
-        if cached not in _mapped and not repeated:
-            return fn(self.sample(law, shape, dtype))
         if cached not in _mapped:
+            if not repeated:
+                return fn(self.sample(law, shape, dtype))
             with torch.inference_mode(False):
                 _mapped[cached] = fn(table(law, self.device, dtype))
             while len(_mapped) > MAPPED_TABLES:
