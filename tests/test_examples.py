@@ -10,11 +10,14 @@ from noisetrain.config import validate
 from noisetrain.study import load_study, plan
 from noisetrain.train import run
 
-CONFIGS = sorted((Path(__file__).parents[1] / "examples" / "configs").glob("*.yaml"))
+CONFIGS = [
+    pytest.param(path, marks=pytest.mark.slow) if path.stem == "cifar10_resnet20_pgd" else path  # ResNet-20: seconds
+    for path in sorted((Path(__file__).parents[1] / "examples" / "configs").glob("*.yaml"))
+]
 SHARED = Path(os.environ.get("NOISETRAIN_DATA") or Path(__file__).parents[2] / "shared" / "data")
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: getattr(p, "stem", None))
 def test_example_config_runs(path, tmp_path, monkeypatch):
     raw = yaml.safe_load(path.read_text())
     data = raw["data"]

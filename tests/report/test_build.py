@@ -113,6 +113,7 @@ def test_html_is_self_contained(report: tuple[Path, list[Path]]) -> None:
     assert "url(" not in (output / "report.html").read_text()
 
 
+@pytest.mark.slow  # a second build of every figure
 def test_report_is_deterministic(full_study: Path, report: tuple[Path, list[Path]], tmp_path: Path) -> None:
     _, paths = report
     again = build_report(full_study, tmp_path).files
