@@ -128,6 +128,9 @@ def test_dropout_rate_from_the_table() -> None:
         {"kind": "alpha_dropout", "p": 0.1},
         {"kind": "gaussian_dropout", "p": 0.2},
         {"kind": "gaussian", "std": 0.2, "mode": "multiplicative"},
+        {"kind": "salt_pepper", "p": 0.2, "salt": 0.3, "low": -1.0, "high": 2.0},
+        {"kind": "feature_mask", "p": 0.25},
+        {"kind": "temporal_dropout", "p": 0.3},
     ],
 )
 def test_a_constant_strength_reads_a_mapped_table_with_the_values_of_the_slices(spec) -> None:
@@ -165,6 +168,18 @@ def test_at_most_mapped_tables_are_kept_most_recent_first() -> None:
         injector(torch.ones(4, 4)), injector(torch.ones(4, 4))
     keys = [key[1] for key, _, _ in sources._mapped]
     assert len(keys) == sources.MAPPED_TABLES and keys == pytest.approx([0.7, 0.6, 0.5, 0.4])
+
+
+def test_several_mapped_tensors_are_read_at_one_offset() -> None:
+    def fn(u):
+        return u < 0.5, u * 2
+
+    sources._mapped.clear()
+    source = fast()
+    for shape in [(3, 7), (TABLE_SIZE + 5,)]:  # one slice; more values than the table holds
+        for _ in range(2):  # the function of a slice, then slices of the mapped table
+            below, doubled = source.mapped("uniform", fn, ("pair", 0.5), shape, torch.float32)
+            assert below.shape == doubled.shape == shape and torch.equal(below, doubled < 1)
 
 
 def test_mapped_from_a_generator_is_the_function_of_fresh_values() -> None:

@@ -230,8 +230,13 @@ def salt_and_pepper(
     """
     check_range("p", p, 0, 1)
     check_range("salt", salt, 0, 1)
-    u = uniform(x.shape, generator, device=x.device)
-    return torch.where(u < p * salt, high, torch.where(u < p, low, x))
+
+    def replacement(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return u < p, torch.where(u < p * salt, high, low).to(x.dtype)
+
+    key = ("salt_pepper", p, salt, low, high, x.dtype)
+    replaced, value = mapped("uniform", replacement, key, x.shape, generator, device=x.device)
+    return torch.where(replaced, value, x)
 
 
 @NOISE.register("salt_pepper")
@@ -303,7 +308,7 @@ def feature_mask(
     """
     check_range("p", p, 0, 1)
     check_choice("fill", fill, MASK_FILLS)
-    drop = uniform(x.shape, generator, device=x.device) < p
+    drop = mapped("uniform", lambda u: u < p, ("below", p), x.shape, generator, device=x.device)
     if fill == "zero":
         return torch.where(drop, 0.0, x)
     value = x.detach().mean(dim=0) if mean is None else mean.to(device=x.device, dtype=x.dtype)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ..checks import check_int, check_pair, check_range
 from ..registry import ConfigError
 from .base import NOISE, Injector, Number
-from .sources import Source, exact, normal, uniform
+from .sources import Source, exact, mapped, normal, uniform
 
 Range = tuple[float, float]
 """A ``(low, high)`` range a value is drawn from uniformly, per sample."""
@@ -338,8 +338,9 @@ def temporal_dropout(
     check_int("span", span, 1)
     dim = _time_axis(x, time_dim)
     n, length = x.shape[0], x.shape[dim]
-    starts = uniform((n, 1, length + span - 1), generator, device=x.device) < 1 - (1 - p) ** (1 / span)
-    dropped = F.max_pool1d(starts.float(), span, stride=1).bool()  # (N, 1, T): covered by some span
+    q = 1 - (1 - p) ** (1 / span)
+    starts = mapped("uniform", lambda u: u < q, ("below", q), (n, 1, length + span - 1), generator, device=x.device)
+    dropped = starts if span == 1 else F.max_pool1d(starts.float(), span, stride=1).bool()  # covered by a span
     shape = [n if d == 0 else length if d == dim else 1 for d in range(x.ndim)]
     return x.masked_fill(dropped.view(shape), fill)
 
@@ -430,14 +431,17 @@ def add_noise_snr(
         start = torch.randint(0, noise.shape[1] - length + 1, (n, 1), generator=exact(generator), device=x.device)
         window = noise.to(x.device, dtype)[clip, start + torch.arange(length, device=x.device)]  # (N, T)
         eps = window.view(n, *[1] * (x.ndim - 2), length)
-    dims = tuple(range(1, x.ndim))
     signal = x.to(dtype)
-    signal_power = signal.square().mean(dims, keepdim=True)
-    noise_power = eps.square().mean(dims, keepdim=True).clamp_min(torch.finfo(dtype).tiny)
-    snr = _per_sample(snr_db, n, x.device, generator).to(dtype).view(signal_power.shape)
-    applied = _applied(p, n, x.device, generator).view(signal_power.shape)
-    scale = torch.sqrt(signal_power / (noise_power * 10 ** (snr / 10))) * applied
-    return (signal + scale * eps).to(x.dtype)
+    noise_power = _power(eps).clamp_min(torch.finfo(dtype).tiny)
+    snr = _per_sample(snr_db, n, x.device, generator).to(dtype)
+    scale = torch.sqrt(_power(signal) / (noise_power * 10 ** (snr / 10))) * _applied(p, n, x.device, generator)
+    return torch.addcmul(signal, scale.view(n, *[1] * (x.ndim - 1)), eps).to(x.dtype)
+
+
+def _power(x: torch.Tensor) -> torch.Tensor:
+    """Per sample, the mean square over all non-batch dimensions (one pass: a dot product), shape (N,)."""
+    flat = x.flatten(1)
+    return torch.linalg.vecdot(flat, flat) / flat.shape[1]
 
 
 @NOISE.register("background_noise")

@@ -39,7 +39,10 @@ MAPPED_TABLES = 4
 """How many mapped tables (a function of a whole table, such as a scaled dropout mask) are kept, most recent first."""
 
 _tables: dict[tuple[str, torch.device, torch.dtype], torch.Tensor] = {}
-_mapped: OrderedDict[tuple[Hashable, torch.device, torch.dtype], torch.Tensor] = OrderedDict()
+Mapped = torch.Tensor | tuple[torch.Tensor, ...]
+"""What a mapped function returns: one tensor, or several (read at the same offset)."""
+
+_mapped: OrderedDict[tuple[Hashable, torch.device, torch.dtype], Mapped] = OrderedDict()
 
 
 def table(law: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -74,12 +77,12 @@ class NoiseTable:
         return self._slice(table(law, self.device, dtype), shape)
 
     def mapped(
-        self, law: str, fn: Callable[[torch.Tensor], torch.Tensor], key: Hashable, shape: Sequence[int],
+        self, law: str, fn: Callable[[torch.Tensor], Mapped], key: Hashable, shape: Sequence[int],
         dtype: torch.dtype,
-    ) -> torch.Tensor:  # fmt: skip
+    ) -> Mapped:  # fmt: skip
         """``fn`` of ``sample(law, shape, dtype)``: computed on the slice, or, once this source has asked for ``key``
-        twice in a row (or another source has built it), a slice of ``fn`` of the whole table, kept with the
-        ``MAPPED_TABLES - 1`` most recent others."""
+        twice in a row (or another source has built it), a slice of ``fn`` of the whole table (of each of the
+        tensors it returns, at one offset), kept with the ``MAPPED_TABLES - 1`` most recent others."""
         repeated, self.last_key = key == self.last_key, key
         cached = (key, self.device, dtype)
         if cached not in _mapped:
@@ -92,12 +95,17 @@ class NoiseTable:
         _mapped.move_to_end(cached)
         return self._slice(_mapped[cached], shape)
 
-    def _slice(self, values: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    def _slice(self, values: Mapped, shape: Sequence[int]) -> Mapped:
+        """``prod(shape)`` consecutive values of ``values`` (of each of a tuple's tensors, at one offset)."""
         n = math.prod(shape)
         if n > TABLE_SIZE:  # more values than the table holds: several slices
             pieces = [self._slice(values, (min(TABLE_SIZE, n - start),)) for start in range(0, n, TABLE_SIZE)]
+            if isinstance(values, tuple):
+                return tuple(torch.cat(parts).view(shape) for parts in zip(*pieces, strict=True))
             return torch.cat(pieces).view(shape)
         offset = int(torch.randint(0, TABLE_SIZE - n + 1, (1,), generator=self.offsets))
+        if isinstance(values, tuple):
+            return tuple(table[offset : offset + n].view(shape) for table in values)
         return values[offset : offset + n].view(shape)
 
 
@@ -133,18 +141,19 @@ def uniform(
 
 def mapped(
     law: str,
-    fn: Callable[[torch.Tensor], torch.Tensor],
+    fn: Callable[[torch.Tensor], Mapped],
     key: Hashable,
     shape: Sequence[int],
     source: Source,
     *,
     device: torch.device,
     dtype: torch.dtype | None = None,
-) -> torch.Tensor:
+) -> Mapped:
     """``fn`` of ``shape`` values of ``law`` (``"normal"`` or ``"uniform"`` on [0, 1)), read-only: for example a
     scaled dropout mask, ``fn = lambda u: (u < keep).float() * scale``, named by ``key = ("keep", keep, scale)``.
 
-    ``fn`` must be elementwise and depend on nothing but its input and ``key``. From a generator it gets fresh
+    ``fn`` must be elementwise and depend on nothing but its input and ``key``; it may return a tuple of tensors
+    (a mask and the values it selects), each of the input's shape. From a generator it gets fresh
     values; from a fast source, the slice the source would give, or the same values from a slice of ``fn`` of the
     whole table, kept once the source asked for ``key`` twice in a row: a constant strength then costs no pass over
     the values at all, a schedule that changes it every step builds nothing. The values do not depend on which.
