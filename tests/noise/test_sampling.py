@@ -124,7 +124,7 @@ def test_each_output_has_the_law_of_weight_sampling(kind, case):
         torch.testing.assert_close(estimates[sampling][1], estimates["weight"][1], rtol=0.17, atol=0)
 
 
-@pytest.mark.parametrize("kind", ["linear", "conv2d"])
+@pytest.mark.parametrize("kind", ["linear", pytest.param("conv2d", marks=pytest.mark.slow)])  # conv2d: seconds
 def test_local_and_flipout_noise_is_uncorrelated_across_examples(kind):
     correlations = {}
     for sampling in SAMPLING:
