@@ -11,7 +11,7 @@ from noisetrain.data import DATASETS
 from noisetrain.noise.base import NOISE
 from noisetrain.report import build_report
 from noisetrain.study import load_study, run_study
-from noisetrain.study.expand import assign, axes
+from noisetrain.study.grid import assign, axes
 
 FOLDER = Path(__file__).parents[1] / "reproductions"
 STUDIES = sorted(FOLDER.glob("*.yaml"))

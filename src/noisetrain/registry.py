@@ -156,7 +156,7 @@ def parameter_defaults(cls: type) -> dict[str, Any]:
 def sequence_parameters(cls: type) -> set[str]:
     """Parameters of ``cls.__init__`` whose annotation admits a sequence or tensor (a list is a value there).
 
-    A study reads any other list as a grid axis; see ``noisetrain.study.expand``.
+    A study reads any other list as a grid axis; see ``noisetrain.study.grid``.
     """
     hints = typing.get_type_hints(cls.__init__)
     return {name for name in parameter_names(cls) if name in hints and _admits_sequence(hints[name])}

@@ -11,7 +11,7 @@ import torch
 from noisetrain.data import held_out_spec, load_data
 from noisetrain.registry import ConfigError
 from noisetrain.report.data import _test_set
-from noisetrain.study.expand import expand
+from noisetrain.study.grid import expand
 
 from studykit import study_config
 

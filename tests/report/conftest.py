@@ -18,7 +18,7 @@ import pytest
 
 from noisetrain.study.config import StudyConfig
 from noisetrain.study.execute import Outcome
-from noisetrain.study.expand import expand
+from noisetrain.study.grid import expand
 from noisetrain.study.store import Store
 
 LRS = (0.001, 0.01)

@@ -7,7 +7,7 @@ import pytest
 from noisetrain.config import parse, validate
 from noisetrain.registry import ConfigError
 from noisetrain.study.config import StudyConfig
-from noisetrain.study.expand import config_hash, expand
+from noisetrain.study.grid import config_hash, expand
 
 from studykit import study_config, tiny_study
 
@@ -140,8 +140,17 @@ def test_data_seed_run_keeps_one_group_per_configuration_across_seeds() -> None:
     assert {r.key for r in runs}.isdisjoint(r.key for r in expand(study_config()))  # another data draw, other runs
 
 
+def test_the_package_gives_the_function_expand_whatever_was_imported_before() -> None:
+    grid = importlib.import_module("noisetrain.study.grid")  # its submodules are imported (the runner's are)
+    importlib.import_module("noisetrain.study.runner")
+    from noisetrain.study import RunSpec
+    from noisetrain.study import expand as public
+
+    assert public is grid.expand and RunSpec is grid.RunSpec
+
+
 def test_a_grid_larger_than_max_runs_is_refused_before_it_is_expanded(monkeypatch) -> None:
-    module = importlib.import_module("noisetrain.study.expand")  # the module, not the function study.expand
+    module = importlib.import_module("noisetrain.study.grid")
 
     study = study_config(seeds=1000, execution={"max_runs": 5000})  # 3 configurations x 1000 seeds = 3000 runs
     assert len(expand(study)) == 3000

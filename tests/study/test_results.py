@@ -16,7 +16,7 @@ from noisetrain.registry import ConfigError
 from noisetrain.report.comparisons import headline
 from noisetrain.report.data import load
 from noisetrain.report.tables import headline_tables
-from noisetrain.study.expand import expand
+from noisetrain.study.grid import expand
 from noisetrain.study.runner import exclusive, run_study
 from noisetrain.study.store import Store
 

@@ -10,7 +10,7 @@ import pytest
 
 from noisetrain.registry import ConfigError
 from noisetrain.study.execute import Outcome
-from noisetrain.study.expand import expand
+from noisetrain.study.grid import expand
 from noisetrain.study.store import FINISHED, Store
 
 from studykit import study_config

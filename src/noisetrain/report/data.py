@@ -31,7 +31,7 @@ from ..evaluate.keys import Key, key_records
 from ..registry import ConfigError
 from ..study import bootstrap
 from ..study.config import BASELINE, StudyConfig
-from ..study.expand import describe
+from ..study.grid import describe
 from ..study.runner import driver_running
 from ..study.store import COUNTED, Store
 

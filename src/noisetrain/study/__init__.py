@@ -1,7 +1,7 @@
 """Studies: expand a grid into runs, execute them locally or on Ray, store every result in SQLite.
 
 A study file lists what differs from the defaults; every list in it is a grid axis (see
-:func:`~noisetrain.study.expand.expand`). ``run_study`` executes the runs not yet finished and
+:func:`~noisetrain.study.grid.expand`). ``run_study`` executes the runs not yet finished and
 writes each outcome to the study's store; ``noisetrain report`` reads the store, and ``open`` gives its results
 as pandas DataFrames (read-only, also while the study runs). The names are
 imported on first use, so that a worker process importing ``noisetrain.study.backends`` stays light.
@@ -18,7 +18,7 @@ import importlib
 from typing import Any
 
 ATTRIBUTES = {
-    "StudyConfig": "config", "load_study": "config", "RunSpec": "expand", "expand": "expand",
+    "StudyConfig": "config", "load_study": "config", "RunSpec": "grid", "expand": "grid",
     "StudyResult": "runner", "plan": "runner", "run_study": "runner", "Store": "store", "Results": "results",
     "open": "results",
 }  # fmt: skip

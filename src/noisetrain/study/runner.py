@@ -35,7 +35,7 @@ from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend
 from .config import ReportConfig, StudyConfig
 from .execute import GroupTask, Outcome, Task
-from .expand import RunSpec, arm_fields, expand
+from .grid import RunSpec, arm_fields, expand
 from .search import check_search, optuna_search, random_values, with_values
 from .store import DB, Store
 from .tracking import check_tracking, open_tracker

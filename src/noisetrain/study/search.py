@@ -17,7 +17,7 @@ import numpy as np
 from ..noise.base import NOISE
 from ..registry import ConfigError, parameter_names
 from .config import SearchConfig, StudyConfig
-from .expand import spec_names
+from .grid import spec_names
 
 SIGNIFICANT = 4
 """Significant digits of a drawn value, so labels stay readable."""

@@ -35,7 +35,7 @@ from ..files import write_atomic
 from ..registry import ConfigError
 from .config import StudyConfig
 from .execute import Outcome
-from .expand import RunSpec, cell
+from .grid import RunSpec, cell
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: a study run and `validate` do without it
     import pandas as pd
