@@ -1,15 +1,16 @@
-"""Study execution: speed-up of parallel workers and the driver's bookkeeping cost per run.
+"""Study execution: worker start-up, speed-up of parallel workers and the driver's bookkeeping cost per run.
 
-A grid of 8 small runs (an MLP 64-128-10 on scikit-learn's digits, 150 epochs, clean and
-noise sweep measures) runs three times into fresh folders: 1 local worker, 2 local workers and
-Ray with 2 CPUs, every run with 1 torch thread (the default, so that the numbers do not depend on
-the number of workers). The speed-up is the wall time of
-1 worker over that of 2 (target >= 1.6 on 2 cores), worker start-up included. The bookkeeping
-overhead per run is the driver's own time per run: registering the grid, marking the run
-started and writing its outcome (summary, per-epoch metrics, records) to SQLite in one
-transaction, timed over the real outcomes of the first study (target < 50 ms). Planning a grid of
-10,000 runs (expansion, validation, hashes, and the data, models and noise recipes it checks) takes
-under 2 s (median of 3 plans after a warm-up plan).
+A study of one tiny run (1 epoch) runs twice: the first in this process starts the fork server, which imports
+torch and noisetrain once for every later pool; the next one's worker forks from it. Then a grid of 8 small runs
+(an MLP 64-128-10 on scikit-learn's digits, 150 epochs, clean and noise sweep measures) runs three times into
+fresh folders: 1 local worker, 2 local workers and Ray with 2 CPUs, every run alone (``execution.batch: off``; these
+runs would otherwise train as stacked models, see ``batched.py``) with 1 torch thread (the default, so that the
+numbers do not depend on the number of workers). The speed-up is the wall time of 1 worker over that of 2
+(target >= 1.6 on 2 cores), worker start-up included (both fork from the warm server). The bookkeeping overhead
+per run is the driver's own time per run: registering the grid, marking the run started and writing its outcome
+(summary, per-epoch metrics, records) to SQLite in one transaction, timed over the real outcomes of the first
+study (target < 50 ms). Planning a grid of 10,000 runs (expansion, validation, hashes, and the data, models and
+noise recipes it checks) takes under 2 s (median of 3 plans after a warm-up plan).
 
 Run: ``python benchmarks/study.py [--quick]`` -> ``benchmarks/results/study.json``.
 """
@@ -56,6 +57,7 @@ def study(epochs: int) -> StudyConfig:
             "seeds": 2,
             "noise": {"gaussian": [{"kind": "gaussian", "std": [0.1, 0.2, 0.3]}]},
             "evaluate": {"measures": ["clean", "noise_sweep"]},
+            "execution": {"batch": "off"},  # runs one by one: the workers' parallelism, not batching (batched.py)
         },
     )
 
@@ -66,6 +68,18 @@ def wall_time(config: StudyConfig, folder: Path, **execution: object) -> float:
     seconds = time.perf_counter() - start
     assert result.statuses == {"completed": 8}, result.statuses
     return seconds
+
+
+def start_up(folder: Path) -> tuple[float, float]:
+    """Wall seconds of a study of one 1-epoch run on one worker: the first in this process, and the next."""
+    tiny = parse(StudyConfig, {"name": "tiny", "data": {"kind": "digits"}, "model": {"kind": "mlp", "widths": [16]},
+                               "train": {"epochs": 1}, "seeds": 1, "noise": {}})  # fmt: skip
+    seconds = []
+    for attempt in ("first", "next"):
+        start = time.perf_counter()
+        assert run_study(tiny, folder / attempt, workers=1).statuses == {"completed": 1}
+        seconds.append(time.perf_counter() - start)
+    return seconds[0], seconds[1]
 
 
 def bookkeeping_ms(config: StudyConfig, source: Path, folder: Path, repeats: int) -> float:
@@ -124,6 +138,9 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        first, following = start_up(root)  # and the fork server is warm for both of the timings below
+        results.append(row("start-up/first_study_of_1_run", "wall_seconds", first, None, "lower"))
+        results.append(row("start-up/next_study_of_1_run", "wall_seconds", following, None, "lower"))
         one = wall_time(config, root / "one", workers=1)
         two = wall_time(config, root / "two", workers=2)
         results.append(row("local/1_worker", "wall_seconds", one, None, "lower"))
