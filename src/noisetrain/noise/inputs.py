@@ -21,7 +21,7 @@ import torch
 from ..checks import check_choice, check_int, check_pair, check_range
 from ..registry import ConfigError
 from .base import NOISE, Injector, Number
-from .sources import Source, exact, mapped, normal, uniform
+from .sources import Source, below, exact, mapped, normal, uniform
 
 GAUSSIAN_MODES = ("additive", "multiplicative")
 RELATIVE_TO = (None, "feature", "tensor")
@@ -308,7 +308,7 @@ def feature_mask(
     """
     check_range("p", p, 0, 1)
     check_choice("fill", fill, MASK_FILLS)
-    drop = mapped("uniform", lambda u: u < p, ("below", p), x.shape, generator, device=x.device)
+    drop = below(p, x.shape, generator, device=x.device)
     if fill == "zero":
         return torch.where(drop, 0.0, x)
     value = x.detach().mean(dim=0) if mean is None else mean.to(device=x.device, dtype=x.dtype)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ..checks import check_int, check_pair, check_range
 from ..registry import ConfigError
 from .base import NOISE, Injector, Number
-from .sources import Source, exact, mapped, normal, uniform
+from .sources import Source, below, exact, normal, uniform
 
 Range = tuple[float, float]
 """A ``(low, high)`` range a value is drawn from uniformly, per sample."""
@@ -338,8 +338,7 @@ def temporal_dropout(
     check_int("span", span, 1)
     dim = _time_axis(x, time_dim)
     n, length = x.shape[0], x.shape[dim]
-    q = 1 - (1 - p) ** (1 / span)
-    starts = mapped("uniform", lambda u: u < q, ("below", q), (n, 1, length + span - 1), generator, device=x.device)
+    starts = below(1 - (1 - p) ** (1 / span), (n, 1, length + span - 1), generator, device=x.device)
     dropped = starts if span == 1 else F.max_pool1d(starts.float(), span, stride=1).bool()  # covered by a span
     shape = [n if d == 0 else length if d == dim else 1 for d in range(x.ndim)]
     return x.masked_fill(dropped.view(shape), fill)

@@ -164,6 +164,12 @@ def mapped(
     return fn(draw(shape, source, device=device, dtype=dtype))
 
 
+def below(p: float, shape: Sequence[int], source: Source, *, device: torch.device) -> torch.Tensor:
+    """A boolean mask of ``shape``, each entry True with probability ``p`` (``u < p`` of uniform values, mapped:
+    one table serves every injector that masks at the same rate), read-only."""
+    return mapped("uniform", lambda u: u < p, ("below", p), shape, source, device=device)
+
+
 def exact(source: Source) -> torch.Generator | None:
     """The ``torch.Generator`` behind ``source``, for draws a table cannot serve (integers, box positions)."""
     return source.generator if isinstance(source, NoiseTable) else source
