@@ -47,7 +47,7 @@ def study_run(folder: Path, tracking: str, *overrides: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shrunk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shrunk demo study run with MLflow tracking, then run again with TensorBoard tracking: every run is
     skipped the second time, so the TensorBoard tracker logs them from the store."""
     folder = tmp_path_factory.mktemp("tracked") / "demo"
@@ -87,20 +87,20 @@ def text(events: EventAccumulator, tag: str) -> str:
     return events.Tensors(f"{tag}/text_summary")[0].tensor_proto.string_val[0].decode()
 
 
-@pytest.mark.slow  # the shared demo fixture: about 10 s
-def test_mlflow_and_tensorboard_readers_see_every_run_of_the_demo_study(demo: Path) -> None:
-    runs, _, _ = stored(demo)
+@pytest.mark.slow  # the shared shrunk demo fixture: about 10 s
+def test_mlflow_and_tensorboard_readers_see_every_run_of_the_demo_study(shrunk: Path) -> None:
+    runs, _, _ = stored(shrunk)
     assert len(runs) == 7 and set(runs.status) == {"completed"} and runs.label.nunique() == 7
     keys = set(runs.key)
-    assert set(mlflow_runs(demo)) == keys | {"report"}
-    assert set(tensorboard_runs(demo)) == keys | {"report"}
+    assert set(mlflow_runs(shrunk)) == keys | {"report"}
+    assert set(tensorboard_runs(shrunk)) == keys | {"report"}
 
 
-@pytest.mark.slow  # the shared demo fixture: about 10 s
-def test_mlflow_holds_each_runs_config_metrics_records_and_tags(demo: Path, tmp_path: Path) -> None:
-    runs, metrics, records = stored(demo)
-    client, _ = mlflow_client(demo)
-    tracked = mlflow_runs(demo)
+@pytest.mark.slow  # the shared shrunk demo fixture: about 10 s
+def test_mlflow_holds_each_runs_config_metrics_records_and_tags(shrunk: Path, tmp_path: Path) -> None:
+    runs, metrics, records = stored(shrunk)
+    client, _ = mlflow_client(shrunk)
+    tracked = mlflow_runs(shrunk)
     for run in runs.itertuples():
         logged = tracked[run.key]
         config = json.loads(run.config)
@@ -126,10 +126,10 @@ def test_mlflow_holds_each_runs_config_metrics_records_and_tags(demo: Path, tmp_
         assert list(table.value) == pytest.approx(list(own.value), rel=1e-9)
 
 
-@pytest.mark.slow  # the shared demo fixture: about 10 s
-def test_tensorboard_holds_each_runs_scalars_hparams_and_texts(demo: Path) -> None:
-    runs, metrics, records = stored(demo)
-    tracked = tensorboard_runs(demo)
+@pytest.mark.slow  # the shared shrunk demo fixture: about 10 s
+def test_tensorboard_holds_each_runs_scalars_hparams_and_texts(shrunk: Path) -> None:
+    runs, metrics, records = stored(shrunk)
+    tracked = tensorboard_runs(shrunk)
     for run in runs.itertuples():
         events = tracked[run.key]
         own = metrics[metrics.key == run.key]
@@ -149,24 +149,24 @@ def test_tensorboard_holds_each_runs_scalars_hparams_and_texts(demo: Path) -> No
         assert "| clean | accuracy | {} |" in text(events, "records")
 
 
-@pytest.mark.slow  # the shared demo fixture: about 10 s
-def test_the_report_is_logged_to_mlflow_and_tensorboard(demo: Path) -> None:
-    written = sorted(path.name for path in (demo / "report").iterdir())
+@pytest.mark.slow  # the shared shrunk demo fixture: about 10 s
+def test_the_report_is_logged_to_mlflow_and_tensorboard(shrunk: Path) -> None:
+    written = sorted(path.name for path in (shrunk / "report").iterdir())
     assert "report.html" in written and "summary.md" in written
-    client, _ = mlflow_client(demo)
-    report = mlflow_runs(demo)["report"]
+    client, _ = mlflow_client(shrunk)
+    report = mlflow_runs(shrunk)["report"]
     assert report.data.tags["noisetrain.report"] == "true" and report.data.params == {}
     assert sorted(Path(a.path).name for a in client.list_artifacts(report.info.run_id, "report")) == written
-    events = tensorboard_runs(demo)["report"]
+    events = tensorboard_runs(shrunk)["report"]
     assert sorted(events.Tags()["images"]) == [name for name in written if name.endswith(".png")]
     assert {f"{name}/text_summary" for name in written if name.endswith(".md")} == set(events.Tags()["tensors"])
-    assert text(events, "summary.md") == (demo / "report" / "summary.md").read_text()
+    assert text(events, "summary.md") == (shrunk / "report" / "summary.md").read_text()
 
 
-@pytest.mark.slow  # the shared demo fixture: about 10 s
-def test_a_rerun_logs_nothing_twice_and_mends_what_a_killed_driver_left(demo: Path, tmp_path: Path) -> None:
+@pytest.mark.slow  # the shared shrunk demo fixture: about 10 s
+def test_a_rerun_logs_nothing_twice_and_mends_what_a_killed_driver_left(shrunk: Path, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
-    shutil.copytree(demo, folder)
+    shutil.copytree(shrunk, folder)
     before = {name: run.info.run_id for name, run in mlflow_runs(folder).items()}
     lost, *kept = sorted(set(before) - {"report"})
     client, experiment = mlflow_client(folder)
@@ -192,10 +192,10 @@ def test_a_rerun_logs_nothing_twice_and_mends_what_a_killed_driver_left(demo: Pa
     assert json.loads(mark.read_text()) == {"key": kept[1], "status": "completed"}
 
 
-@pytest.mark.slow  # the shared demo fixture: about 10 s
-def test_a_uri_logs_elsewhere(demo: Path, tmp_path: Path) -> None:
+@pytest.mark.slow  # the shared shrunk demo fixture: about 10 s
+def test_a_uri_logs_elsewhere(shrunk: Path, tmp_path: Path) -> None:
     elsewhere = {"mlflow": f"sqlite:///{tmp_path / 'shared.db'}", "tensorboard": str(tmp_path / "logs")}
-    with Store(demo / "study.db") as store:
+    with Store(shrunk / "study.db") as store:
         keys = sorted(store.runs().key)
         for kind, uri in elsewhere.items():
             study = load_study(DEMO, overrides=[*SHRUNK, f"execution.tracking={{kind: {kind}, uri: '{uri}'}}"])
@@ -208,9 +208,9 @@ def test_a_uri_logs_elsewhere(demo: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_grown_grid_logs_only_its_new_runs(demo: Path, tmp_path: Path) -> None:
+def test_a_grown_grid_logs_only_its_new_runs(shrunk: Path, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
-    shutil.copytree(demo, folder)
+    shutil.copytree(shrunk, folder)
     before = {name: run.info.run_id for name, run in mlflow_runs(folder).items()}
     study_run(folder, "mlflow", *SHRUNK, "seeds=[0, 1]")
     after = {name: run.info.run_id for name, run in mlflow_runs(folder).items()}
@@ -245,8 +245,8 @@ def test_tracking_changes_no_run_key() -> None:
         assert [r.key for r in plan(study_config(execution={"tracking": tracking}))[1]] == keys
 
 
-@pytest.mark.slow  # the shared demo fixture: about 10 s
-def test_params_cut_what_mlflow_would_refuse_and_mlflow_takes_them(demo: Path) -> None:
+@pytest.mark.slow  # the shared shrunk demo fixture: about 10 s
+def test_params_cut_what_mlflow_would_refuse_and_mlflow_takes_them(shrunk: Path) -> None:
     config = {"data": {"kind": "text", "vocabulary": "x" * 7000}, "model": {"widths": [64], "kind": None},
               "noise": [{"kind": "gaussian", "std": 0.1, "at": "output:BatchNorm*"}], "odd key!": True}  # fmt: skip
     logged = params(config, MAX_PARAM_VAL_LENGTH)
@@ -255,7 +255,7 @@ def test_params_cut_what_mlflow_would_refuse_and_mlflow_takes_them(demo: Path) -
                       "noise.0.at": "output:BatchNorm*", "odd key_": "true"}  # fmt: skip
     metric = mlflow_name("noise/output:BatchNorm*|ReLU/gaussian.std")  # a per-epoch metric of that selector
     assert metric == "noise/output:BatchNorm__ReLU/gaussian.std"
-    client, experiment = mlflow_client(demo)
+    client, experiment = mlflow_client(shrunk)
     run_id = client.create_run(experiment, run_name="params").info.run_id
     try:
         for name, value in logged.items():
@@ -288,10 +288,13 @@ def test_the_mlflow_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert report.startswith("report: ") and " files in run " in report
 
 
-@pytest.mark.slow
-def test_mlflow_and_tensorboard_readers_see_every_run_of_the_whole_demo_study(tmp_path: Path) -> None:
+@pytest.mark.slow  # the session's demo run (shared with other tests), then logged from its store
+def test_mlflow_and_tensorboard_readers_see_every_run_of_the_whole_demo_study(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
     folder = tmp_path / "demo"
-    assert "70 runs: 0 already finished; this time 70 completed" in study_run(folder, "mlflow")
+    shutil.copytree(demo[0], folder)
+    assert "70 runs: 70 already finished; this time nothing new" in study_run(folder, "mlflow")
     study_run(folder, "tensorboard")
     runs, metrics, _ = stored(folder)
     tracked, events = mlflow_runs(folder), tensorboard_runs(folder)
