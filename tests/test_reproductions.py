@@ -2,12 +2,15 @@
 group; its report builds. The full studies are run by hand (``reproductions/README.md``)."""
 
 import os
+import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from noisetrain.data import DATASETS
+from noisetrain.data.cifar import load_pickle
 from noisetrain.noise.base import NOISE
 from noisetrain.report import build_report
 from noisetrain.study import load_study, run_study
@@ -20,6 +23,9 @@ SHARED = Path(os.environ.get("NOISETRAIN_DATA") or Path(__file__).parents[2] / "
 
 LARGE = ("mnist", "cifar10", "mnist1d")
 """Data sets whose training split the reduced studies cut to 256 samples."""
+CIFAR_TEST = 256
+"""Test images of the reduced CIFAR-10 studies (a copy of the shared test batch's first ones): the ResNet's
+evaluation on all 1,017 took most of a reduced study's time."""
 SMALL_MEASURES = {
     "corruptions": {"corruptions": ["gaussian_noise", "fog"], "severities": [3]},
     "adversarial": {"attacks": ["pgd"], "steps": 1, "eps": [0.03], "passes": 2}, "noise_sweep": {"strengths": [0.1]},
@@ -52,6 +58,24 @@ def reduced(raw: dict) -> dict:
     return raw
 
 
+def shrunk_cifar_test(folder: Path) -> Path:
+    """A data folder with the shared data, but only the first ``CIFAR_TEST`` images of CIFAR-10's test batch (in
+    the publisher's format, read by the real loader)."""
+    for source in SHARED.iterdir():
+        if source.is_dir() and source.name != "cifar-10-batches-py":
+            (folder / source.name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / source.name).symlink_to(source)
+    cifar = folder / "cifar-10-batches-py"
+    cifar.mkdir(parents=True)
+    for source in (SHARED / "cifar-10-batches-py").iterdir():
+        if source.name != "test_batch":
+            (cifar / source.name).symlink_to(source)
+    batch = load_pickle(SHARED / "cifar-10-batches-py" / "test_batch")
+    batch["data"], batch["labels"] = np.asarray(batch["data"][:CIFAR_TEST]), batch["labels"][:CIFAR_TEST]
+    (cifar / "test_batch").write_bytes(pickle.dumps(batch))
+    return folder
+
+
 def test_there_are_reproductions() -> None:
     assert {path.stem for path in STUDIES} == {
         "mnist1d", "functions", "noise_mlp", "noise_mlp_recipes", "noise_cnn", "uci_classification", "uci_regression",
@@ -65,7 +89,7 @@ def test_reproduction_runs_reduced(path: Path, tmp_path: Path, monkeypatch: pyte
     if raw["data"]["kind"] in ("mnist", "cifar10"):
         if not SHARED.is_dir():
             pytest.skip(f"needs the shared data in {SHARED} (set NOISETRAIN_DATA)")
-        monkeypatch.setenv("NOISETRAIN_DATA", str(SHARED))
+        monkeypatch.setenv("NOISETRAIN_DATA", str(shrunk_cifar_test(tmp_path / "data")))
     small = tmp_path / path.name
     small.write_text(yaml.safe_dump(reduced(raw), sort_keys=False))
     result = run_study(load_study(small), tmp_path / "study")
