@@ -61,12 +61,11 @@ def reduced(raw: dict) -> dict:
 def shrunk_cifar_test(folder: Path) -> Path:
     """A data folder with the shared data, but only the first ``CIFAR_TEST`` images of CIFAR-10's test batch (in
     the publisher's format, read by the real loader)."""
-    for source in SHARED.iterdir():
-        if source.is_dir() and source.name != "cifar-10-batches-py":
-            (folder / source.name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / source.name).symlink_to(source)
     cifar = folder / "cifar-10-batches-py"
     cifar.mkdir(parents=True)
+    for source in SHARED.iterdir():
+        if source.is_dir() and source.name != cifar.name:
+            (folder / source.name).symlink_to(source)
     for source in (SHARED / "cifar-10-batches-py").iterdir():
         if source.name != "test_batch":
             (cifar / source.name).symlink_to(source)
