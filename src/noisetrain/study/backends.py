@@ -10,12 +10,16 @@ time to find the culprit. A Ray task's loss is its own.
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
+import sys
 import threading
+import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # imported where used: a worker must reach its orphan watch before torch is imported
@@ -60,6 +64,39 @@ def _start_worker(threads: int, environment: dict[str, str]) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+MAIN_TESTS = ('__name__ == "__main__"', '"__main__" == __name__')
+"""The main-module guard's test, as ``ast.unparse`` writes it (with double quotes)."""
+
+
+def unguarded_main() -> str | None:
+    """``"file:line"`` where the main script, at its top level and outside ``if __name__ == "__main__":``, made
+    the call in progress; None when it did not (a guarded call, a function called later, a notebook, a console).
+
+    Spawn and fork-server workers import the main script (Python's rule for those start methods, see "Safe
+    importing of main module" in the ``multiprocessing`` docs), so such a call would run again in every worker.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return None
+    frames = (frame for frame, _ in traceback.walk_stack(None) if frame.f_globals is vars(main))
+    top = next((frame for frame in frames if frame.f_code.co_name == "<module>"), None)
+    if top is None:
+        return None
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), path)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    line = top.f_lineno
+    guards = (
+        node for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test).replace("'", '"') in MAIN_TESTS
+    )  # fmt: skip
+    if any(node.body[0].lineno <= line <= (node.body[-1].end_lineno or line) for node in guards):
+        return None
+    return f"{path}:{line}"
 
 
 def _context() -> multiprocessing.context.BaseContext:

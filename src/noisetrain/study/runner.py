@@ -32,7 +32,7 @@ from ..data import Dataset
 from ..evaluate.keys import metric
 from ..files import remove_leftovers, write_atomic
 from ..registry import ConfigError
-from .backends import Backend, LocalBackend, RayBackend
+from .backends import Backend, LocalBackend, RayBackend, unguarded_main
 from .config import ReportConfig, StudyConfig
 from .execute import GroupTask, Outcome, Task
 from .grid import RunSpec, arm_fields, expand
@@ -352,6 +352,13 @@ def run_study(
 ) -> StudyResult:
     """Execute every unfinished run of ``study`` and store the outcomes in ``folder`` (default ``studies/<name>``)."""
     study, runs = plan(study, workers=workers, backend=backend, address=address, retries=retries)
+    where = unguarded_main() if study.execution.backend == "local" else None
+    if where is not None:
+        raise ConfigError(
+            f"{where}: run_study is called at the script's top level; local workers import the main script (Python's "
+            "spawn and forkserver do), so it would start again in each: put the call under "
+            "'if __name__ == \"__main__\":'"
+        )
     folder = Path(folder) if folder is not None else default_folder(study)
     search = study.search
     trial_runs = 0
