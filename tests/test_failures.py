@@ -262,7 +262,7 @@ def test_debug_shows_the_traceback_and_a_bug_names_its_log(place: Path, monkeypa
     import noisetrain.config
 
     def broken(*_: object, **__: object) -> None:
-        raise ZeroDivisionError("a bug")
+        raise ZeroDivisionError("\n        a bug\n        in two lines")  # the line shows its first words
 
     monkeypatch.setattr(noisetrain.config, "load_config", broken)
     result = runner.invoke(app, ["train", *TINY])

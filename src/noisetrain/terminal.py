@@ -82,9 +82,10 @@ def report(error: Exception) -> int:
         where = f"its traceback is in {log}"
     except OSError:
         where = "run it again with noisetrain --debug to see the traceback"
+    first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")  # some start with a newline
     console.print(f"[red]internal error (a bug in noisetrain):[/red] {escape(type(error).__name__)}: "
-                  f"{escape(str(error).splitlines()[0] if str(error) else '')}; {where}; please report it with the "
-                  "command you ran", highlight=False, soft_wrap=True)  # fmt: skip
+                  f"{escape(first)}; {where}; please report it with the command you ran", highlight=False,
+                  soft_wrap=True)  # fmt: skip
     return BUG
 
 
