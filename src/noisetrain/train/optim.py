@@ -42,7 +42,8 @@ def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
     bookkeeping of ``Optimizer.step`` (profiler record, hooks, state checks): a fifth of a stacked 4-70-1
     network's step is that bookkeeping. It reads the group's settings (a scheduler's learning rate) and the state
     at every call, so the state may be replaced between calls; the first call is ``optimizer.step()``, which
-    creates the state. It runs no step hooks."""
+    creates the state. It runs no step hooks (gradient noise binds one): use it only for an optimiser no one else
+    holds, as the batched trainer's own."""
     if type(optimizer) not in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW):
         raise TypeError(f"lean_step: SGD, Adam or AdamW, got {type(optimizer).__name__}")
     if len(optimizer.param_groups) != 1:
