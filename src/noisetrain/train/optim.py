@@ -39,11 +39,11 @@ def build_optimizer(
 def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
     """A call that updates like ``optimizer.step()`` (SGD, Adam or AdamW, one parameter group) through torch's
     functional form (``torch.optim.adam.adam``, ...), the same kernels on the same state, without the per-call
-    bookkeeping of ``Optimizer.step`` (profiler record, hooks, state checks): a fifth of a stacked 4-70-1
-    network's step is that bookkeeping. It reads the group's settings (a scheduler's learning rate) and the state
-    at every call, so the state may be replaced between calls; the first call is ``optimizer.step()``, which
-    creates the state. It runs no step hooks (gradient noise binds one): use it only for an optimiser no one else
-    holds, as the batched trainer's own."""
+    bookkeeping of ``Optimizer.step`` (profiler record, hooks, state checks): about 50 µs of a stacked 4-70-1
+    network's 0.6-0.7 ms step. It reads the group's settings (a scheduler's learning rate) and the state at every
+    call, so the state may be replaced between calls; the first call is ``optimizer.step()``, which creates the
+    state. It runs no step hooks (gradient noise binds one): use it only for an optimiser no one else holds, as the
+    batched trainer's own."""
     if type(optimizer) not in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW):
         raise TypeError(f"lean_step: SGD, Adam or AdamW, got {type(optimizer).__name__}")
     if len(optimizer.param_groups) != 1:
