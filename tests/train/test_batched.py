@@ -17,7 +17,7 @@ import torch
 from noisetrain.config import validate
 from noisetrain.registry import ConfigError
 from noisetrain.train import Callback, fit, load_run, run
-from noisetrain.train.batched import batchable, fit_batched, run_batched
+from noisetrain.train.batched import batchable, fit_batched, member_parameters, run_batched, stack_models
 from noisetrain.train.run import build
 
 RTOL, ATOL = 1e-5, 1e-6
@@ -97,6 +97,23 @@ class Snapshots(Callback):
 
 def same_weights(model, weights):
     return all(torch.equal(value, weights[key]) for key, value in model.state_dict().items())
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_stacked_model_computes_each_members_forward_and_gives_back_its_parameters(bias):
+    members = [
+        torch.nn.Sequential(torch.nn.Linear(5, 7, bias=bias), torch.nn.Tanh(), torch.nn.Linear(7, 3, bias=bias))
+        for _ in range(3)
+    ]
+    stacked = stack_models(members)
+    x = torch.randn(3, 4, 2, 5)  # (members, batch, positions, features): the products' reshaping path
+    out = stacked(x)
+    for row, member in enumerate(members):
+        torch.testing.assert_close(out[row], member(x[row]), rtol=1e-6, atol=1e-6)
+        own = dict(member.named_parameters())
+        given = member_parameters(stacked, row)
+        assert given.keys() == own.keys()
+        assert all(torch.equal(given[name], own[name]) for name in own)
 
 
 def test_replicates_with_their_own_data_equal_their_own_runs_and_test_metrics():
