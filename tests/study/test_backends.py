@@ -56,6 +56,8 @@ print("top", probe())
 if __name__ == '__main__':
     print("guarded", probe())
     print("guarded call", (lambda: probe())())
+if "__main__" == __name__ and DEMO.name:
+    print("guarded and", probe())
 print("after", probe())
 run_study(load_study(DEMO, overrides=["seeds=1", "train.epochs=1"]), FOLDER)
 '''
@@ -65,10 +67,11 @@ def test_a_study_started_at_a_scripts_top_level_is_refused_before_it_starts(tmp_
     script, folder = tmp_path / "script.py", tmp_path / "study"
     script.write_text(SCRIPT.replace("FOLDER", repr(str(folder))))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert done.stdout.splitlines() == [f"top {script}:10", "guarded None", "guarded call None", f"after {script}:14"]
+    printed = ["guarded None", "guarded call None", "guarded and None"]
+    assert done.stdout.splitlines() == [f"top {script}:10", *printed, f"after {script}:16"]
     assert done.returncode == 1 and not folder.exists()  # refused before the study's folder was made
     assert done.stderr.splitlines()[-1] == (
-        f"noisetrain.registry.ConfigError: {script}:15: run_study is called at the script's top level; local workers "
+        f"noisetrain.registry.ConfigError: {script}:17: run_study is called at the script's top level; local workers "
         "import the main script (Python's spawn and forkserver do), so it would start again in each: put the call "
         """under 'if __name__ == "__main__":'"""
     )

@@ -66,8 +66,15 @@ def _start_worker(threads: int, environment: dict[str, str]) -> None:
     torch.set_num_threads(threads)
 
 
-MAIN_TESTS = ('__name__ == "__main__"', '"__main__" == __name__')
-"""The main-module guard's test, as ``ast.unparse`` writes it (with double quotes)."""
+def _guards_main(test: ast.expr) -> bool:
+    """Whether an ``if`` with ``test`` runs its body only in the main process: ``__name__ == "__main__"`` (either
+    way round), alone or as a term of an ``and``."""
+    terms = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    return any(
+        isinstance(term, ast.Compare) and [type(op) for op in term.ops] == [ast.Eq]
+        and {ast.unparse(term.left), ast.unparse(term.comparators[0])} == {"__name__", "'__main__'"}
+        for term in terms
+    )  # fmt: skip
 
 
 def unguarded_main() -> str | None:
@@ -90,10 +97,7 @@ def unguarded_main() -> str | None:
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
     line = top.f_lineno
-    guards = (
-        node for node in ast.walk(tree)
-        if isinstance(node, ast.If) and ast.unparse(node.test).replace("'", '"') in MAIN_TESTS
-    )  # fmt: skip
+    guards = (node for node in ast.walk(tree) if isinstance(node, ast.If) and _guards_main(node.test))
     if any(node.body[0].lineno <= line <= (node.body[-1].end_lineno or line) for node in guards):
         return None
     return f"{path}:{line}"
