@@ -17,3 +17,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["demo", "--output", str(folder), "-q"])
     assert result.exit_code == 0, result.output
     return folder, result.output
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked ``cuda`` where torch sees no GPU (``pytest -m cuda`` runs just them on a GPU)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        for item in items:
+            if "cuda" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason="needs CUDA"))

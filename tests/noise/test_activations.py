@@ -154,7 +154,7 @@ def test_bfloat16_drop_rate():
     assert abs((out == 0).float().mean().item() - 0.3) < 0.01
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 @pytest.mark.parametrize("cls", INJECTORS)
 def test_cuda(cls):
     x = torch.randn(100_000, device="cuda", generator=torch.Generator("cuda").manual_seed(1))

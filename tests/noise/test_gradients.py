@@ -124,7 +124,7 @@ def test_sgd_step_through_inject() -> None:
     assert not opt._optimizer_step_pre_hooks
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 def test_cuda() -> None:
     p = nn.Parameter(torch.zeros(100_000, device="cuda", dtype=torch.bfloat16))
     p.grad = torch.zeros_like(p)

@@ -201,7 +201,7 @@ def test_bfloat16(kind):
     assert out.dtype == torch.bfloat16 and out.shape == x.shape and torch.isfinite(out).all()
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 @pytest.mark.parametrize("kind", KINDS)
 def test_cuda(kind):
     x = images(torch.bfloat16, "cuda")
@@ -210,7 +210,7 @@ def test_cuda(kind):
     assert torch.equal(out, make(kind)(x))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 def test_cuda_input_with_statistics_fitted_on_cpu():
     data = torch.rand(100, 3, 8, 8, generator=torch.Generator().manual_seed(0))  # fit() keeps data's device
     x = images(device="cuda")

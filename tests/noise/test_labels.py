@@ -260,7 +260,7 @@ def test_label_smoothing_errors() -> None:
 
 
 # -- CUDA ------------------------------------------------------------------------------
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 def test_cuda() -> None:
     y = labels().cuda()
     assert LabelNoise(0.3, C, mode="asymmetric", transition=TRANSITION, seed=0)(None, y)[1].is_cuda

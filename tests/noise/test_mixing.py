@@ -156,7 +156,7 @@ def test_bfloat16(kind):
     assert y_mix.dtype == torch.float32 and y_mix.shape == (8, CLASSES)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 @pytest.mark.parametrize("kind", KINDS)
 def test_cuda(kind):
     x, y = batch(torch.bfloat16, "cuda")

@@ -338,7 +338,7 @@ def test_bfloat16(sampling):
     assert model[0].parametrizations.weight[0].rho.grad.abs().sum() > 0
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 @pytest.mark.parametrize("sampling", ["local", "flipout"])
 def test_cuda(sampling):
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 3 * 3, 2)).cuda()

@@ -113,7 +113,7 @@ def test_bfloat16(kind):
     assert torch.isfinite(out.float()).all()
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 @pytest.mark.parametrize("kind", KINDS)
 def test_cuda(kind):
     a, x = make(kind, seed=0)

@@ -92,7 +92,7 @@ def test_bfloat16(injector):
     assert model[0].weight.dtype == torch.bfloat16
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 @pytest.mark.parametrize("injector", WEIGHT_INJECTORS)
 def test_cuda(injector):
     model = tiny_cnn().cuda()
@@ -105,7 +105,7 @@ def test_cuda(injector):
         assert kl_divergence(model).device.type == "cuda"
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 def test_cuda_learnable_at_outputs_with_alpha_on_cpu():
     model = tiny_cnn().cuda()  # inject does not move injectors placed by hook: alpha stays on the CPU
     handle = inject(model, ("output:BatchNorm2d", LearnableNoise(per_channel=True, channels=4, seed=0)))

@@ -71,17 +71,17 @@ def batched(runs, change=None, callbacks=None):
     return list(zip(results, models, strict=True))
 
 
-def assert_same_run(one, other):
-    """Same status, message, best epoch, epochs and record keys (in order); values within ``RTOL``."""
+def assert_same_run(one, other, rtol=RTOL):
+    """Same status, message, best epoch, epochs and record keys (in order); values within ``rtol``."""
     (a, model_a), (b, model_b) = one, other
     assert (b.status, b.message, b.best_epoch) == (a.status, a.message, a.best_epoch)
     assert [list(record) for record in b.history] == [list(record) for record in a.history]
     for record_a, record_b in zip(a.history, b.history, strict=True):
         for key, value in record_a.items():
             if key != "seconds":
-                assert record_b[key] == pytest.approx(value, rel=RTOL, abs=1e-9), key
+                assert record_b[key] == pytest.approx(value, rel=rtol, abs=1e-9), key
     for (name, p), (_, q) in zip(model_a.state_dict().items(), model_b.state_dict().items(), strict=True):
-        torch.testing.assert_close(q, p, rtol=RTOL, atol=ATOL, msg=name)
+        torch.testing.assert_close(q, p, rtol=rtol, atol=ATOL, msg=name)
     assert not model_b.training
 
 
@@ -125,6 +125,20 @@ def test_replicates_with_their_own_data_equal_their_own_runs_and_test_metrics():
         assert_same_run((one.train, one.model), (other.train, other.model))
         assert other.test == pytest.approx(one.test, rel=RTOL)
         assert set(other.train.history[0]) >= {"train_loss", "train_rmse", "train_mae", "val_loss", "lr", "grad_norm"}
+
+
+@pytest.mark.cuda
+def test_members_on_cuda_equal_their_own_runs_on_cuda():
+    runs = [
+        validate({**config.model_dump(), "device": "cuda"})
+        for config in configs([0, 1], noise=[{"kind": "gaussian", "std": 0.1}])
+    ]
+    alone = [run(config) for config in runs]
+    together = run_batched(runs)
+    for one, other in zip(alone, together, strict=True):
+        assert next(other.model.parameters()).is_cuda
+        assert_same_run((one.train, one.model), (other.train, other.model), rtol=1e-4)  # other kernels' rounding
+        assert other.test == pytest.approx(one.test, rel=1e-4)
 
 
 def test_classification_with_momentum_clipping_schedule_and_images():
