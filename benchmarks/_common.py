@@ -24,16 +24,27 @@ def machine(device: str = "cpu") -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__, "device": device}
+    found = {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__, "device": device}
+    if torch.device(device).type == "cuda":
+        found["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return found
 
 
 def interleaved_ratio(
-    baseline: Callable[[], None], candidate: Callable[[], None], *, steps: int, rounds: int, warmup: int = 3
+    baseline: Callable[[], None],
+    candidate: Callable[[], None],
+    *,
+    steps: int,
+    rounds: int,
+    warmup: int = 3,
+    device: torch.device | str = "cpu",
 ) -> float:
     """Median over ``rounds`` of (time of ``steps`` candidate calls) / (time of ``steps`` baseline calls).
 
-    Baseline and candidate alternate round by round, so drifts of the machine hit both alike.
+    Baseline and candidate alternate round by round, so drifts of the machine hit both alike. On a GPU each
+    timing starts and ends with ``torch.cuda.synchronize``, so that it counts the kernels the calls queued.
     """
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     for _ in range(warmup):
         baseline()
         candidate()
@@ -41,9 +52,11 @@ def interleaved_ratio(
     for _ in range(rounds):
         times = []
         for fn in (baseline, candidate):
+            sync()
             start = time.perf_counter()
             for _ in range(steps):
                 fn()
+            sync()
             times.append(time.perf_counter() - start)
         ratios.append(times[1] / times[0])
     return statistics.median(ratios)

@@ -1,14 +1,17 @@
 """Per-step cost of every injector: training step with the injector / clean training step.
 
-Models (CPU): an MLP 784-512-512-10 at batch 256 and a small CNN on 3x32x32 at batch 128
-(plus a convolutional text classifier for the two text-only injectors). Clean and noisy steps run in the
-same process, interleaved round by round after a warm-up; the figure is the median ratio.
+Models: an MLP 784-512-512-10 at batch 256 and a small CNN on 3x32x32 at batch 128 (plus a convolutional text
+classifier for the two text-only injectors), on the CPU or, with ``--device cuda``, on a GPU (ten times the steps
+per round, each round timed between ``torch.cuda.synchronize`` calls; targets 1.03 for input, activation, label and
+batch noise and 1.05 for weight and gradient noise). Clean and noisy steps run in the same process, interleaved
+round by round after a warm-up; the figure is the median ratio.
 
 Every case that draws a value per element (input, activation, weight and gradient noise) runs twice: with the
 exact source (torch's generator, the default) and with the fast one (``generator: fast``, table slices), as
 ``case[fast]``.
 
-Run: ``python benchmarks/overhead.py [--quick]`` -> ``benchmarks/results/overhead.json``;
+Run: ``python benchmarks/overhead.py [--quick] [--device cuda]`` -> ``benchmarks/results/overhead.json``
+(``overhead_cuda.json`` on a GPU);
 ``--cases weight_noise,bayesian`` runs only those cases (every variant, e.g. ``bayesian[local]``) and writes nothing.
 """
 
@@ -29,6 +32,7 @@ PER_ELEMENT = ("input", "activation", "weight", "gradient")
 """The families whose injectors draw a value per element: the ones the fast source serves."""
 TARGETS = {"input": 1.10, "activation": 1.10, "gradient": 1.10, "label": 1.10, "batch": 1.10}
 WEIGHT_TARGETS = {"mlp": 1.20, "cnn": 1.10}
+CUDA_TARGETS = {"input": 1.03, "activation": 1.03, "label": 1.03, "batch": 1.03, "weight": 1.05, "gradient": 1.05}
 
 # (case label, spec, models, family); "at" in a spec places it, else the injector's default position
 CASES: list[tuple[str, dict[str, Any], tuple[str, ...], str]] = [
@@ -87,8 +91,13 @@ class TextModel(nn.Module):
         return self.head(features.amax(dim=2))
 
 
-def workload(name: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """The model and one batch."""
+def workload(name: str, device: torch.device) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """The model and one batch, on ``device``."""
+    model, x, y = cpu_workload(name)
+    return model.to(device), x.to(device), y.to(device)
+
+
+def cpu_workload(name: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     torch.manual_seed(0)
     y_batch = {"mlp": 256, "cnn": 128, "text": 128}[name]
     y = torch.randint(0, 10, (y_batch,))
@@ -105,9 +114,9 @@ def workload(name: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     return TextModel(), torch.randint(1, 5000, (128, 64)), y
 
 
-def training_step(spec: dict[str, Any] | None, name: str) -> Callable[[], None]:
-    """One SGD step of ``name`` with ``spec`` injected (None: clean), as a closure."""
-    model, x, y = workload(name)
+def training_step(spec: dict[str, Any] | None, name: str, device: torch.device) -> Callable[[], None]:
+    """One SGD step of ``name`` with ``spec`` injected (None: clean) on ``device``, as a closure."""
+    model, x, y = workload(name, device)
     handle = inject(model, [] if spec is None else [{**spec, "seed": 0} if spec["kind"] != "label_smoothing" else spec])
     optimizer = torch.optim.SGD([*model.parameters(), *handle.parameters()], lr=0.01, momentum=0.9)
     handle.bind(optimizer)
@@ -127,10 +136,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a rougher figure)")
     parser.add_argument("--cases", help="comma-separated case names to run (with their [variants]); writes no file")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the steps run")
     args = parser.parse_args()
+    gpu = args.device == "cuda"
+    if gpu and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no GPU here")
+    device = torch.device(args.device)
     chosen = None if args.cases is None else set(args.cases.split(","))
     torch.set_num_threads(2)
-    steps = {"mlp": 10, "cnn": 3, "text": 5}
+    steps = {name: count * (10 if gpu else 1) for name, count in {"mlp": 10, "cnn": 3, "text": 5}.items()}
     rounds = 5 if args.quick else 11
     results = []
     for label, spec, models, family in CASES:
@@ -142,13 +156,16 @@ def main() -> None:
             variants.append((fast, {**spec, "generator": "fast"}))
         for case, variant in variants:
             for name in models:
-                clean, noisy = training_step(None, name), training_step(variant, name)
-                ratio = interleaved_ratio(clean, noisy, steps=steps[name], rounds=rounds)
-                target = WEIGHT_TARGETS[name] if family == "weight" else TARGETS[family]
+                clean, noisy = training_step(None, name, device), training_step(variant, name, device)
+                ratio = interleaved_ratio(clean, noisy, steps=steps[name], rounds=rounds, device=device)
+                if gpu:
+                    target = CUDA_TARGETS[family]
+                else:
+                    target = WEIGHT_TARGETS[name] if family == "weight" else TARGETS[family]
                 results.append(row(f"{case}/{name}", "step_time_ratio", ratio, target, "lower"))
                 print(f"{case}/{name}: {ratio:.3f}", flush=True)
     if chosen is None:
-        write("overhead", results)
+        write("overhead_cuda" if gpu else "overhead", results, device=str(device))
     else:
         print(table(results))
 
