@@ -49,7 +49,7 @@ def lean_step(optimizer: torch.optim.Optimizer) -> Callable[[], None]:
     if len(optimizer.param_groups) != 1:
         raise ValueError(f"lean_step: one parameter group, got {len(optimizer.param_groups)}")
     group, state = optimizer.param_groups[0], optimizer.state
-    kernel = {key: group[key] for key in ("foreach", "fused")}
+    kernel = {key: group[key] for key in ("foreach", "fused") if key in group}  # torch 2.2: SGD has no fused
     started = False
 
     @torch.no_grad()
