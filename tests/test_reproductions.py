@@ -1,5 +1,6 @@
 """Every study in ``reproductions/`` runs, reduced: 2 epochs, 2 seeds, the first value of each data axis and zip
-group; its report builds. The full studies are run by hand (``reproductions/README.md``)."""
+group, smaller training and test sets; its report builds. The full studies are run by hand
+(``reproductions/README.md``)."""
 
 import os
 import pickle
@@ -11,6 +12,7 @@ import yaml
 
 from noisetrain.data import DATASETS
 from noisetrain.data.cifar import load_pickle
+from noisetrain.data.idx import read_idx
 from noisetrain.noise.base import NOISE
 from noisetrain.report import build_report
 from noisetrain.study import load_study, run_study
@@ -23,9 +25,9 @@ SHARED = Path(os.environ.get("NOISETRAIN_DATA") or Path(__file__).parents[2] / "
 
 LARGE = ("mnist", "cifar10", "mnist1d")
 """Data sets whose training split the reduced studies cut to 256 samples."""
-CIFAR_TEST = 256
-"""Test images of the reduced CIFAR-10 studies (a copy of the shared test batch's first ones): the ResNet's
-evaluation on all 1,017 took most of a reduced study's time."""
+TEST_SETS = {"cifar-10-batches-py": ("test_batch",), "mnist": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+"""The shared data's test files that the reduced studies read cut (the models' evaluation on the full test sets
+took most of a reduced study's time): CIFAR-10's to 256 images, MNIST's to 1,000."""
 SMALL_MEASURES = {
     "corruptions": {"corruptions": ["gaussian_noise", "fog"], "severities": [3]},
     "adversarial": {"attacks": ["pgd"], "steps": 1, "eps": [0.03], "passes": 2}, "noise_sweep": {"strengths": [0.1]},
@@ -58,20 +60,25 @@ def reduced(raw: dict) -> dict:
     return raw
 
 
-def shrunk_cifar_test(folder: Path) -> Path:
-    """A data folder with the shared data, but only the first ``CIFAR_TEST`` images of CIFAR-10's test batch (in
-    the publisher's format, read by the real loader)."""
-    cifar = folder / "cifar-10-batches-py"
-    cifar.mkdir(parents=True)
+def shrunk_test_sets(folder: Path) -> Path:
+    """A data folder with the shared data, the files of ``TEST_SETS`` cut to their first images (in the
+    publishers' formats, read by the real loaders); the other files are links to the shared ones."""
+    folder.mkdir(parents=True)
     for source in SHARED.iterdir():
-        if source.is_dir() and source.name != cifar.name:
+        if source.is_dir() and source.name not in TEST_SETS:
             (folder / source.name).symlink_to(source)
-    for source in (SHARED / "cifar-10-batches-py").iterdir():
-        if source.name != "test_batch":
-            (cifar / source.name).symlink_to(source)
+    for name, tests in TEST_SETS.items():
+        (folder / name).mkdir()
+        for source in (SHARED / name).iterdir():
+            if source.name.removesuffix(".gz") not in tests:
+                (folder / name / source.name).symlink_to(source)
     batch = load_pickle(SHARED / "cifar-10-batches-py" / "test_batch")
-    batch["data"], batch["labels"] = np.asarray(batch["data"][:CIFAR_TEST]), batch["labels"][:CIFAR_TEST]
-    (cifar / "test_batch").write_bytes(pickle.dumps(batch))
+    batch["data"], batch["labels"] = np.asarray(batch["data"][:256]), batch["labels"][:256]
+    (folder / "cifar-10-batches-py" / "test_batch").write_bytes(pickle.dumps(batch))
+    for file in TEST_SETS["mnist"]:  # IDX: type 0x08 (uint8), the dimensions, each a big-endian uint32, the bytes
+        first = read_idx(SHARED / "mnist" / f"{file}.gz")[:1000]
+        header = bytes([0, 0, 8, first.ndim]) + np.asarray(first.shape, dtype=">u4").tobytes()
+        (folder / "mnist" / file).write_bytes(header + first.tobytes())
     return folder
 
 
@@ -88,7 +95,7 @@ def test_reproduction_runs_reduced(path: Path, tmp_path: Path, monkeypatch: pyte
     if raw["data"]["kind"] in ("mnist", "cifar10"):
         if not SHARED.is_dir():
             pytest.skip(f"needs the shared data in {SHARED} (set NOISETRAIN_DATA)")
-        monkeypatch.setenv("NOISETRAIN_DATA", str(shrunk_cifar_test(tmp_path / "data")))
+        monkeypatch.setenv("NOISETRAIN_DATA", str(shrunk_test_sets(tmp_path / "data")))
     small = tmp_path / path.name
     small.write_text(yaml.safe_dump(reduced(raw), sort_keys=False))
     result = run_study(load_study(small), tmp_path / "study")
