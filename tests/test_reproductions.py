@@ -39,7 +39,8 @@ SMALL_MEASURES = {
 
 def reduced(raw: dict) -> dict:
     """The study with 2 epochs, 2 seeds (1 on CIFAR-10), one value per axis of the data and the noise specs and
-    per zip group, 256 training samples of the large data sets, quick measure options, one worker."""
+    per zip group, 256 training samples of the large data sets (MNIST-1D generates 1,000 in all), quick measure
+    options, one worker."""
     found = axes(raw["data"], ("data",), DATASETS)
     for arm, recipe in raw.get("noise", {}).items():
         specs = recipe if isinstance(recipe, list) else recipe.get("noise", [])
@@ -52,6 +53,8 @@ def reduced(raw: dict) -> dict:
     raw["execution"] = {**raw.get("execution", {}), "workers": 1}
     if raw["data"]["kind"] in LARGE:
         raw["data"]["train_size"] = 256
+    if raw["data"]["kind"] == "mnist1d":
+        raw["data"]["num_samples"] = 1000  # generated anew for each run: 3 s for the package's default 5,000
     measures = raw.get("evaluate", {}).get("measures", [])
     for index, spec in enumerate(measures):
         kind = spec if isinstance(spec, str) else spec["kind"]
