@@ -91,13 +91,8 @@ class TextModel(nn.Module):
         return self.head(features.amax(dim=2))
 
 
-def workload(name: str, device: torch.device) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """The model and one batch, on ``device``."""
-    model, x, y = cpu_workload(name)
-    return model.to(device), x.to(device), y.to(device)
-
-
-def cpu_workload(name: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+def workload(name: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """The model and one batch."""
     torch.manual_seed(0)
     y_batch = {"mlp": 256, "cnn": 128, "text": 128}[name]
     y = torch.randint(0, 10, (y_batch,))
@@ -116,7 +111,7 @@ def cpu_workload(name: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
 
 def training_step(spec: dict[str, Any] | None, name: str, device: torch.device) -> Callable[[], None]:
     """One SGD step of ``name`` with ``spec`` injected (None: clean) on ``device``, as a closure."""
-    model, x, y = workload(name, device)
+    model, x, y = (part.to(device) for part in workload(name))
     handle = inject(model, [] if spec is None else [{**spec, "seed": 0} if spec["kind"] != "label_smoothing" else spec])
     optimizer = torch.optim.SGD([*model.parameters(), *handle.parameters()], lr=0.01, momentum=0.9)
     handle.bind(optimizer)
