@@ -25,9 +25,12 @@ SHARED = Path(os.environ.get("NOISETRAIN_DATA") or Path(__file__).parents[2] / "
 
 LARGE = ("mnist", "cifar10", "mnist1d")
 """Data sets whose training split the reduced studies cut to 256 samples."""
-TEST_SETS = {"cifar-10-batches-py": ("test_batch",), "mnist": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-"""The shared data's test files that the reduced studies read cut (the models' evaluation on the full test sets
-took most of a reduced study's time): CIFAR-10's to 256 images, MNIST's to 1,000."""
+TEST_SETS = {
+    "cifar-10-batches-py": (256, ("test_batch",)),
+    "mnist": (1000, ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")),
+}
+"""The shared data's test files that the reduced studies read cut to their first images, per folder: how many,
+and the files (the models' evaluation on the full test sets took most of a reduced study's time)."""
 SMALL_MEASURES = {
     "corruptions": {"corruptions": ["gaussian_noise", "fog"], "severities": [3]},
     "adversarial": {"attacks": ["pgd"], "steps": 1, "eps": [0.03], "passes": 2}, "noise_sweep": {"strengths": [0.1]},
@@ -70,16 +73,18 @@ def shrunk_test_sets(folder: Path) -> Path:
     for source in SHARED.iterdir():
         if source.is_dir() and source.name not in TEST_SETS:
             (folder / source.name).symlink_to(source)
-    for name, tests in TEST_SETS.items():
+    for name, (_, tests) in TEST_SETS.items():
         (folder / name).mkdir()
         for source in (SHARED / name).iterdir():
             if source.name.removesuffix(".gz") not in tests:
                 (folder / name / source.name).symlink_to(source)
-    batch = load_pickle(SHARED / "cifar-10-batches-py" / "test_batch")
-    batch["data"], batch["labels"] = np.asarray(batch["data"][:256]), batch["labels"][:256]
-    (folder / "cifar-10-batches-py" / "test_batch").write_bytes(pickle.dumps(batch))
-    for file in TEST_SETS["mnist"]:  # IDX: type 0x08 (uint8), the dimensions, each a big-endian uint32, the bytes
-        first = read_idx(SHARED / "mnist" / f"{file}.gz")[:1000]
+    images, (file,) = TEST_SETS["cifar-10-batches-py"]
+    batch = load_pickle(SHARED / "cifar-10-batches-py" / file)
+    batch["data"], batch["labels"] = np.asarray(batch["data"][:images]), batch["labels"][:images]
+    (folder / "cifar-10-batches-py" / file).write_bytes(pickle.dumps(batch))
+    images, files = TEST_SETS["mnist"]
+    for file in files:  # IDX: type 0x08 (uint8), the dimensions, each a big-endian uint32, the bytes
+        first = read_idx(SHARED / "mnist" / f"{file}.gz")[:images]
         header = bytes([0, 0, 8, first.ndim]) + np.asarray(first.shape, dtype=">u4").tobytes()
         (folder / "mnist" / file).write_bytes(header + first.tobytes())
     return folder
