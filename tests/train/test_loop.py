@@ -232,3 +232,22 @@ def test_closed_form_models_are_fitted_once():
     assert result.status == "completed" and len(result.history) == 1 and result.history[0]["val_accuracy"] > 0.6
     with pytest.raises(ConfigError, match="fitted in closed form"):
         fit(knn, data, noise=[{"kind": "gaussian", "std": 0.1}])
+
+
+def test_bayesian_weights_add_their_kl_term_per_training_example():
+    """One full-batch SGD step of ``fit`` equals the step on ``cross_entropy + kl_divergence / n_train`` (Blundell et
+    al. 2015's minibatch ELBO), from the same weights and the same weight sample."""
+    from noisetrain.noise import bayesian, kl_divergence
+
+    data = toy_data(100)
+    model = mlp()
+    handle = bayesian(model, prior_std=0.5, init_std=0.05, seed=0)
+    twin = copy.deepcopy(model)  # same weights, same injector generators
+    loss = nn.functional.cross_entropy(twin.train()(data.train.x), data.train.y) + kl_divergence(twin) / 60
+    loss.backward()
+    config = {"epochs": 1, "batch_size": 60, "optimizer": {"kind": "sgd", "lr": 0.5}}
+    result = fit(model, data, noise=handle, config=config)
+    assert result.history[0]["train_loss"] < 1.5  # the data term alone: the KL term is about 5
+    for (name, trained), (_, start) in zip(model.named_parameters(), twin.named_parameters(), strict=True):
+        torch.testing.assert_close(trained, start - 0.5 * start.grad, rtol=1e-4, atol=1e-6, msg=name)
+        assert (trained - start).abs().max() > 1e-4, name  # every mean and rho moved

@@ -34,7 +34,9 @@ goes through ``callback.batch(inputs)`` in ``compute_loss``::
         def compute_loss(self, model, inputs, *args, **kwargs):
             return super().compute_loss(model, callback.batch(inputs), *args, **kwargs)
 
-A recipe whose batch noise or loss is not routed so stops at its first step with a ``ConfigError``. Learnable noise
+Bayesian weights need their KL term in the loss, which ``fit`` adds and ``callback.loss`` does not: add
+``kl_divergence(model) / n_train`` in ``compute_loss``. A recipe whose batch noise or loss is not routed so stops
+at its first step with a ``ConfigError``. Learnable noise
 outside the weights needs its parameters in the optimizer, which the Trainer builds before training begins: attach
 first and pass your own::
 

@@ -14,8 +14,9 @@ the module ends exactly as before. In between:
 * ``state_dict``/``load_state_dict`` put the injectors' states (generators, progress, counters, learnable
   parameters) in Lightning checkpoints, so a fit resumed from one continues the same noise stream.
 
-``training_step`` must do what a callback cannot: compute the loss, and apply batch noise to a batch that is
-not a list (pass ``batch_noise=False``). The handle is ``self.noise`` while attached::
+``training_step`` must do what a callback cannot: compute the loss (with Bayesian weights, plus
+``kl_divergence(self) / n_train``, which ``fit`` adds), and apply batch noise to a batch that is not a list (pass
+``batch_noise=False``). The handle is ``self.noise`` while attached::
 
     def training_step(self, batch, batch_idx):
         x, y = batch                          # or: x, y = self.noise.batch(*batch) with batch_noise=False

@@ -5,7 +5,9 @@
 everything through separate streams (``derive_seed(seed, name)``): the data order,
 the noise, the attack's random starts, SGLD's noise and torch's own generator
 (``nn.Dropout``); adding an injector therefore leaves the data order alone.
-Models with a ``fit(x, y)`` method (the kNN baseline) are fitted in closed form.
+Models with a ``fit(x, y)`` method (the kNN baseline) are fitted in closed form. Bayesian weights add their
+KL term over the number of training examples to the loss (the minibatch ELBO of Blundell et al. 2015,
+arXiv:1505.05424); the reported ``train_loss`` is the data term.
 
 Example:
     >>> result = fit(model, data, noise=[{"kind": "gaussian", "std": 0.3}], config={"epochs": 5})
@@ -29,6 +31,7 @@ from ..config import DATA_FACTS, TrainConfig, parse
 from ..data import Dataset
 from ..noise.base import NOISE, derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject, recipe_items
+from ..noise.weights import BayesianWeights, kl_divergence
 from ..registry import ConfigError
 from .callbacks import Callback, Callbacks
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -87,6 +90,8 @@ class Loop:
         if self.closed_form and len(self.handle):
             raise ConfigError(f"noise: {type(model).__name__} is fitted in closed form: a noise recipe has no effect")
         self.steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
+        bayesian = any(isinstance(injector, BayesianWeights) for injector in self.handle.injectors())
+        self.kl_weight = 1 / len(data.train) if bayesian else 0.0  # the ELBO per training example
         self.data_order = torch.Generator().manual_seed(derive_seed(seed, "data"))
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
@@ -126,8 +131,9 @@ class Loop:
             # forward, backward, clip, step
             output = model(x)
             loss = training_loss(self.loss_name, self.handle, output, y)
+            objective = loss + kl_divergence(model) * self.kl_weight if self.kl_weight else loss
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             grad_norm = self._gradient_norm()
             optimizer.step()
             if self.scheduler is not None:
