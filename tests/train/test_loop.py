@@ -251,3 +251,20 @@ def test_bayesian_weights_add_their_kl_term_per_training_example():
     for (name, trained), (_, start) in zip(model.named_parameters(), twin.named_parameters(), strict=True):
         torch.testing.assert_close(trained, start - 0.5 * start.grad, rtol=1e-4, atol=1e-6, msg=name)
         assert (trained - start).abs().max() > 1e-4, name  # every mean and rho moved
+
+
+def test_the_lean_update_changes_no_bit_and_gradient_noise_keeps_its_hook(monkeypatch):
+    """Without gradient noise ``fit`` updates through ``lean_step``: the same metrics as ``optimizer.step``; with
+    it, through ``optimizer.step``, which runs the noise's hook."""
+    import noisetrain.train.loop as loop
+
+    config = {**FAST, "lr_schedule": {"kind": "cosine", "start": 1.0}}
+    recipes = {"input": [{"kind": "gaussian", "std": 0.1}], "gradient": [{"kind": "gradient_noise", "eta": 0.3}]}
+    def trained(noise):
+        return metrics(fit(mlp(), toy_data(), noise=noise, config=config).history)
+
+    lean = {name: trained(noise) for name, noise in recipes.items()}
+    monkeypatch.setattr(loop, "lean_step", lambda optimizer: optimizer.step)
+    for name, noise in recipes.items():
+        assert trained(noise) == lean[name], name
+    assert all(a["train_loss"] != b["train_loss"] for a, b in zip(trained(None), lean["gradient"], strict=True))

@@ -37,7 +37,7 @@ from .callbacks import Callback, Callbacks
 from .checkpoint import load_checkpoint, save_checkpoint
 from .early_stopping import EarlyStopping
 from .metrics import Totals, evaluate_split, resolve_loss, target_scale, training_loss
-from .optim import build_lr_scheduler, build_optimizer
+from .optim import build_lr_scheduler, build_optimizer, lean_step
 
 Status = Literal["completed", "early_stopped", "diverged"]
 
@@ -101,6 +101,10 @@ class Loop:
             self.handle.bind(self.optimizer)
             total = config.epochs * self.steps_per_epoch
             self.scheduler = build_lr_scheduler(config.lr_schedule, self.optimizer, total_steps=total)
+            # without gradient noise (a step hook), SGD and Adam(W) skip Optimizer.step's bookkeeping: the same bits;
+            # taken after the scheduler, which wraps optimizer.step
+            lean = config.optimizer.kind != "sgld" and not self.handle.injectors("gradients")
+            self.update = lean_step(self.optimizer) if lean else self.optimizer.step
         self.attack = None
         if config.adversarial is not None:
             self.attack = build_attack(
@@ -135,7 +139,7 @@ class Loop:
             optimizer.zero_grad(set_to_none=True)
             objective.backward()
             grad_norm = self._gradient_norm()
-            optimizer.step()
+            self.update()
             if self.scheduler is not None:
                 self.scheduler.step()
             # running sums stay on the device: one host sync per epoch
