@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, IterableDataset
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here downloads; make sure nothing tries
 transformers = pytest.importorskip("transformers")
@@ -218,6 +218,33 @@ def test_a_trainer_run_draws_the_same_noise_as_noisetrain_fit(digits, tmp_path):
     assert same_steps(steps, reference.steps)
     assert [state["0"]["_extra_state"]["progress_"] for state in states.states] == [step / 8 for step in range(8)]
     assert same(model.state_dict(), fitted.state_dict())  # and so the same trained weights
+
+
+def test_bayesian_weights_train_with_their_kl_term_as_in_fit(digits, tmp_path):
+    recipe = {"kind": "bayesian", "prior_std": 0.2, "init_std": 0.05}
+    config = {"epochs": 2, "batch_size": BATCH, "optimizer": OPTIMIZER.model_dump()}
+    fitted = fit(mlp(), digits, noise=recipe, seed=SEED, config=config).handle
+    fitted.remove()  # the means stay, under their plain names
+    model, noise = mlp(), NoiseCallback(recipe, seed=SEED)
+    trainer(model, noise, tmp_path, Rows(digits.train), optimizer=with_optimizer(model, noise), order=SEED).train()
+    for key, value in fitted.model.state_dict().items():  # the KL term (weight decay 1 / (0.2² 200) on the means)
+        torch.testing.assert_close(model.state_dict()[key], value, rtol=1e-5, atol=1e-6, msg=key)
+    tok, noise = tokenizer(), NoiseCallback(recipe, seed=SEED)
+    model = bert(len(tok))  # a model that computes its own loss, without the KL term
+    unrouted = transformers.Trainer(model, arguments(tmp_path, max_steps=2), train_dataset=Sentences(tok),
+                                    processing_class=tok, callbacks=[noise],
+                                    optimizers=(with_optimizer(model, noise), None))  # fmt: skip
+    with pytest.raises(ConfigError, match=re.escape("Bayesian weights' KL term) needs Trainer(compute_loss_func=")):
+        unrouted.train()
+
+    class Stream(IterableDataset):  # no len(): no number of training examples to weigh the KL term by
+        def __iter__(self):
+            return iter(Rows(digits.train)[i] for i in range(len(digits.train)))
+
+    model, noise = mlp(), NoiseCallback(recipe, seed=SEED)
+    with pytest.raises(ConfigError, match=r"the Trainer's train dataset has no len\(\); give the Trainer a map-style"):
+        trainer(model, noise, tmp_path, Stream(), optimizer=with_optimizer(model, noise), max_steps=2).train()
+    assert noise.handle is None and not hasattr(model[0], "parametrizations")  # taken off again
 
 
 # -- evaluation, the model afterwards, checkpoints ---------------------------------------------------------------

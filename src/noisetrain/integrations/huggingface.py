@@ -27,16 +27,15 @@ calls ``model(**inputs)``; input noise acts on the model's first forward argumen
 ``EmbeddingNoise.from_tokenizer``) reads the ids the model's input embeddings receive: place it after them.
 
 A callback reaches neither the batch nor the loss. ``Trainer(compute_loss_func=callback.loss)`` gives the recipe's
-loss (cross-entropy with hard or soft targets and the recipe's label smoothing); batch noise (label noise, mixup)
-goes through ``callback.batch(inputs)`` in ``compute_loss``::
+loss (cross-entropy with hard or soft targets and the recipe's label smoothing; with Bayesian weights, plus their
+KL term over the number of training examples, as ``fit``); batch noise (label noise, mixup) goes through
+``callback.batch(inputs)`` in ``compute_loss``::
 
     class NoisyTrainer(Trainer):
         def compute_loss(self, model, inputs, *args, **kwargs):
             return super().compute_loss(model, callback.batch(inputs), *args, **kwargs)
 
-Bayesian weights need their KL term in the loss, which ``fit`` adds and ``callback.loss`` does not: add
-``kl_divergence(model) / n_train`` in ``compute_loss``. A recipe whose batch noise or loss is not routed so stops
-at its first step with a ``ConfigError``. Learnable noise
+A recipe whose batch noise or loss is not routed so stops at its first step with a ``ConfigError``. Learnable noise
 outside the weights needs its parameters in the optimizer, which the Trainer builds before training begins: attach
 first and pass your own::
 
@@ -70,6 +69,7 @@ from ..noise.base import derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject
 from ..noise.mixing import Mixup
 from ..noise.sequences import EmbeddingNoise
+from ..noise.weights import has_bayesian_weights, kl_divergence
 from ..registry import ConfigError
 from ..train.checkpoint import load_checkpoint, save_checkpoint
 from ..train.loop import with_data_facts
@@ -93,6 +93,7 @@ class NoiseCallback(TrainerCallback):
         self._hooks: list[RemovableHandle] = []
         self._first = ""  # the name of the model's first forward argument
         self._needs: set[str] = set()  # the routes the recipe needs: "batch", "loss"
+        self._kl_weight = 0.0  # with Bayesian weights: 1 / the number of training examples
         self._routed: set[str] = set()  # the routes taken in this optimizer step
 
     # -- attaching -------------------------------------------------------------------------
@@ -122,7 +123,7 @@ class NoiseCallback(TrainerCallback):
         batch = handle.injectors("batch")
         mixing = any(isinstance(injector, Mixup) for injector in batch)
         self._needs = {"batch"} if batch else set()
-        self._needs |= {"loss"} if handle.injectors("loss") or mixing else set()
+        self._needs |= {"loss"} if handle.injectors("loss") or mixing or has_bayesian_weights(handle) else set()
         return handle
 
     def remove(self) -> None:
@@ -226,6 +227,8 @@ class NoiseCallback(TrainerCallback):
         if not count:  # every label ignored: nothing to learn (the mean would be 0 / 0)
             return logits.sum() * 0
         loss = self.handle.loss(logits, labels) if self.handle is not None else F.cross_entropy(logits, labels)
+        if self._kl_weight and self.handle.model.training:
+            loss = loss + kl_divergence(self.handle.model) * self._kl_weight
         return loss if num_items_in_batch is None else loss * (count / num_items_in_batch)
 
     # -- Trainer events --------------------------------------------------------------------------------------
@@ -235,6 +238,7 @@ class NoiseCallback(TrainerCallback):
         handle = self._attach(kwargs["model"], self.seed if self.seed is not None else args.seed)
         try:
             self._check_optimizer(handle, kwargs["optimizer"])
+            self._kl_weight = 1 / _train_size(kwargs.get("train_dataloader")) if has_bayesian_weights(handle) else 0.0
             if state.global_step:  # resumed from a checkpoint
                 self._resume(handle, _checkpoint(args, state) / NOISE_FILE, state.global_step)
         except BaseException:
@@ -299,9 +303,21 @@ class NoiseCallback(TrainerCallback):
 _UNROUTED = {
     "batch": "the recipe's batch noise reached no batch; apply it in a Trainer subclass: def compute_loss(self, "
     "model, inputs, *args, **kwargs): return super().compute_loss(model, callback.batch(inputs), *args, **kwargs)",
-    "loss": "the recipe's loss (label smoothing, mixing's soft targets) needs Trainer(compute_loss_func=callback.loss)",
+    "loss": "the recipe's loss (label smoothing, mixing's soft targets, Bayesian weights' KL term) needs "
+    "Trainer(compute_loss_func=callback.loss)",
 }
 """What to do when a route the recipe needs was not taken in a training step."""
+
+
+def _train_size(loader: Any) -> int:
+    """The number of training examples, which weighs Bayesian weights' KL term (``fit``: ``1 / len(train)``)."""
+    try:
+        return len(loader.dataset)
+    except (AttributeError, TypeError):
+        raise ConfigError(
+            "NoiseCallback: Bayesian weights weigh their KL term by the number of training examples, and the "
+            "Trainer's train dataset has no len(); give the Trainer a map-style dataset"
+        ) from None
 
 
 def _checkpoint(args: TrainingArguments, state: TrainerState) -> Path:

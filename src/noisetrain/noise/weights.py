@@ -218,6 +218,11 @@ def bayesian(
     return inject(model, (at, BayesianWeights(prior_std, init_std=init_std, sampling=sampling, seed=seed)))
 
 
+def has_bayesian_weights(handle: NoiseHandle) -> bool:
+    """Whether ``handle`` attached Bayesian weights, whose KL term belongs in the training loss."""
+    return any(isinstance(injector, BayesianWeights) for injector in handle.injectors("weights"))
+
+
 def kl_divergence(model: nn.Module) -> torch.Tensor:
     """Sum of ``BayesianWeights.kl`` over every Bayesian injector in ``model`` (a scalar), each once.
 

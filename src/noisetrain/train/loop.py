@@ -31,7 +31,7 @@ from ..config import DATA_FACTS, TrainConfig, parse
 from ..data import Dataset
 from ..noise.base import NOISE, derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject, recipe_items
-from ..noise.weights import BayesianWeights, kl_divergence
+from ..noise.weights import has_bayesian_weights, kl_divergence
 from ..registry import ConfigError
 from .callbacks import Callback, Callbacks
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -90,8 +90,7 @@ class Loop:
         if self.closed_form and len(self.handle):
             raise ConfigError(f"noise: {type(model).__name__} is fitted in closed form: a noise recipe has no effect")
         self.steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
-        bayesian = any(isinstance(injector, BayesianWeights) for injector in self.handle.injectors())
-        self.kl_weight = 1 / len(data.train) if bayesian else 0.0  # the ELBO per training example
+        self.kl_weight = 1 / len(data.train) if has_bayesian_weights(self.handle) else 0.0  # the ELBO per example
         self.data_order = torch.Generator().manual_seed(derive_seed(seed, "data"))
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
