@@ -272,6 +272,20 @@ def test_debug_shows_the_traceback_and_a_bug_names_its_log(place: Path, monkeypa
     log.unlink()
 
 
+def test_ctrl_c_is_one_line_and_exit_status_130(place: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import noisetrain.config
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(noisetrain.config, "load_config", interrupted)
+    result = runner.invoke(app, ["train", *TINY])
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert result.output.strip() == (
+        "interrupted: what was written stays; a study's finished runs are in its store, and the same command resumes it"
+    )
+
+
 def test_the_corpus_is_large_and_the_files_are_what_they_claim(place: Path) -> None:
     assert len(CASES) >= 100
     with pytest.raises(pickle.UnpicklingError):  # the payload really is refused by torch itself

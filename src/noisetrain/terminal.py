@@ -2,7 +2,8 @@
 
 Every failure a user can cause (a bad value, a missing or unreadable file, permissions, a full disk, memory)
 is one line on stderr and exit status 2; ``noisetrain --debug ...`` shows the traceback instead. Anything
-else is a bug: one line saying so and where its traceback was written, and exit status 1.
+else is a bug: one line saying so and where its traceback was written, and exit status 1. Ctrl-C: one line, exit
+status 130.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ DEBUG = "noisetrain.debug"
 """Key of ``--debug`` in the click context's ``meta``."""
 BUG = 1
 USER = 2
-"""Exit status of a bug and of a failure the user can mend."""
+INTERRUPTED = 130
+"""Exit status of a bug, of a failure the user can mend, and of Ctrl-C (128 + SIGINT, as a shell's)."""
 
 
 def fail(error: BaseException | str) -> typer.Exit:
@@ -98,6 +100,10 @@ class Guarded(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted:[/yellow] what was written stays; a study's finished runs are in its "
+                          "store, and the same command resumes it", highlight=False, soft_wrap=True)  # fmt: skip
+            raise typer.Exit(INTERRUPTED) from None
         except Exception as error:
             if hasattr(error, "format_message") and hasattr(error, "exit_code"):  # a usage error (click's or typer's)
                 where = getattr(getattr(error, "ctx", None), "command_path", None) or ctx.command_path
