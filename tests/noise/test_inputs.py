@@ -71,6 +71,20 @@ def test_gaussian_relative_feature_from_fit_and_from_batch():
     torch.testing.assert_close(noise.std(dim=0), torch.tensor([0.5, 5.0]), rtol=0.02, atol=0)
     batch = GaussianNoise(std=0.5, relative="feature", seed=0)  # no fit: the batch's own feature std
     torch.testing.assert_close((batch(data) - data).std(dim=0), 0.5 * data.std(dim=0), rtol=0.02, atol=0)
+    assert torch.equal(batch(data[:1]), data[:1])  # one example: std 0, no noise (it was NaN)
+
+
+def test_feature_relative_noise_trains_when_the_last_batch_has_one_example():
+    from noisetrain.train import fit
+
+    from testkit import toy_data
+
+    data = toy_data(85)  # 51 training examples: batches of 50 and 1
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    noise = [{"kind": "gaussian", "std": 0.1, "relative": "feature"}]
+    result = fit(model, data, noise=noise, config={"epochs": 2, "batch_size": 50})
+    assert len(data.train) == 51 and result.status == "completed", result.message
 
 
 def test_gaussian_relative_tensor_and_clip():

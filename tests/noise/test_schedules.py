@@ -66,6 +66,14 @@ def test_round_trip_through_config(kind):
 def test_bounds():
     assert Linear(0.3, 0.1).bounds() == pytest.approx((0.1, 0.3))
     assert Cosine(0.0, 2.0).bounds() == pytest.approx((0.0, 2.0))
+    assert Step([0.0, 1.5, 0.0], [0.501, 0.51]).bounds() == (0.0, 1.5)  # held between two sampled points
+
+
+def test_a_step_value_out_of_range_is_refused_however_briefly_it_holds():
+    from noisetrain.noise.labels import LabelNoise
+
+    with pytest.raises(ConfigError, match=r"LabelNoise\.rate must be in \[0, 1\]"):
+        LabelNoise(rate=Step([0.0, 1.5, 0.0], [0.501, 0.51]), num_classes=10)
 
 
 @pytest.mark.parametrize(

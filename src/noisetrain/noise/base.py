@@ -145,7 +145,8 @@ class Injector(nn.Module):
         return value(self.progress_) if isinstance(value, Schedule) else value
 
     def set_progress(self, progress: float) -> None:
-        """Tell the injector how far training has come (0 = start, 1 = end); drives schedules."""
+        """Tell the injector how far training has come (0 = start, 1 = end); drives schedules. ``fit`` sets the
+        share of steps done before each step, ``k / total``, so its last step runs at ``1 - 1 / total``."""
         self.progress_ = float(progress)
 
     @property

@@ -100,7 +100,8 @@ class GaussianNoise(Injector):
         std: noise standard deviation (>= 0), or a schedule. Default 0.1.
         mode: ``"additive"`` (default) or ``"multiplicative"``.
         relative: None (``std`` is absolute), ``"feature"`` (times each feature's std over
-            the batch dimension; from ``fit(data)`` if called, else from the current batch) or
+            the batch dimension; from ``fit(data)`` if called, else from the current batch, where a batch of one
+            example has std 0) or
             ``"tensor"`` (times the std of the whole tensor, e.g. of each weight tensor).
         clip: ``(low, high)`` range to clamp the noisy tensor to, or None.
         seed: seed of this injector's generator (None: drawn from torch's global generator once).
@@ -138,8 +139,9 @@ class GaussianNoise(Injector):
 
     def scale(self, x: torch.Tensor) -> torch.Tensor | None:
         """What ``std`` is relative to for ``x``: each feature's std, the tensor's std, or None (absolute)."""
-        if self.relative == "feature":
-            std = self.feature_std_ if self.feature_std_ is not None else x.detach().float().std(dim=0)
+        if self.relative == "feature":  # a batch of one example has std 0 (no noise), not an undefined one (NaN)
+            fitted, single = self.feature_std_, len(x) == 1
+            std = fitted if fitted is not None else x.detach().float().std(dim=0, correction=0 if single else 1)
             return std.to(device=x.device, dtype=x.dtype)  # fitted on another device than x: move it
         return tensor_std(x) if self.relative == "tensor" else None
 

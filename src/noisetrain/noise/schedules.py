@@ -125,6 +125,9 @@ class Step(Schedule):
     def at(self, progress: float) -> float:
         return self.values[sum(progress >= m for m in self.milestones)]
 
+    def bounds(self) -> tuple[float, float]:
+        return min(self.values), max(self.values)  # a value held between two sampled points counts too
+
 
 @SCHEDULES.register("warmup")
 class Warmup(Schedule):

@@ -177,7 +177,7 @@ class Loop:
         )  # fmt: skip
 
     def _gradient_norm(self) -> torch.Tensor:
-        """The global L2 norm of the gradients, clipped to ``grad_clip`` when set."""
+        """The global L2 norm of the gradients before clipping; with ``grad_clip`` set, clips them to it."""
         assert self.optimizer is not None
         params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
         if self.config.grad_clip is not None:
