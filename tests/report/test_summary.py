@@ -50,8 +50,8 @@ def test_few_seeds_give_no_significance_and_say_why(study_factory) -> None:
     text = said(study_factory(("clean",), seeds=(0, 1, 2)))
     assert all("not significant (underpowered)" in line for line in text["best"])
     assert all("No configuration differs significantly" in line for line in text["real"])
-    assert any("with 3 seeds the sign-flip test's smallest p is 0.25 > 0.05, so nothing can be significant; use at "
-               "least 6 seeds" in line for line in text["warning"])  # fmt: skip
+    assert any("with 3 seeds the sign-flip test's smallest p is 0.25 > 0.05, so none of them can be significant; "
+               "use at least 6 seeds" in line for line in text["warning"])  # fmt: skip
     two = said(study_factory(("clean",), seeds=(0, 1)))
     assert all("not testable: " in line and "paired seed" in line for line in two["best"])
 

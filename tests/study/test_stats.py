@@ -29,6 +29,15 @@ NOISY = np.array([0.92, 0.95, 0.91, 0.93, 0.94])  # differences 0.02, 0.03, 0.00
 WORSE = np.array([0.85, 0.90, 0.86, 0.88, 0.87])
 
 
+def signed_rank_p(diff: np.ndarray, alternative: str = "two-sided") -> float:
+    """Wilcoxon's p by scipy's exact permutation test of the signed (mid)ranks, zero differences dropped."""
+    nonzero = diff[diff != 0]
+    signed_ranks = np.sign(nonzero) * stats.rankdata(np.abs(nonzero))
+    test = (signed_ranks,)
+    return stats.permutation_test(test, np.mean, permutation_type="samples", n_resamples=math.inf,
+                                  alternative=alternative).pvalue  # fmt: skip
+
+
 def long_frame(**groups: np.ndarray) -> pd.DataFrame:
     """One row per (group, seed), seeds 0.. in order, with an extra column carried along."""
     rows = [(name, seed, v, "mlp") for name, values in groups.items() for seed, v in enumerate(values)]
@@ -86,9 +95,7 @@ def test_compare_matches_scipy_tests() -> None:
         assert row.min_p == 2 / 2**5
         assert (row.t_stat, row.t_p) == pytest.approx((t.statistic, t.pvalue))
         assert (row.ci_low, row.ci_high) == pytest.approx(tuple(t.confidence_interval(0.95)))
-        ties = len(set(np.abs(diff))) < len(diff) or not diff.all()  # exact without ties, else the normal approximation
-        method = "asymptotic" if ties else "exact"
-        assert row.wilcoxon_p == pytest.approx(stats.wilcoxon(values, BASE, method=method).pvalue)
+        assert row.wilcoxon_p == pytest.approx(signed_rank_p(diff))
         assert row.effect_size == pytest.approx(diff.mean() / diff.std(ddof=1))
     np.testing.assert_allclose(table["p_holm"], holm(table["p"]))
     np.testing.assert_allclose(table["t_p_holm"], holm(table["t_p"]))
@@ -147,8 +154,7 @@ def test_compare_one_sided_alternative_gives_one_sided_interval_and_test() -> No
     t = stats.ttest_rel(WORSE, BASE, alternative="less")
     assert row["t_p"] == pytest.approx(t.pvalue)
     assert row["p"] == pytest.approx(1 / 32)  # every difference negative: the smallest one-sided p
-    expected = stats.wilcoxon(WORSE, BASE, alternative="less", method="asymptotic").pvalue  # tied differences
-    assert row["wilcoxon_p"] == pytest.approx(expected)
+    assert row["wilcoxon_p"] == pytest.approx(signed_rank_p(WORSE - BASE, "less"))  # tied differences: exact too
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(t.confidence_interval(0.9)))
     assert row["ci_low"] == -math.inf
 
@@ -266,13 +272,6 @@ def test_errors_name_the_field_and_the_allowed_values() -> None:
         holm([[0.1, 0.2]])
 
 
-def test_wilcoxon_is_exact_without_ties_and_normal_with_them() -> None:
-    clean = np.array([0.01, -0.02, 0.03, 0.05, 0.04, 0.06])
-    assert wilcoxon(clean) == pytest.approx(stats.wilcoxon(clean, method="exact").pvalue)
-    tied = np.array([0.01, 0.01, 0.0, 0.03, -0.01, 0.02])
-    assert wilcoxon(tied) == pytest.approx(stats.wilcoxon(tied, method="asymptotic").pvalue)
-
-
 def test_comparisons_that_holms_correction_cannot_make_significant_are_underpowered() -> None:
     rng = np.random.default_rng(0)
     rows = [("base", seed, 0.3 + rng.normal(0, 0.01)) for seed in range(6)]
@@ -286,3 +285,45 @@ def test_comparisons_that_holms_correction_cannot_make_significant_are_underpowe
                                      "correction is 0.094 > 0.05; use at least 7 seeds")  # fmt: skip
     one = compare(frame[frame["group"].isin(["base", "g0"])], baseline="base", group="group", pair="seed")
     assert one["significant"].all() and not one["underpowered"].any()  # one comparison: 0.031 passes
+
+
+@pytest.mark.parametrize(
+    ("diff", "expected"),
+    [
+        (np.array([1, 1, 3, 4, 5]) / 360, 2 / 2**5),  # ties: all positive, the smallest p of 5 pairs (0.042 before)
+        (np.array([1, 2, 3, 4, 5, 0]) / 360, 2 / 2**5),  # a zero difference is dropped
+        (np.array([0.01, 0.01, -0.02, 0.0, 0.04, 0.06]), 0.3125),  # scipy 1.17's exact p
+        (np.zeros(4), 1.0),
+    ],
+)
+def test_wilcoxon_is_exact_with_ties_and_zeros(diff, expected) -> None:
+    assert wilcoxon(diff) == pytest.approx(expected)
+    with_no_ties = np.array([0.011, 0.023, -0.002, 0.041, 0.035, 0.017, -0.006])
+    assert wilcoxon(with_no_ties) == pytest.approx(stats.wilcoxon(with_no_ties, method="exact").pvalue)
+
+
+def test_a_difference_that_rounding_alone_varies_is_not_testable() -> None:
+    """Accuracies k/N of every seed shifted by the same 3 images: equal differences up to the last bits (sd 6e-17)
+    are not testable, not "significant" with p = 0 and an effect size of 1e14."""
+    correct = np.array([340, 342, 338, 345, 341, 339])
+    frame = long_frame(none=correct / 360, shifted=(correct + 3) / 360)
+    assert np.ptp((correct + 3) / 360 - correct / 360) > 0  # the rounding left a spread
+    row = compare(frame, baseline="none").iloc[0]
+    assert not row["testable"] and not row["significant"] and math.isnan(row["p"]) and math.isnan(row["effect_size"])
+    assert row["note"].startswith("not testable: every seed gives the same difference (0.008333)")
+    same = summarise(long_frame(none=np.full(3, 343 / 360) + np.array([0, 1e-17, -1e-17]))).iloc[0]
+    assert same["std"] == 0 and same["ci_low"] == same["ci_high"] == same["mean"]
+
+
+def test_a_significant_comparison_is_never_called_underpowered() -> None:
+    """A (10 seeds) ranks first under Holm, so B (6 seeds, p = 2 / 2**6) is tested at the level itself: significant,
+    though its own smallest p times the 2 comparisons is above 0.05; and no power note on a shown difference."""
+    from noisetrain.study.stats import power
+
+    base = 0.5 + np.random.default_rng(1).normal(0, 0.01, 10)
+    small = np.array([0.001, 0.002, 0.03, 0.001, 0.05, 0.004])  # all positive, uneven: low observed power
+    frame = long_frame(base=base, a=base + np.linspace(0.1, 0.2, 10), b=base[:6] + small)
+    table = compare(frame, baseline="base").set_index("group")
+    assert table.loc["b", "p"] == pytest.approx(2 / 2**6) and table.loc["b", "p_holm"] == pytest.approx(2 / 2**6)
+    assert table["significant"].all() and not table["underpowered"].any() and (table["note"] == "").all()
+    assert power(small.mean(), small.std(ddof=1), 6) < POWER  # what the dropped note said

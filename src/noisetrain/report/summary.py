@@ -141,20 +141,25 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
                      "; vary the data with the seeds (data.seed: run) or use more seeds")  # fmt: skip
         found.append(Finding("warning", f"{_names(part)}: {note}."))
     weak = compared[compared["underpowered"].eq(True)]
-    if len(weak):
-        pairs = int(weak["n_pairs"].max())
-        smallest, tested = min_p(pairs), int(compared["testable"].astype(bool).sum())
-        if smallest > alpha:
-            text = (f"{len(weak)} of {len(compared)} comparisons are underpowered: with {pairs} seeds the sign-flip "
-                    f"test's smallest p is {smallest:.2g} > {alpha:.2g}, so nothing can be significant; use at least "
+    testable = compared["testable"].astype(bool)
+    tested = int(testable.sum())
+    few = weak["n_pairs"].map(min_p) > alpha  # no p can reach the level with these seeds
+    floored = ~few & bool(tested and compared.loc[testable, "n_pairs"].map(min_p).min() * tested > alpha)  # Holm
+    for part, kind in ((weak[few], "few"), (weak[floored], "holm"), (weak[~few & ~floored], "power")):
+        if part.empty:
+            continue
+        pairs, share = int(part["n_pairs"].max()), f"{len(part)} of {len(compared)} comparisons"
+        if kind == "few":
+            text = (f"{share} are underpowered ({_names(part)}): with {pairs} seeds the sign-flip test's smallest p "
+                    f"is {min_p(pairs):.2g} > {alpha:.2g}, so none of them can be significant; use at least "
                     f"{fewest_seeds(alpha)} seeds.")  # fmt: skip
-        elif smallest * tested > alpha:
-            text = f"{len(weak)} of {len(compared)} comparisons are {holm_floor_note(pairs, tested, alpha)}."
+        elif kind == "holm":
+            text = f"{share} are {holm_floor_note(pairs, tested, alpha)}."
         else:
-            needed = weak["seeds_needed"].dropna()
+            needed = part["seeds_needed"].dropna()
             more = f"; 80% power needs up to {int(needed.max())} seeds" if len(needed) else ""
-            text = (f"{len(weak)} of {len(compared)} comparisons are underpowered: the seeds cannot reliably show "
-                    f"differences as small as theirs ({_names(weak)}){more}.")  # fmt: skip
+            text = (f"{share} are underpowered: the seeds cannot reliably show differences as small as theirs "
+                    f"({_names(part)}){more}.")  # fmt: skip
         found.append(Finding("warning", text))
     flat = headline[(headline["n"] > 1) & (headline["std"] == 0)]
     if len(flat):

@@ -9,8 +9,9 @@ A comparison pairs a group's seeds with the baseline's and tests the per-seed di
   Experiments", §21; all 2**n sign patterns for n <= 16 pairs, seeded Monte Carlo beyond), the same
   p-values as ``scipy.stats.permutation_test`` with ``permutation_type="samples"``. With n pairs its
   smallest two-sided p is 2 / 2**n (0.25 with 3 seeds, 0.0625 with 5), reported as ``min_p``;
-- extra columns: the paired t-test (``scipy.stats.ttest_rel``) and the Wilcoxon signed-rank test
-  (Wilcoxon 1945, ``scipy.stats.wilcoxon``: exact without ties, else the normal approximation);
+- extra columns: the paired t-test (``scipy.stats.ttest_rel``) and the Wilcoxon signed-rank test (Wilcoxon
+  1945): the sign-flip test of the signed ranks (midranks for ties, zero differences dropped), exact up to 16
+  pairs with or without ties, as ``scipy.stats.wilcoxon``'s exact p where scipy has one;
 - Holm's correction across the compared groups (Holm 1979, "A simple sequentially rejective multiple test
   procedure", Scandinavian Journal of Statistics 6:65-70), for each test;
 - effect size: Cohen's d_z, mean difference / standard deviation of the differences (Cohen 1988);
@@ -19,9 +20,10 @@ A comparison pairs a group's seeds with the baseline's and tests the per-seed di
   and 80% power, and never fewer seeds than the sign-flip test needs to reach that level at all.
 
 A comparison is *testable* only when it can be: fewer than 3 pairs, or differences that are all equal
-(no spread to test against), are not testable, and get no p-value, effect size or power (NaN) and a
-``note`` with the reason, never p = 0 or an infinite effect. Missing values (NaN) are left out: ``n``
-counts the values present, and a pair needs both of its values.
+(no spread to test against; equal up to a relative ``FLAT``, as accuracies k/N of the same k are after
+rounding) are not testable, and get no p-value, effect size or power (NaN) and a ``note`` with the reason,
+never p = 0 or an infinite effect. Values equal up to ``FLAT`` have std 0 in ``summarise``. Missing values
+(NaN) are left out: ``n`` counts the values present, and a pair needs both of its values.
 
 Example:
     >>> compare(results, baseline="none", value="test_accuracy")
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,6 +60,9 @@ POWER = 0.8
 """Power at which the minimum detectable difference and the seeds needed are computed."""
 MAX_SEEDS = 10_000
 """Beyond this many seeds, ``seeds_needed`` is NaN (the effect is too small to chase with seeds)."""
+FLAT = 1e-9
+"""Values whose range is at most this share of their largest magnitude are equal: what float rounding leaves of
+equal values (3 accuracies of 343/360 have a std of 1e-16, not 0)."""
 
 
 def summarise(
@@ -89,7 +93,7 @@ def summarise(
         x = values.dropna().to_numpy(float)
         n = len(x)
         mean = x.mean() if n else math.nan
-        std = x.std(ddof=1) if n > 1 else math.nan
+        std = (0.0 if flat(x) else x.std(ddof=1)) if n > 1 else math.nan
         sem = std / math.sqrt(n) if n > 1 else math.nan
         low, high = clip_interval(_t_interval(mean, sem, n - 1, confidence, "two-sided"), bounds)
         rows.append((name, n, mean, std, sem, low, high))
@@ -127,9 +131,9 @@ def compare(
       it is underpowered;
     - ``p_holm``, ``t_p_holm``, ``wilcoxon_p_holm``: Holm-adjusted across the testable groups;
     - ``significant``: testable and ``p_holm < 1 - confidence``;
-    - ``underpowered``: testable, and either ``min_p`` is above the level, or ``min_p`` times the number of
-      testable comparisons is (Holm's correction can then reach the level for none), or the power to detect
-      ``effect`` (default: the observed difference) is below 80%.
+    - ``underpowered``: testable, not significant, and either ``min_p`` is above the level, or the smallest
+      ``min_p`` of the testable comparisons times their number is (Holm's correction can then reach the level
+      for none), or the power to detect ``effect`` (default: the observed difference) is below 80%.
 
     Args:
         frame: long-format results, one row per (group, pair).
@@ -168,13 +172,17 @@ def compare(
     result = pd.DataFrame(rows, columns=[group, *PAIRED_COLUMNS, "underpowered"])
     for column in ("p", "t_p", "wilcoxon_p"):
         result[f"{column}_holm"] = holm(result[column].astype(float))
-    result["significant"] = result["testable"].astype(bool) & (result["p_holm"] < alpha)
-    tested = int(result["testable"].astype(bool).sum())
-    floored = result["testable"].astype(bool) & (result["min_p"] <= alpha) & (result["min_p"] * tested > alpha)
-    for index in result.index[floored]:  # Holm multiplies the smallest p by the number of comparisons
-        n = int(result.at[index, "n_pairs"])
-        result.at[index, "note"] = holm_floor_note(n, tested, alpha, alternative)
-        result.at[index, "underpowered"] = True
+    testable = result["testable"].astype(bool)
+    result["significant"] = testable & (result["p_holm"] < alpha)
+    # a significant difference was shown: the power to show it (at the observed difference) is beside the point
+    shown = result["significant"] & result["underpowered"].astype(bool)
+    result.loc[shown, ["note", "underpowered"]] = ["", False]
+    tested = int(testable.sum())
+    if tested and result.loc[testable, "min_p"].min() * tested > alpha:  # Holm: the smallest p times m
+        for index in result.index[testable & (result["min_p"] <= alpha)]:
+            n = int(result.at[index, "n_pairs"])
+            result.at[index, "note"] = holm_floor_note(n, tested, alpha, alternative)
+            result.at[index, "underpowered"] = True
     return result[[group, *COMPARISON_COLUMNS]]
 
 
@@ -193,9 +201,10 @@ def sign_flip_test(
 
     Under the null each difference is as likely positive as negative, so the null distribution of the mean is
     that of ``mean(s * diff)`` over sign patterns ``s``: all ``2**n`` of them for ``n <= EXACT_PAIRS``, else
-    ``resamples`` drawn with ``seed`` (p = (count + 1) / (resamples + 1)). Ties within a relative tolerance of
-    100 machine epsilons count as at least as extreme; two-sided p is twice the smaller one-sided p, capped at 1
-    (as ``scipy.stats.permutation_test``).
+    ``resamples`` drawn with ``seed`` (p = (count + 1) / (resamples + 1)). Ties within 100 machine epsilons of
+    the mean absolute difference count as at least as extreme (so a mean that rounding left near 0 ties with
+    its sign-flipped images); two-sided p is twice the smaller one-sided p, capped at 1 (as
+    ``scipy.stats.permutation_test``).
 
     Example:
         >>> sign_flip_test([0.01, 0.02, 0.015, 0.03, 0.01])   # 2 / 2**5 = 0.0625: all five differences positive
@@ -213,7 +222,7 @@ def sign_flip_test(
         adjustment = 1
     null = signs @ d / len(d)
     observed = d.mean()
-    tolerance = abs(observed) * np.finfo(float).eps * 100
+    tolerance = np.abs(d).mean() * np.finfo(float).eps * 100
     less = (np.count_nonzero(null <= observed + tolerance) + adjustment) / (len(null) + adjustment)
     greater = (np.count_nonzero(null >= observed - tolerance) + adjustment) / (len(null) + adjustment)
     p = {"less": less, "greater": greater, "two-sided": 2 * min(less, greater)}[alternative]
@@ -221,11 +230,12 @@ def sign_flip_test(
 
 
 def min_p(n: int, alternative: str = "two-sided") -> float:
-    """The smallest p-value the exact sign-flip test can give with ``n`` pairs: ``2 / 2**n`` (two-sided) or
-    ``1 / 2**n``; NaN for no pairs."""
+    """The smallest p-value the sign-flip test can give with ``n`` pairs: ``2 / 2**n`` (two-sided) or ``1 / 2**n``
+    when exact, and ``2 / (RESAMPLES + 1)`` or ``1 / (RESAMPLES + 1)`` beyond ``EXACT_PAIRS``; NaN for no pairs."""
     if n < 1:
         return math.nan
-    return min(1.0, (2.0 if alternative == "two-sided" else 1.0) / 2.0**n)
+    patterns = 2.0**n if n <= EXACT_PAIRS else RESAMPLES + 1.0
+    return min(1.0, (2.0 if alternative == "two-sided" else 1.0) / patterns)
 
 
 def power(effect: float, sd: float, n: int, alpha: float = 0.05, alternative: str = "two-sided") -> float:
@@ -282,14 +292,16 @@ def seeds_needed(effect: float, sd: float, alpha: float = 0.05, alternative: str
     return float(high)
 
 
-def wilcoxon(diff: np.ndarray, alternative: str = "two-sided") -> float:
-    """The Wilcoxon signed-rank p of paired differences: exact without ties or zeros (up to 50 pairs), else the
-    normal approximation with tie correction (zero differences dropped)."""
+def wilcoxon(diff: np.ndarray, alternative: str = "two-sided", seed: int = 0) -> float:
+    """The Wilcoxon signed-rank p of paired differences: the sign-flip test of their signed ranks (midranks for
+    tied magnitudes, zero differences dropped; 1 when all are zero). Exact up to ``EXACT_PAIRS`` pairs, ties or
+    not: the normal approximation that ties used to call for gives p = 0.042 for five positive differences, whose
+    smallest possible p is 0.0625."""
     nonzero = diff[diff != 0]
-    exact = len(nonzero) == len(diff) <= 50 and len(np.unique(np.abs(nonzero))) == len(nonzero)
-    with warnings.catch_warnings():  # scipy warns that ties or few samples make the approximation rough
-        warnings.simplefilter("ignore")
-        return float(stats.wilcoxon(diff, alternative=alternative, method="exact" if exact else "asymptotic").pvalue)
+    if not len(nonzero):
+        return 1.0
+    signed_ranks = np.sign(nonzero) * stats.rankdata(np.abs(nonzero))
+    return sign_flip_test(signed_ranks, alternative=alternative, seed=seed)
 
 
 def untestable(diff: np.ndarray) -> str | None:
@@ -297,9 +309,15 @@ def untestable(diff: np.ndarray) -> str | None:
     if len(diff) < MIN_PAIRS:
         return (f"not testable: {len(diff)} paired seed{'s' * (len(diff) != 1)}; a test needs at least {MIN_PAIRS} "
                 f"(with 2 the smallest possible p is 0.5)")  # fmt: skip
-    if np.all(diff == diff[0]):
+    if flat(diff):
         return f"not testable: every seed gives the same difference ({diff[0]:.4g}), so a test has nothing to weigh"
     return None
+
+
+def flat(values: np.ndarray) -> bool:
+    """Whether ``values`` are all equal up to float rounding: their range is at most ``FLAT`` of their largest
+    magnitude."""
+    return bool(np.ptp(values) <= FLAT * np.abs(values).max())
 
 
 def holm(pvalues: ArrayLike) -> np.ndarray:
@@ -351,7 +369,6 @@ def _paired(diff: np.ndarray, alpha: float, alternative: str, effect: float | No
         nans = dict.fromkeys(("p", "t_stat", "t_p", "wilcoxon_p", "effect_size", "mdd", "seeds_needed"), nan)
         return {**row, **nans, "testable": False, "note": reason, "underpowered": False}
     t = stats.ttest_rel(diff, np.zeros(n), alternative=alternative)
-    wilcoxon_p = wilcoxon(diff, alternative) if np.any(diff) else 1.0
     wanted = effect if effect is not None else abs(mean)
     wanted = -wanted if alternative == "less" else wanted
     reached = power(wanted, sd, n, alpha, alternative)
@@ -364,7 +381,7 @@ def _paired(diff: np.ndarray, alpha: float, alternative: str, effect: float | No
         note = f"underpowered: {reached:.0%} power to detect {what} ({abs(wanted):.3g})"
     return {
         **row, "p": sign_flip_test(diff, alternative=alternative, seed=seed), "t_stat": float(t.statistic),
-        "t_p": float(t.pvalue), "wilcoxon_p": wilcoxon_p, "effect_size": mean / sd,
+        "t_p": float(t.pvalue), "wilcoxon_p": wilcoxon(diff, alternative, seed), "effect_size": mean / sd,
         "mdd": detectable(sd, n, alpha, alternative), "seeds_needed": seeds_needed(wanted, sd, alpha, alternative),
         "testable": True, "note": note, "underpowered": bool(note),
     }  # fmt: skip
