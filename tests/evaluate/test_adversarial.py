@@ -100,9 +100,12 @@ def test_dropout_model_is_attacked_with_eot_in_mc_mode(digits):
     for record in (r for r in records if r.metric == "accuracy"):
         assert record.setting | {"stochastic": True, "eot": 3, "passes": 4} == record.setting
     clean, zero, attacked = [r.value for r in records if r.metric == "accuracy"]
-    assert attacked < zero and abs(zero - clean) < 0.05
+    assert attacked < zero and zero == clean  # eps 0 reads the clean score's dropout draws
     assert min(r.value for r in records if r.metric == "check") == 1.0
     assert not model.training and not model[2].training
+    torch.manual_seed(123)  # the global stream does not move a stochastic model's records: the seed fixes them
+    again = adversarial(model, data, eps=(0.0, 0.05), steps=2, stochastic=True, eot_samples=3, passes=4)
+    assert [r.value for r in again] == [r.value for r in records]
 
 
 def test_robust_accuracy_averages_stochastic_passes():

@@ -1,13 +1,14 @@
 """Flatness of the loss around the trained weights: sharpness, top Hessian eigenvalue, gradient norm.
 
 - ``random_sharpness``: mean loss increase under random relative weight noise, entrywise
-  ``delta ~ N(0, (rho * |w|)^2)`` (scale-invariant per weight; Keskar et al. 2017, "On Large-Batch
-  Training for Deep Learning: Generalization Gap and Sharp Minima", arXiv:1609.04836; Jiang et al.
-  2020, "Fantastic Generalization Measures and Where to Find Them", arXiv:1912.02178).
+  ``delta ~ N(0, (rho * |w|)^2)`` (scale-invariant per weight): the average-case flatness of Jiang et al.
+  2020, "Fantastic Generalization Measures and Where to Find Them", arXiv:1912.02178; Keskar et al. 2017
+  (arXiv:1609.04836) take the worst case in a box instead.
 - ``worst_case_sharpness``: loss increase after normalized gradient-ascent steps on the weights
   within ``||delta_t|| <= rho * ||w_t||`` for each parameter tensor ``t`` (SAM's inner step, Foret et
   al. 2021, "Sharpness-Aware Minimization for Efficiently Improving Generalization", arXiv:2010.01412,
-  with a per-tensor radius as in ASAM, Kwon et al. 2021, arXiv:2102.11600).
+  with a radius relative to each tensor's norm, in the spirit of ASAM, Kwon et al. 2021, arXiv:2102.11600,
+  which scales each weight by ``|w|`` under one global radius).
 - ``hessian_top_eigenvalue``: power iteration on Hessian-vector products (double backward).
 - ``gradient_norm``: l2 norm of the gradient of the mean loss.
 

@@ -46,7 +46,7 @@ METRICS: dict[str, Metric] = {
     "abstention": PROPORTION_DOWN, "bin_confidence": Metric(None, (0.0, 1.0), percent=True),
     "nll": Metric(False, (0.0, INF), task="classification"), "rmse": ERROR_DOWN, "mae": ERROR_DOWN,
     "abs_error_std": ERROR_DOWN, "brier": Metric(False, (0.0, 2.0), task="classification"),
-    "ce": POSITIVE_DOWN, "mce": POSITIVE_DOWN, "auc": Metric(True, (0.0, INF)),
+    "ce": POSITIVE_DOWN, "mce": POSITIVE_DOWN, "auc": PROPORTION_UP,
     "auroc": Metric(True, (0.0, 1.0)), "mean_radius": Metric(True, (0.0, INF)), "loss": POSITIVE_DOWN,
     "gradient_norm": POSITIVE_DOWN, "hessian_top_eigenvalue": Metric(False), "sharpness_random": Metric(False),
     "sharpness_worst": Metric(False), "parameters": POSITIVE_DOWN, "trainable_parameters": POSITIVE_DOWN,

@@ -7,7 +7,7 @@ The noises are the pure ops of ``noisetrain.noise.functional``; a strength names
 | ``gaussian`` | standard deviation | ``gaussian_noise(x, s)`` |
 | ``uniform`` | half-width ``a`` of ``U(-a, a)`` | ``uniform_noise(x, 2 * s)`` |
 | ``salt_pepper`` | replacement probability | ``salt_and_pepper(x, s)`` (pepper and salt = the data's range) |
-| ``mask`` | fraction of features/pixels set to 0 | ``feature_mask(x, s)`` |
+| ``mask`` | fraction of input entries (features; channel values of pixels) set to 0 | ``feature_mask(x, s)`` |
 
 Example:
     >>> records = noise_sweep(model, data, kinds=("gaussian", "mask"), strengths={"mask": (0, 0.25, 0.5)})

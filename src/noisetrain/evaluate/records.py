@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ import torch
 from torch import nn
 
 from ..data.dataset import Dataset, Task
+from ..noise.base import Generators, derive_seed
+from ..noise.inject import injectors_in
 from ..registry import ConfigError, suggest
 from .keys import Key
 from .options import Check, integer
@@ -217,6 +220,23 @@ def is_stochastic(model: nn.Module, x: torch.Tensor) -> bool:
     probe = x[:8]
     first, second = model(probe), model(probe)
     return not bool(((first == second) | (first.isnan() & second.isnan())).all())
+
+
+@contextmanager
+def seeded_noise(model: nn.Module, seed: int, device: torch.device) -> Iterator[None]:
+    """Draw the model's own noise from ``seed``: torch dropout from a forked global generator, each
+    injector from a fresh generator; the global generator and the injectors' streams are restored after."""
+    injectors = injectors_in(model)
+    saved = [injector.generators_ for injector in injectors]
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        try:
+            for index, injector in enumerate(injectors):
+                injector.generators_ = Generators(derive_seed(seed, str(index)))
+            yield
+        finally:
+            for injector, generators in zip(injectors, saved, strict=True):
+                injector.generators_ = generators
 
 
 def check_outputs(outputs: Any, data: Dataset, n: int) -> None:

@@ -12,22 +12,20 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..data.dataset import Dataset
-from ..noise.base import Generators, derive_seed
-from ..noise.inject import evaluation_mode, injectors_in, mc_mode
+from ..noise.inject import evaluation_mode, mc_mode
 from ..registry import ConfigError
 from .keys import Key
 from .noise_sweep import check_noise, corrupt, extremes_of, resolve_clip
 from .options import AUTO, auto_range, integer
 from .progress import expect, step
-from .records import Record, accuracy_record, measure
+from .records import Record, accuracy_record, measure, seeded_noise
 
 
 def entropy(probs: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -58,23 +56,6 @@ def auroc(scores: torch.Tensor, positives: torch.Tensor) -> float:
     ranks = torch.empty_like(scores)
     ranks[order] = mean_rank[group].double()
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-@contextmanager
-def seeded_noise(model: nn.Module, seed: int, device: torch.device) -> Iterator[None]:
-    """Draw the model's own noise from ``seed``: torch dropout from a forked global generator, each
-    injector from a fresh generator; the global generator and the injectors' streams are restored after."""
-    injectors = injectors_in(model)
-    saved = [injector.generators_ for injector in injectors]
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        try:
-            for index, injector in enumerate(injectors):
-                injector.generators_ = Generators(derive_seed(seed, str(index)))
-            yield
-        finally:
-            for injector, generators in zip(injectors, saved, strict=True):
-                injector.generators_ = generators
 
 
 @torch.no_grad()
