@@ -71,7 +71,13 @@ def test_recommend_prints_the_table_and_writes_a_study_that_validates(tmp_path: 
     assert "feature_mask" in result.output and "gaussian+dropout" in result.output
     study = yaml.safe_load(target.read_text())
     assert study["seeds"] == 2 and {"gaussian", "feature_mask"} <= set(study["noise"])
+    assert "note: with 2 seeds no comparison can be significant after Holm's correction over 10; 9 seeds can" in (
+        " ".join(result.output.split())
+    )
     _, runs = plan(load_study(target))
     assert len(runs) > 10
+    result = runner.invoke(app, ["recommend", "--data-type", "image", "--write", str(target)])
+    assert "wrote" in result.output and "(10 seeds, 16 comparisons with the baseline)" in result.output
+    assert yaml.safe_load(target.read_text())["seeds"] == 10 and "note:" not in result.output
     result = runner.invoke(app, ["recommend", "--data-type", "audio"])
     assert result.exit_code == 2 and "data type must be one of image, text, tabular, timeseries" in result.output

@@ -6,8 +6,9 @@ import yaml
 from noisetrain.config import parse
 from noisetrain.registry import ConfigError
 from noisetrain.study.config import StudyConfig
-from noisetrain.study.recommend import DATA_TYPES, recommend, recommended_study
+from noisetrain.study.recommend import DATA_TYPES, comparisons, recommend, recommended_study, significance_seeds
 from noisetrain.study.runner import plan
+from noisetrain.study.stats import min_p
 
 GUIDE = {
     "image": {"cutout", "mixup", "adversarial"},
@@ -44,3 +45,12 @@ def test_the_combinations_of_the_guide_are_there() -> None:
 def test_unknown_data_type() -> None:
     with pytest.raises(ConfigError, match="data type must be one of image, text, tabular, timeseries, got 'audio'"):
         recommend("audio")
+
+
+@pytest.mark.parametrize(("data_type", "compared", "seeds"), [("image", 16, 10), ("text", 10, 9), ("tabular", 10, 9),
+                                                             ("timeseries", 9, 9)])
+def test_a_recommended_study_has_the_fewest_seeds_that_can_give_significance(data_type, compared, seeds) -> None:
+    assert comparisons(data_type) == compared and significance_seeds(data_type) == seeds
+    assert min_p(seeds) * compared < 0.05 <= min_p(seeds - 1) * compared  # Holm: the smallest p times m
+    assert recommended_study(data_type)["seeds"] == seeds and recommended_study(data_type, seeds=4)["seeds"] == 4
+    assert comparisons(data_type, grid=False) == len(recommend(data_type))

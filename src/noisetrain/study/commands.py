@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..files import write_atomic
 from ..terminal import bars, console
-from .recommend import DATA_TYPES, recommended_study
+from .recommend import DATA_TYPES, comparisons, recommended_study, significance_seeds
 from .recommend import recommend as techniques
 
 if TYPE_CHECKING:  # configs and the runner load pydantic and torch when a command runs, so --help stays fast
@@ -144,7 +144,11 @@ def report(
 def recommend(
     data_type: Annotated[str, typer.Option("--data-type", "-t", help=f"One of {', '.join(DATA_TYPES)}.")],
     write: Annotated[Path | None, typer.Option("--write", "-w", help="Write a ready study file here.")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds of the study file.", min=1)] = 3,
+    seeds: Annotated[
+        int | None,
+        typer.Option("--seeds", help="Seeds of the study file (default: the fewest that can give significance).",
+                     min=1),
+    ] = None,
 ) -> None:
     """The recommended noise techniques and combinations for a data type, with starting strengths."""
     found = techniques(data_type)
@@ -157,8 +161,13 @@ def recommend(
     Console().print(table)
     if write is not None:
         study = recommended_study(data_type, seeds=seeds)
+        needed, compared = significance_seeds(data_type), comparisons(data_type)
         write_atomic(write, yaml.safe_dump(study, sort_keys=False))
-        console.print(f"wrote {write}; run it with: noisetrain study run {write}", highlight=False)
+        console.print(f"wrote {write} ({study['seeds']} seeds, {compared} comparisons with the baseline); run it "
+                      f"with: noisetrain study run {write}", highlight=False)  # fmt: skip
+        if study["seeds"] < needed:
+            console.print(f"[yellow]note:[/yellow] with {study['seeds']} seeds no comparison can be significant "
+                          f"after Holm's correction over {compared}; {needed} seeds can", highlight=False)
 
 
 def demo(

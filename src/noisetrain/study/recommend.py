@@ -9,7 +9,11 @@ at its usual starting strength, with the strengths worth sweeping around it.
 Example:
     >>> [t.arm for t in recommend("tabular")]
     ['gaussian', 'feature_mask', 'gaussian+dropout']
-    >>> recommended_study("image", seeds=3)    # a dict to dump as YAML; runs on bundled data
+    >>> recommended_study("image")    # a dict to dump as YAML; runs on bundled data, with 10 seeds
+
+A study file gets, by default, the fewest seeds with which its comparisons can be significant at all: the
+sign-flip test's smallest p with n seeds is 2 / 2**n, and Holm's correction multiplies the smallest of the study's
+by the number of comparisons (``significance_seeds``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..registry import ConfigError
+from .stats import fewest_seeds
 
 DATA_TYPES = ("image", "text", "tabular", "timeseries")
 
@@ -154,12 +159,13 @@ def recommended_study(
     *,
     data: dict[str, Any] | None = None,
     model: dict[str, Any] | None = None,
-    seeds: int = 3,
+    seeds: int | None = None,
     epochs: int = 20,
     grid: bool = True,
 ) -> dict[str, Any]:
     """A study (as a dict for YAML) of the recommended arms against the baseline, on ``data``/``model``
-    (default: offline data of that type), sweeping each arm's strength when ``grid``."""
+    (default: offline data of that type), sweeping each arm's strength when ``grid``, with ``seeds`` seeds
+    (default: ``significance_seeds``)."""
     techniques = recommend(data_type)
     defaults = DEFAULTS[data_type]
     measures: list[Any] = ["clean", "calibration"]
@@ -170,7 +176,19 @@ def recommended_study(
         "data": data or defaults["data"],
         "model": model or defaults["model"],
         "train": {"epochs": epochs, "batch_size": 64, "optimizer": {"kind": "adam", "lr": 0.003}},
-        "seeds": seeds,
+        "seeds": seeds if seeds is not None else significance_seeds(data_type, grid=grid),
         "noise": {t.arm: t.arm_spec(grid) for t in techniques},
         "evaluate": {"measures": measures},
     }
+
+
+def comparisons(data_type: str, *, grid: bool = True) -> int:
+    """How many configurations the recommended study compares with its baseline: every strength of each arm's
+    sweep (one per arm without ``grid``)."""
+    return sum(len(t.sweep[2]) if grid and t.sweep is not None else 1 for t in recommend(data_type))
+
+
+def significance_seeds(data_type: str, *, grid: bool = True, alpha: float = 0.05) -> int:
+    """The fewest seeds with which a comparison of the recommended study can be significant at ``alpha`` after
+    Holm's correction over its ``comparisons``: 10 for images (16 comparisons), 9 for the other types."""
+    return fewest_seeds(alpha / comparisons(data_type, grid=grid))
