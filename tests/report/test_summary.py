@@ -43,7 +43,12 @@ def test_the_summary_names_the_best_its_effect_test_cost_and_other_measures(full
     assert "Runs 1 failed and 1 diverged: left out of every average" in warnings
     assert ("Sanity check adversarial monotone_in_eps failed in 19 run(s) of **dropout at=input [lr=0.001]**, "
             "**dropout at=input [lr=0.01]**.") in warnings  # 20 runs less the failed one
-    assert text["intervals"] == ["Intervals are 95% intervals covering the seeds (initialisation, data order, noise)."]
+    tested = int(table["testable"].eq(True).sum())
+    assert text["intervals"] == [
+        "Intervals are 95% intervals covering the seeds (initialisation, data order, noise); unlike the verdicts "
+        f"(Holm's correction over {tested} comparisons), they are not corrected for the number of comparisons, so "
+        "a difference's interval can exclude 0 without a significant verdict."
+    ]
 
 
 def test_few_seeds_give_no_significance_and_say_why(study_factory) -> None:

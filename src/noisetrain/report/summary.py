@@ -51,7 +51,12 @@ def findings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
         found += [Finding(kind, prefix + text) for kind, text in _context_findings(data, rows)]
     found += _warnings(data, headline)
     level = f"{data.config.report.confidence:.0%}"
-    found.append(Finding("intervals", f"Intervals are {level} intervals covering {data.variance_sources}."))
+    text = f"Intervals are {level} intervals covering {data.variance_sources}"
+    tested = int(headline["testable"].eq(True).sum())
+    if tested > 1:  # Holm's correction is the verdicts', not the intervals'
+        text += (f"; unlike the verdicts (Holm's correction over {tested} comparisons), they are not corrected for "
+                 "the number of comparisons, so a difference's interval can exclude 0 without a significant verdict")
+    found.append(Finding("intervals", text + "."))
     return found
 
 
