@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..registry import ConfigError
-from .stats import fewest_seeds
 
 DATA_TYPES = ("image", "text", "tabular", "timeseries")
 
@@ -191,4 +190,6 @@ def comparisons(data_type: str, *, grid: bool = True) -> int:
 def significance_seeds(data_type: str, *, grid: bool = True, alpha: float = 0.05) -> int:
     """The fewest seeds with which a comparison of the recommended study can be significant at ``alpha`` after
     Holm's correction over its ``comparisons``: 10 for images (16 comparisons), 9 for the other types."""
+    from .stats import fewest_seeds  # scipy: not for `noisetrain --help`, which imports this module
+
     return fewest_seeds(alpha / comparisons(data_type, grid=grid))
