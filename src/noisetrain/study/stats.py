@@ -294,9 +294,9 @@ def seeds_needed(effect: float, sd: float, alpha: float = 0.05, alternative: str
 
 def wilcoxon(diff: np.ndarray, alternative: str = "two-sided", seed: int = 0) -> float:
     """The Wilcoxon signed-rank p of paired differences: the sign-flip test of their signed ranks (midranks for
-    tied magnitudes, zero differences dropped; 1 when all are zero). Exact up to ``EXACT_PAIRS`` pairs, ties or
-    not: the normal approximation that ties used to call for gives p = 0.042 for five positive differences, whose
-    smallest possible p is 0.0625."""
+    tied magnitudes, zero differences dropped; 1 when all are zero). Exact up to ``EXACT_PAIRS`` pairs with ties
+    too, where the normal approximation gives p = 0.042 for five positive differences with a tie, below their
+    smallest possible p, 0.0625."""
     nonzero = diff[diff != 0]
     if not len(nonzero):
         return 1.0
