@@ -226,9 +226,11 @@ def test_bayesian_weights_train_with_their_kl_term_as_in_fit(digits, tmp_path):
     fitted = fit(mlp(), digits, noise=recipe, seed=SEED, config=config).handle
     fitted.remove()  # the means stay, under their plain names
     model, noise = mlp(), NoiseCallback(recipe, seed=SEED)
-    trainer(model, noise, tmp_path, Rows(digits.train), optimizer=with_optimizer(model, noise), order=SEED).train()
+    run = trainer(model, noise, tmp_path, Rows(digits.train), optimizer=with_optimizer(model, noise), order=SEED)
+    run.train()
     for key, value in fitted.model.state_dict().items():  # the KL term (weight decay 1 / (0.2² 200) on the means)
         torch.testing.assert_close(model.state_dict()[key], value, rtol=1e-5, atol=1e-6, msg=key)
+    assert run.evaluate(Rows(digits.val))["eval_loss"] > 0  # after training: the plain model, no KL term
     tok, noise = tokenizer(), NoiseCallback(recipe, seed=SEED)
     model = bert(len(tok))  # a model that computes its own loss, without the KL term
     unrouted = transformers.Trainer(model, arguments(tmp_path, max_steps=2), train_dataset=Sentences(tok),

@@ -132,7 +132,7 @@ class NoiseCallback(TrainerCallback):
             hook.remove()
         if self.handle is not None:
             self.handle.remove()
-        self.handle, self._hooks = None, []
+        self.handle, self._hooks, self._kl_weight = None, [], 0.0
 
     def _by_position(self, model: nn.Module) -> list[RemovableHandle]:
         """A forward pre-hook that passes the first forward argument positionally, where input noise acts."""
