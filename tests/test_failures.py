@@ -230,6 +230,9 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "export bad format": (args("study", "export", "{}/done", "--format", "xlsx"), "export format must be"),
     "export without store": (args("study", "export", "{}/folder"), "no study store"),
     "recommend unknown data type": (args("recommend", "--data-type", "audio-ish"), "data"),
+    "recommend into a missing folder": (args("recommend", "-t", "tabular", "--write", "{}/missing/s.yaml"),
+                                        "error: {}/missing/s.yaml: no such file or folder"),
+    "recommend onto a folder": (args("recommend", "-t", "tabular", "--write", "{}/folder"), "{}/folder: is a folder"),
 }  # fmt: skip
 
 

@@ -27,8 +27,9 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
         raise OSError(28, "No space left on device", str(self))
 
     monkeypatch.setattr(Path, "write_bytes", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as failure:
         write_atomic(path, "the new report")
+    assert failure.value.filename == str(path)  # the file asked for, not the temporary
     monkeypatch.undo()
     assert path.read_text() == "the old report" and [p.name for p in tmp_path.iterdir()] == ["headline.md"]
 
@@ -44,3 +45,10 @@ def test_remove_leftovers_removes_only_temporaries_of_dead_writers(tmp_path: Pat
         path.write_text("partial")
     assert remove_leftovers(tmp_path) == [stale]
     assert not stale.exists() and live.read_text() == "partial" and mine.exists()
+
+
+def test_a_write_into_a_missing_folder_names_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "study.yaml"
+    with pytest.raises(FileNotFoundError) as failure:
+        write_atomic(target, "x")
+    assert (failure.value.filename, failure.value.filename2) == (str(target), None)

@@ -29,8 +29,10 @@ def replacing(path: str | Path) -> Iterator[Path]:
     try:
         yield temporary
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename == str(temporary):  # name the file the user asked for
+            error.filename, error.filename2 = str(path), None
         raise
 
 

@@ -62,7 +62,7 @@ def test_curves_start_at_clean_accuracy_fall_with_eps_and_pass_every_check(digit
     pgd = [r for r in records if r.metric == "accuracy" and r.setting["attack"] == "pgd"][-1]
     assert pgd.n == 300 and pgd.ci[0] < pgd.value < pgd.ci[1]
     assert pgd.setting == {"norm": "linf", "stochastic": False, "eot": 1, "passes": 1, "attack": "pgd", "eps": 0.1,
-                           "steps": 5}  # fmt: skip
+                           "steps": 5, "restarts": 1}  # fmt: skip
     assert not model.training and not model[2].training
 
 

@@ -139,7 +139,7 @@ def adversarial(
         setting = {"norm": norm, "stochastic": random, "eot": eot, "passes": scored}
         options = {"norm": norm, "bounds": box, "eot": eot, "seed": seed}
         start = {"start_radius": start_radius} if norm == "l2" else {}  # in the l2 PGD records' setting only
-        per_attack = {"fgsm": {"steps": 1}, "pgd": {"steps": steps, **start}}
+        per_attack = {"fgsm": {"steps": 1}, "pgd": {"steps": steps, "restarts": restarts, **start}}
 
         def build(name: str, radius: float, n_steps: int = steps) -> Attack:
             if name == "fgsm":

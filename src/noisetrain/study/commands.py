@@ -152,6 +152,9 @@ def recommend(
 ) -> None:
     """The recommended noise techniques and combinations for a data type, with starting strengths."""
     found = techniques(data_type)
+    study = None if write is None else recommended_study(data_type, seeds=seeds)
+    if write is not None:  # before the table: a path that cannot be written is the only line shown
+        write_atomic(write, yaml.safe_dump(study, sort_keys=False))
     table = Table(title=f"recommended for {data_type} data")
     for column in ("arm", "start with", "sweep", "why"):
         table.add_column(column)
@@ -159,10 +162,8 @@ def recommend(
         sweep = f"{t.sweep[1]} in {', '.join(f'{v:.3g}' for v in t.sweep[2])}" if t.sweep else ""
         table.add_row(t.arm, t.starting(), sweep, t.why)
     Console().print(table)
-    if write is not None:
-        study = recommended_study(data_type, seeds=seeds)
+    if study is not None:
         needed, compared = significance_seeds(data_type), comparisons(data_type)
-        write_atomic(write, yaml.safe_dump(study, sort_keys=False))
         console.print(f"wrote {write} ({study['seeds']} seeds, {compared} comparisons with the baseline); run it "
                       f"with: noisetrain study run {write}", highlight=False)  # fmt: skip
         if study["seeds"] < needed:
