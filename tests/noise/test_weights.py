@@ -477,3 +477,15 @@ def test_hold_ends_with_the_pass_even_when_the_forward_fails():
     x = torch.randn(2, 6)
     assert torch.equal(model(x), model.by_hand(x)) and torch.equal(model.seen[0], model.seen[2])
     handle.remove()
+
+
+def test_feature_relative_weight_noise_refuses_a_one_row_weight_and_leaves_the_model_alone() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 1))  # a one-output head: std over 1 row
+    before = snapshot(model)
+    with pytest.raises(ConfigError, match=r"recipe\[0\] at '2.weight': WeightNoise.relative='feature' .* \(1, 8\)"):
+        inject(model, WeightNoise(0.1, relative="feature"))
+    assert same_snapshot(before, snapshot(model))
+    handle = inject(model.train(), ("weights:0", WeightNoise(0.5, relative="feature", seed=1)))
+    x = torch.randn(5, 4)
+    assert not torch.equal(model[0](x), model[0](x))  # the 8-row layer gets its noise
+    handle.remove()

@@ -425,7 +425,10 @@ def inject(
             injector = copy.deepcopy(template)
             injector.reseed(derive_seed(base, f"{index}:{selector}@{first.module_name}.{first.attr}"))
             if position == "weights" and hasattr(injector, "prepare"):
-                injector.prepare(getattr(first.module, first.attr))
+                try:
+                    injector.prepare(getattr(first.module, first.attr))
+                except ConfigError as error:
+                    raise ConfigError(f"recipe[{index}] at {first.name!r}: {error}") from None
             copies.append((selector, position, uses, injector))
 
     handle = NoiseHandle(model)

@@ -137,6 +137,15 @@ class GaussianNoise(Injector):
         self.feature_std_ = data.detach().float().std(dim=0)
         return self
 
+    def prepare(self, weight: torch.Tensor) -> None:
+        """At weights, ``relative="feature"`` takes each entry's std over the output rows: refuse a weight with
+        one row (a one-output layer), which would get no noise."""
+        if self.relative == "feature" and len(weight) < 2:
+            raise ConfigError(
+                f"{type(self).__name__}.relative='feature' scales by each weight entry's std over the output rows, "
+                f"and this weight {tuple(weight.shape)} has one row: use relative='tensor' or None"
+            )
+
     def scale(self, x: torch.Tensor) -> torch.Tensor | None:
         """What ``std`` is relative to for ``x``: each feature's std, the tensor's std, or None (absolute)."""
         if self.relative == "feature":  # a batch of one example has std 0 (no noise), not an undefined one (NaN)
@@ -324,7 +333,7 @@ class FeatureMask(Injector):
     Args:
         p: drop probability per entry in [0, 1], or a schedule. Default 0.1.
         fill: ``"zero"`` (default) or ``"mean"``: the feature means from ``fit(data)`` if called,
-            else those of the current batch.
+            else those of the current batch (a batch of one example is its own mean: it stays unchanged).
         seed: seed of this injector's generator.
 
     Shapes: (N, F) (or any (N, *)) in, same shape and dtype out.
