@@ -244,7 +244,7 @@ def test_bayesian_weights_train_with_their_kl_term_as_in_fit(digits, tmp_path):
             return iter(Rows(digits.train)[i] for i in range(len(digits.train)))
 
     model, noise = mlp(), NoiseCallback(recipe, seed=SEED)
-    with pytest.raises(ConfigError, match=r"the Trainer's train dataset has no len\(\); give the Trainer a map-style"):
+    with pytest.raises(ConfigError, match=r"the train dataset has no len\(\); use a map-style dataset"):
         trainer(model, noise, tmp_path, Stream(), optimizer=with_optimizer(model, noise), max_steps=2).train()
     assert noise.handle is None and not hasattr(model[0], "parametrizations")  # taken off again
 

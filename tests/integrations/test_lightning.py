@@ -124,6 +124,38 @@ def test_a_lightning_fit_draws_the_same_noise_as_noisetrain_fit(digits):
     assert same(module.net.state_dict(), fitted.state_dict())  # and so the same trained weights
 
 
+class WithKL(Net):
+    """A ``training_step`` for Bayesian weights: the recipe's loss plus their KL term."""
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return self.noise.loss(self.net(x), y) + self.noise.kl_term()
+
+
+def test_bayesian_weights_train_with_their_kl_term_as_in_fit(digits):
+    recipe = {"kind": "bayesian", "prior_std": 0.2, "init_std": 0.05}
+    config = {"epochs": 2, "batch_size": BATCH, "optimizer": OPTIMIZER.model_dump()}
+    fitted = fit(mlp(), digits, noise=recipe, seed=SEED, config=config).handle
+    fitted.remove()  # the means stay, under their plain names
+    module = WithKL(mlp())
+    trainer([NoiseCallback(recipe, seed=SEED, module="net")]).fit(module, loader(digits.train, shuffle_seed=SEED))
+    for key, value in fitted.model.state_dict().items():  # the KL term (weight decay 1 / (0.2² 200) on the means)
+        torch.testing.assert_close(module.net.state_dict()[key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+    module = Net(mlp())  # its training_step leaves the KL term out: stopped before its first backward pass
+    before = snapshot(module)
+    with pytest.raises(ConfigError, match=re.escape("return self.noise.loss(...) + self.noise.kl_term() from")):
+        trainer([NoiseCallback(recipe, seed=SEED, module="net")]).fit(module, loader(digits.train))
+    assert same(snapshot(module)[1], before[1]) and not hasattr(module, "noise")
+
+    class Stream(torch.utils.data.IterableDataset):  # no len(): no number of examples to weigh the KL term by
+        def __iter__(self):
+            return iter(zip(digits.train.x, digits.train.y, strict=True))
+
+    with pytest.raises(ConfigError, match=r"the train dataset has no len\(\); use a map-style dataset"):
+        trainer([NoiseCallback(recipe, seed=SEED, module="net")], max_steps=2).fit(WithKL(mlp()), DataLoader(Stream()))
+
+
 def test_noise_is_off_in_validation_test_and_predict_and_on_in_training(digits):
     module = Net(mlp())
     callback = NoiseCallback(RECIPE, seed=SEED, module="net", data=digits)

@@ -279,6 +279,16 @@ def test_kl_divergence_sums_every_layer():
         kl_divergence(tiny_mlp())
 
 
+def test_the_handles_kl_term_is_the_weighted_kl_in_training_and_0_otherwise():
+    model = tiny_mlp()
+    handle = bayesian(model, prior_std=2.0, init_std=0.1)
+    assert handle.kl_term() == 0.0 and handle.kl_taken  # no weight set: nothing to add
+    handle.kl_weight = 1 / 50
+    torch.testing.assert_close(handle.kl_term(), kl_divergence(model) / 50)
+    model.eval()
+    assert handle.kl_term() == 0.0  # evaluation loss: the data term alone
+
+
 def test_bayesian_training_lowers_the_loss():
     torch.manual_seed(0)
     x = torch.randn(128, 6)

@@ -69,7 +69,7 @@ from ..noise.base import derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject
 from ..noise.mixing import Mixup
 from ..noise.sequences import EmbeddingNoise
-from ..noise.weights import has_bayesian_weights, kl_divergence
+from ..noise.weights import has_bayesian_weights, kl_weight
 from ..registry import ConfigError
 from ..train.checkpoint import load_checkpoint, save_checkpoint
 from ..train.loop import with_data_facts
@@ -93,7 +93,6 @@ class NoiseCallback(TrainerCallback):
         self._hooks: list[RemovableHandle] = []
         self._first = ""  # the name of the model's first forward argument
         self._needs: set[str] = set()  # the routes the recipe needs: "batch", "loss"
-        self._kl_weight = 0.0  # with Bayesian weights: 1 / the number of training examples
         self._routed: set[str] = set()  # the routes taken in this optimizer step
 
     # -- attaching -------------------------------------------------------------------------
@@ -132,7 +131,7 @@ class NoiseCallback(TrainerCallback):
             hook.remove()
         if self.handle is not None:
             self.handle.remove()
-        self.handle, self._hooks, self._kl_weight = None, [], 0.0
+        self.handle, self._hooks = None, []
 
     def _by_position(self, model: nn.Module) -> list[RemovableHandle]:
         """A forward pre-hook that passes the first forward argument positionally, where input noise acts."""
@@ -226,9 +225,10 @@ class NoiseCallback(TrainerCallback):
         count = len(labels) if soft else labels.ne(-100).sum()
         if not count:  # every label ignored: nothing to learn (the mean would be 0 / 0)
             return logits.sum() * 0
-        loss = self.handle.loss(logits, labels) if self.handle is not None else F.cross_entropy(logits, labels)
-        if self._kl_weight and self.handle.model.training:
-            loss = loss + kl_divergence(self.handle.model) * self._kl_weight
+        if self.handle is None:
+            loss = F.cross_entropy(logits, labels)
+        else:
+            loss = self.handle.loss(logits, labels) + self.handle.kl_term()
         return loss if num_items_in_batch is None else loss * (count / num_items_in_batch)
 
     # -- Trainer events --------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ class NoiseCallback(TrainerCallback):
         handle = self._attach(kwargs["model"], self.seed if self.seed is not None else args.seed)
         try:
             self._check_optimizer(handle, kwargs["optimizer"])
-            self._kl_weight = 1 / _train_size(kwargs.get("train_dataloader")) if has_bayesian_weights(handle) else 0.0
+            handle.kl_weight = kl_weight(handle, kwargs.get("train_dataloader"))
             if state.global_step:  # resumed from a checkpoint
                 self._resume(handle, _checkpoint(args, state) / NOISE_FILE, state.global_step)
         except BaseException:
@@ -307,17 +307,6 @@ _UNROUTED = {
     "Trainer(compute_loss_func=callback.loss)",
 }
 """What to do when a route the recipe needs was not taken in a training step."""
-
-
-def _train_size(loader: Any) -> int:
-    """The number of training examples, which weighs Bayesian weights' KL term (``fit``: ``1 / len(train)``)."""
-    try:
-        return len(loader.dataset)
-    except (AttributeError, TypeError):
-        raise ConfigError(
-            "NoiseCallback: Bayesian weights weigh their KL term by the number of training examples, and the "
-            "Trainer's train dataset has no len(); give the Trainer a map-style dataset"
-        ) from None
 
 
 def _checkpoint(args: TrainingArguments, state: TrainerState) -> Path:

@@ -3,7 +3,8 @@
 The callback attaches the recipe in ``setup`` and takes it off in ``teardown`` (or when the run fails), so
 the module ends exactly as before. In between:
 
-* ``on_fit_start`` checks that every learnable noise parameter is in an optimizer;
+* ``on_fit_start`` checks that every learnable noise parameter is in an optimizer, and ``on_train_start`` sets
+  the weight of Bayesian weights' KL term, 1 / the number of training examples (as ``fit``);
 * ``on_train_batch_start`` sets the schedules' progress, ``global_step / estimated_stepping_batches`` (``fit``'s
   ``step / total_steps``: optimizer steps done over all of them; schedules need a known length), then applies
   the batch noise to a list batch ``[x, y, ...]`` in place (the object ``training_step`` receives);
@@ -15,12 +16,14 @@ the module ends exactly as before. In between:
   parameters) in Lightning checkpoints, so a fit resumed from one continues the same noise stream.
 
 ``training_step`` must do what a callback cannot: compute the loss (with Bayesian weights, plus
-``kl_divergence(self) / n_train``, which ``fit`` adds), and apply batch noise to a batch that is not a list (pass
-``batch_noise=False``). The handle is ``self.noise`` while attached::
+``self.noise.kl_term()``, which ``fit`` adds: a training step without it stops with a ``ConfigError`` before its
+backward pass), and apply batch noise to a batch that is not a list (pass ``batch_noise=False``). The handle is
+``self.noise`` while attached::
 
     def training_step(self, batch, batch_idx):
         x, y = batch                          # or: x, y = self.noise.batch(*batch) with batch_noise=False
         return self.noise.loss(self(x), y)    # cross-entropy: soft targets, the recipe's label smoothing
+                                              # Bayesian weights: + self.noise.kl_term()
 
     def configure_optimizers(self):           # learnable noise outside the weights needs its parameters
         return torch.optim.SGD([*self.parameters(), *self.noise.parameters()], lr=0.1)
@@ -48,6 +51,7 @@ import torch
 from ..data import Dataset
 from ..noise.base import derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject
+from ..noise.weights import kl_weight
 from ..registry import ConfigError
 from ..train.loop import with_data_facts
 
@@ -105,10 +109,15 @@ class NoiseCallback(pl.Callback):
                 f"configure_optimizers from [*self.parameters(), *self.{self.attribute}.parameters()]"
             )
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        assert self.handle is not None
+        self.handle.kl_weight = kl_weight(self.handle, trainer.train_dataloader)
+
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         assert self.handle is not None
+        self.handle.kl_taken = False
         self.handle.set_progress(trainer.global_step / trainer.estimated_stepping_batches)
         if not self.batch_noise or not self.handle.injectors("batch"):
             return
@@ -118,6 +127,13 @@ class NoiseCallback(pl.Callback):
                 f"pass batch_noise=False and write x, y = self.{self.attribute}.batch(x, y) in training_step"
             )
         batch[0], batch[1] = self.handle.batch(batch[0], batch[1])
+
+    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
+        if self.handle is not None and self.handle.kl_weight and not self.handle.kl_taken:
+            raise ConfigError(
+                "NoiseCallback: Bayesian weights add their KL term to the training loss: return "
+                f"self.{self.attribute}.loss(...) + self.{self.attribute}.kl_term() from training_step"
+            )
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer

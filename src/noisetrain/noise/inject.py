@@ -215,6 +215,8 @@ class NoiseHandle:
         self.attachments: list[Attachment] = []
         self._removers: list[Any] = []
         self._bound: list[RemovableHandle] = []
+        self.kl_weight = 0.0  # set by the training loop: 1 / the number of training examples
+        self.kl_taken = False  # whether kl_term was called since the training loop last reset it
 
     def __iter__(self) -> Iterator[Attachment]:
         return iter(self.attachments)
@@ -269,6 +271,17 @@ class NoiseHandle:
             injector.training = self.model.training
             smoothing = injector.current(injector.strength) if injector.active else 0.0
         return F.cross_entropy(logits, target, label_smoothing=smoothing, **kwargs)
+
+    def kl_term(self) -> torch.Tensor | float:
+        """What Bayesian weights add to the training loss: their KL term times ``kl_weight`` (``fit`` and the
+        integrations set it to 1 / the number of training examples: the minibatch ELBO of Blundell et al. 2015,
+        arXiv:1505.05424), in training mode; 0 when ``kl_weight`` is 0 or in eval mode."""
+        self.kl_taken = True
+        if not self.kl_weight or not self.model.training:
+            return 0.0
+        from .weights import kl_divergence  # weights builds on this module
+
+        return kl_divergence(self.model) * self.kl_weight
 
     def state_dict(self) -> dict[str, Any]:
         """Every attached injector's state (learnable parameters, generator states, progress, counters),

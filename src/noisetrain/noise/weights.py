@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -221,6 +222,20 @@ def bayesian(
 def has_bayesian_weights(handle: NoiseHandle) -> bool:
     """Whether ``handle`` attached Bayesian weights, whose KL term belongs in the training loss."""
     return any(isinstance(injector, BayesianWeights) for injector in handle.injectors("weights"))
+
+
+def kl_weight(handle: NoiseHandle, loader: Any) -> float:
+    """The weight of the KL term of ``handle``'s Bayesian weights when a framework trains on ``loader``: 1 / the
+    number of training examples, as in ``fit``; 0 without Bayesian weights."""
+    if not has_bayesian_weights(handle):
+        return 0.0
+    try:
+        return 1 / len(loader.dataset)
+    except (AttributeError, TypeError):
+        raise ConfigError(
+            "NoiseCallback: Bayesian weights weigh their KL term by the number of training examples, and the "
+            "train dataset has no len(); use a map-style dataset"
+        ) from None
 
 
 def kl_divergence(model: nn.Module) -> torch.Tensor:

@@ -31,7 +31,7 @@ from ..config import DATA_FACTS, TrainConfig, parse
 from ..data import Dataset
 from ..noise.base import NOISE, derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject, recipe_items
-from ..noise.weights import has_bayesian_weights, kl_divergence
+from ..noise.weights import has_bayesian_weights
 from ..registry import ConfigError
 from .callbacks import Callback, Callbacks
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -90,7 +90,7 @@ class Loop:
         if self.closed_form and len(self.handle):
             raise ConfigError(f"noise: {type(model).__name__} is fitted in closed form: a noise recipe has no effect")
         self.steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
-        self.kl_weight = 1 / len(data.train) if has_bayesian_weights(self.handle) else 0.0  # the ELBO per example
+        self.handle.kl_weight = 1 / len(data.train) if has_bayesian_weights(self.handle) else 0.0  # ELBO per example
         self.data_order = torch.Generator().manual_seed(derive_seed(seed, "data"))
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
@@ -134,7 +134,7 @@ class Loop:
             # forward, backward, clip, step
             output = model(x)
             loss = training_loss(self.loss_name, self.handle, output, y)
-            objective = loss + kl_divergence(model) * self.kl_weight if self.kl_weight else loss
+            objective = loss + self.handle.kl_term() if self.handle.kl_weight else loss
             optimizer.zero_grad(set_to_none=True)
             objective.backward()
             grad_norm = self._gradient_norm()
