@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from noisetrain import inject, kl_divergence
+from noisetrain import inject
 
 from _common import interleaved_ratio, row, table, write
 
@@ -112,8 +112,9 @@ def workload(name: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
 def training_step(spec: dict[str, Any] | None, name: str, device: torch.device) -> Callable[[], None]:
     """One SGD step of ``name`` with ``spec`` injected (None: clean) on ``device``, as a closure."""
     model, x, y = (part.to(device) for part in workload(name))
-    bayesian = spec is not None and spec["kind"] == "bayesian"
     handle = inject(model, [] if spec is None else [{**spec, "seed": 0} if spec["kind"] != "label_smoothing" else spec])
+    bayesian = spec is not None and spec["kind"] == "bayesian"
+    handle.kl_weight = 1 / 60_000 if bayesian else 0.0  # as in fit: the KL term over the training examples (MNIST's)
     optimizer = torch.optim.SGD([*model.parameters(), *handle.parameters()], lr=0.01, momentum=0.9)
     handle.bind(optimizer)
     model.train()
@@ -121,8 +122,8 @@ def training_step(spec: dict[str, Any] | None, name: str, device: torch.device) 
     def step() -> None:
         xb, yb = handle.batch(x, y)
         loss = handle.loss(model(xb), yb)
-        if bayesian:  # as in fit: the KL term over the training examples (60,000, MNIST's)
-            loss = loss + kl_divergence(model) / 60_000
+        if bayesian:
+            loss = loss + handle.kl_term()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
