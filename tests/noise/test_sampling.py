@@ -323,7 +323,7 @@ def test_default_is_weight_sampling_bit_for_bit():
         outputs.append(model.train()(x))
     clean = model[0].parametrizations.weight.original.detach()
     eps = torch.randn(clean.shape, generator=torch.Generator().manual_seed(5))
-    by_hand = model[2](model[1](F.linear(x, clean + eps * (0.1 * clean.std()), model[0].bias)))
+    by_hand = model[2](model[1](F.linear(x, torch.addcmul(clean, eps, 0.1 * clean.std()), model[0].bias)))
     assert torch.equal(outputs[0], outputs[1]) and torch.equal(outputs[0], by_hand)
     assert WeightNoise().sampling == BayesianWeights().sampling == "weight"
 

@@ -84,7 +84,7 @@ def gaussian_noise(
             out = x.add(eps, alpha=std)
         else:
             sigma = scale if std == 1 else std * scale  # std 1 (Bayesian layers): no pass over a per-entry scale
-            out = x + eps * sigma if mode == "additive" else x * (1 + eps * sigma)
+            out = torch.addcmul(x, eps, sigma) if mode == "additive" else x * (1 + eps * sigma)  # addcmul: one pass
     return out if clip is None else out.clamp(*clip)
 
 
