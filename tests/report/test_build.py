@@ -70,7 +70,9 @@ def test_writes_every_table_figure_the_summary_and_the_page(report: tuple[Path, 
     pd.testing.assert_series_equal(written["mean"], headline(data)["mean"])
     assert written.columns[0] == "label" and "train.optimizer.lr" in written.columns
     summary = (output / "summary.md").read_text()
-    assert summary.startswith("# Study synthetic: summary\n\n- With lr=0.001: Best: **gaussian std=0.1**")
+    assert summary.startswith(
+        "# Study synthetic: summary\n\n- With lr=0.001: Best by validation: **gaussian std=0.1** (validation accuracy "
+    )
 
 
 def test_the_report_object_names_its_page_findings_and_headline(built: Report, study_factory) -> None:
@@ -94,7 +96,7 @@ def test_html_parses_and_every_figure_is_embedded_and_exists(report: tuple[Path,
         assert (output / image["data-file"]).read_bytes() == png  # the figure it names lies next to the page
     assert {image["data-file"] for image in images} == {p.name for p in output.glob("*.png")}
     text = "".join(page.text)
-    assert "Study synthetic" in text and "gaussian std=0.1" in text and "Best: gaussian std=0.1" in text
+    assert "Study synthetic" in text and "gaussian std=0.1" in text and "Best by validation: gaussian std=0.1" in text
     assert "RuntimeError: boom" in text  # the failed run's message
     assert "optimizer:" in text  # the study config
 

@@ -24,7 +24,9 @@ def test_the_summary_names_the_best_its_effect_test_cost_and_other_measures(full
     best = first.iloc[1]  # the best configuration of the first context
     assert best["label"] == "gaussian std=0.1"
     line = text["best"][0]
-    assert line.startswith("With lr=0.001: Best: **gaussian std=0.1**, clean accuracy ")
+    assert line.startswith("With lr=0.001: Best by validation: **gaussian std=0.1** (validation accuracy 86.75%), "
+                           "clean accuracy ")  # the best test score too: no aside
+    assert "highest test score" not in line
     assert f"{100 * best['mean']:.2f}%" in line and f"{100 * best['diff']:+.2f} pt [" in line
     assert "sign-flip p = " in line and "(Holm " in line
     real = text["real"][0]
@@ -64,7 +66,8 @@ def test_few_seeds_give_no_significance_and_say_why(study_factory) -> None:
 def test_a_baseline_that_nothing_beats_and_seeds_that_vary_nothing(study_factory) -> None:
     worse = {"dropout": [{"kind": "dropout", "p": 0.2, "at": ["input"]}]}  # -6 points: nothing beats the baseline
     text = said(study_factory(("clean",), noise=worse))
-    assert text["best"][0].startswith("With lr=0.001: No configuration beats the baseline; the best, **dropout")
+    assert text["best"][0].startswith("With lr=0.001: No configuration beats the baseline; the best by validation, "
+                                      "**dropout at=input** (validation accuracy ")
     folder = study_factory(("clean",), seeds=(0, 1, 2, 3))
     import sqlite3
 
@@ -104,3 +107,28 @@ def test_a_run_whose_driver_is_gone_is_interrupted_not_running(study_factory) ->
     counts = status_counts(data)
     assert "running" not in counts.columns and counts["interrupted"].sum() == 1
     assert any("1 run(s) interrupted" in f.text for f in findings(data, headline(data)))
+
+
+def test_the_best_is_chosen_by_validation_not_by_the_test_score(study_factory) -> None:
+    import sqlite3
+
+    folder = study_factory(("clean",))
+    with sqlite3.connect(folder / "study.db") as db:  # std=0.2 validates best though std=0.1 tests best
+        db.execute("UPDATE metrics SET value = 0.99 WHERE name = 'val_accuracy' AND run IN "
+                   "(SELECT key FROM runs WHERE label = 'gaussian std=0.2')")  # fmt: skip
+    data = load(folder)
+    table = headline(data)
+    first = table[table["context"] == data.contexts[0]]
+    top, chosen = first.iloc[1], first[first["label"] == "gaussian std=0.2"].iloc[0]
+    assert top["label"] == "gaussian std=0.1" and top["mean"] > chosen["mean"]
+    line = said(folder)["best"][0]
+    assert line.startswith("With lr=0.001: Best by validation: **gaussian std=0.2** (validation accuracy 99.00%), "
+                           f"clean accuracy {100 * chosen['mean']:.2f}%")  # fmt: skip
+    assert f"{100 * chosen['diff']:+.2f} pt [" in line
+    assert line.endswith(f"**gaussian std=0.1** has the highest test score ({100 * top['mean']:.2f}%), but choosing "
+                         "by the test set flatters the choice.")  # fmt: skip
+    with sqlite3.connect(folder / "study.db") as db:  # no validation split: the test score, said to flatter
+        db.execute("DELETE FROM metrics WHERE name IN ('val_accuracy', 'val_loss')")
+    line = said(folder)["best"][0]
+    assert line.startswith("With lr=0.001: Best by its test score (no run was validated, which flatters it): "
+                           "**gaussian std=0.1**, clean accuracy ")  # fmt: skip

@@ -16,6 +16,7 @@ from scipy import stats
 from noisetrain.registry import ConfigError
 from noisetrain.report import (
     corruption_errors,
+    findings,
     headline,
     key_comparisons,
     load,
@@ -101,6 +102,11 @@ def test_bootstrap_intervals_where_per_example_values_are_stored(study_factory, 
     data = load(study_factory(("clean",), examples=True))
     assert len(data.examples) == len(data.counted)
     assert "test examples (hierarchical bootstrap)" in data.variance_sources
+    said = [f.text for f in findings(data, headline(data)) if f.kind == "intervals"]
+    assert said[0].startswith("Intervals are 95% intervals: the headline table's (and the best's above) cover the "
+                              "seeds (initialisation, data order, noise) and the test examples (hierarchical "
+                              "bootstrap), the other tables' and numbers' the seeds alone (t over seeds, narrower); "
+                              "unlike the verdicts")  # fmt: skip
     table = headline(data)
     assert set(table["interval"]) == {"bootstrap"}
     got = row(table, truth.LRS[0], "gaussian std=0.1")
@@ -359,3 +365,10 @@ def test_data_seed_run_gives_each_seed_its_own_test_set(study_factory) -> None:
     assert json.loads(data.runs["test_set"].iloc[0])["seed"] == data.runs["seed"].iloc[0]
     assert "data split and test set: data.seed is run" in data.variance_sources
     assert set(headline(data)["interval"]) == {"bootstrap"}
+
+
+def test_record_intervals_are_cut_to_each_metrics_bounds(study_factory) -> None:
+    summary = record_summary(load(study_factory(("clean", "calibration"), seeds=(0, 1))))  # 2 seeds: wide intervals
+    proportions = summary[summary["metric"].isin(["accuracy", "bin_accuracy", "ece"])]
+    assert not (proportions["ci_low"] < 0).any() and not (proportions["ci_high"] > 1).any()
+    assert (proportions["ci_low"].eq(0) | proportions["ci_high"].eq(1)).any()  # cut there, not left out

@@ -42,7 +42,7 @@ def test_run_then_rerun_then_export(tmp_path: Path) -> None:
     result = runner.invoke(app, ["study", "run", str(path), "--output", str(folder), "--workers", "2", "-q"])
     assert result.exit_code == 0, result.output
     assert "3 runs: 0 already finished; this time 3 completed" in result.output
-    assert "clean accuracy per configuration" in result.output and "- Best: **" not in result.output
+    assert "clean accuracy per configuration" in result.output and "- Best by validation: **" not in result.output
     assert "verdict" in result.output and f"report: {folder / 'report' / 'report.html'}" in result.output
     assert (folder / "report" / "summary.md").is_file()  # the run wrote its report and printed its summary
     opened: list[str] = []

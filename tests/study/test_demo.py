@@ -18,4 +18,5 @@ def test_demo_runs_the_study_writes_the_report_and_prints_the_answer(demo: tuple
     assert set(headline["interval"]) == {"bootstrap"}  # the runs stored each test example's correctness
     lines = output.splitlines()
     assert all(len(line.rstrip()) <= 80 for line in lines)  # the summary fits an 80-column terminal
-    assert any(line.startswith("- Best: ") for line in lines) and "p (Holm)" in output and "verdict" in output
+    assert any(line.startswith("- Best by validation: ") for line in lines)
+    assert "p (Holm)" in output and "verdict" in output

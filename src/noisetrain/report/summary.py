@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..config import RUN_SEED
-from ..evaluate.keys import metric, show_difference, show_with_interval
+from ..evaluate.keys import metric, show, show_difference, show_with_interval
 from ..study.stats import fewest_seeds, holm_floor_note, min_p
 from .comparisons import key_comparisons
 from .data import StudyData, is_baseline
 from .formats import p_value
-from .tables import difference
+from .tables import best_by_validation, difference, validation_metric
 
 BOLD = re.compile(r"\*\*(.+?)\*\*")
 """The marks around a configuration's name in a finding (bold in Markdown; the page and the terminal convert them)."""
@@ -52,6 +52,9 @@ def findings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
     found += _warnings(data, headline)
     level = f"{data.config.report.confidence:.0%}"
     text = f"Intervals are {level} intervals covering {data.variance_sources}"
+    if data.examples:  # the other measures keep no per-example values
+        text = (f"Intervals are {level} intervals: the headline table's (and the best's above) cover "
+                f"{data.variance_sources}, the other tables' and numbers' the seeds alone (t over seeds, narrower)")
     tested = int(headline["testable"].eq(True).sum())
     if tested > 1:  # Holm's correction is the verdicts', not the intervals'
         text += (f"; unlike the verdicts (Holm's correction over {tested} comparisons), they are not corrected for "
@@ -68,16 +71,28 @@ def _context_findings(data: StudyData, rows: pd.DataFrame) -> list[tuple[str, st
     compared = rows[~is_baseline(rows) & rows["mean"].notna()]
     if compared.empty:
         return [("best", f"No noise configuration has a {what} to compare.")]
-    best = compared.iloc[0]  # the headline table lists the best first
-    value = f"{what} {_value(name, best)}"
+    top = compared.iloc[0]  # the headline table lists the highest test score first
+    validated = best_by_validation(data, compared)
+    best = top if validated is None else validated
+    label, value = f"**{best['label']}**", f"{what} {_value(name, best)}"
+    if validated is None:
+        how = "by its test score (no run was validated, which flatters it)"
+    else:
+        how, score = "by validation", validation_metric(data).removeprefix("val_")
+        label += f" (validation {score} {show(score, validated['validation'])})"
+    aside = (f" **{top['label']}** has the highest test score ({show(name, top['mean'])}), but choosing by the test "
+             "set flatters the choice." if top["group"] != best["group"] else "")  # fmt: skip
     if base.empty:
-        return [("best", f"Best: **{best['label']}**, {value} (there is no baseline to compare with).")]
+        return [("best", f"Best {how}: {label}, {value} (there is no baseline to compare with).{aside}")]
     baseline = base.iloc[0]
-    gain = (best["diff"] > 0) == report.higher and best["diff"] != 0
-    lead = "Best" if gain else "No configuration beats the baseline; the best"
-    lead += f": **{best['label']}**" if gain else f", **{best['label']}**"
-    found = [("best", f"{lead}, {value} against the baseline's {_value(name, baseline)}: "
-                      f"{difference(name, best)}, {_test(best)}.")]  # fmt: skip
+    beats = compared["diff"].ne(0) & ((compared["diff"] > 0) == report.higher)
+    if beats[compared["group"] == best["group"]].any():
+        lead = f"Best {how}: {label}, {value}"
+    else:
+        lead = "No configuration beats the baseline; t" if not beats.any() else "T"
+        lead += f"he best {how}, {label}, does not beat it: {value}"
+    found = [("best", f"{lead} against the baseline's {_value(name, baseline)}: {difference(name, best)}, "
+                      f"{_test(best)}.{aside}")]  # fmt: skip
     significant = compared[compared["significant"].eq(True)]
     if significant.empty:
         found.append(("real", "No configuration differs significantly from the baseline after Holm's correction."))

@@ -148,7 +148,8 @@ def measure_table(data: StudyData, measure: str) -> Table | None:
 
 
 def record_summary(data: StudyData) -> pd.DataFrame:
-    """Every record of the counted runs averaged over seeds, per group x measure x metric x setting.
+    """Every record of the counted runs averaged over seeds, per group x measure x metric x setting, with the t
+    interval cut to the metric's bounds.
 
     Returns:
         ``label``, the context factors, ``measure``, ``metric``, ``setting`` (JSON), ``n``, ``mean``, ``std``,
@@ -161,6 +162,9 @@ def record_summary(data: StudyData) -> pd.DataFrame:
     columns = ["label", *data.context_factors, "measure", "metric", "setting"]
     first = records.drop_duplicates("cell")[["cell", "context", "group", *columns]]
     table = ordered(first.merge(summary, on="cell"), data)
+    bounds = table["metric"].map(lambda name: metric(name).bounds)  # each record's metric's: cut the intervals
+    table["ci_low"] = table["ci_low"].clip(lower=bounds.str[0])
+    table["ci_high"] = table["ci_high"].clip(upper=bounds.str[1])
     return table[[*columns, *summary.columns.drop("cell"), "group"]]
 
 
@@ -230,6 +234,23 @@ def validation_scores(data: StudyData, runs: pd.DataFrame, metric: str) -> pd.Da
     return best.groupby("group", sort=False)["value"].mean().rename("validation").reset_index()
 
 
+def validation_metric(data: StudyData) -> str:
+    """The score configurations are chosen by: validation accuracy, else validation loss."""
+    return "val_accuracy" if "val_accuracy" in set(data.metrics["metric"]) else "val_loss"
+
+
+def best_by_validation(data: StudyData, rows: pd.DataFrame) -> pd.Series | None:
+    """Of the headline ``rows``, the one with the best validation score (``validation_metric`` at each run's best
+    epoch, mean over seeds; the test set not looked at), with that score as ``validation``; None when no run of
+    ``rows`` was validated."""
+    score = validation_metric(data)
+    scores = validation_scores(data, data.counted[data.counted["group"].isin(rows["group"])], score)
+    scored = rows.merge(scores, on="group")
+    if scored.empty:
+        return None
+    return scored.loc[scored["validation"].idxmax() if score == "val_accuracy" else scored["validation"].idxmin()]
+
+
 def selected_by_validation(data: StudyData, summary: pd.DataFrame) -> tuple[pd.DataFrame, str] | None:
     """Per context, each arm's best configuration by validation (validation accuracy, else loss, at each run's
     best epoch, mean over seeds): the honest choice of an arm's strength or position, since the test set is not
@@ -240,12 +261,11 @@ def selected_by_validation(data: StudyData, summary: pd.DataFrame) -> tuple[pd.D
         ``diff``, ``diff_ci_low``, ``diff_ci_high``, ``p_holm``, ``context``, ``group``) and the validation
         metric; None when no arm has two configurations or nothing was validated.
     """
-    names = set(data.metrics["metric"])
-    score = "val_accuracy" if "val_accuracy" in names else "val_loss"
+    score = validation_metric(data)
     found = groups(data)
     arms = found[~is_baseline(found)]
     arms = arms[arms.groupby(["context", "arm"])["group"].transform("size") > 1]
-    if score not in names or arms.empty:
+    if arms.empty:
         return None
     scores = validation_scores(data, data.counted[data.counted["group"].isin(arms["group"])], score)
     columns = ["group", "mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high", "p_holm"]
