@@ -311,8 +311,9 @@ def test_a_difference_that_rounding_alone_varies_is_not_testable() -> None:
     row = compare(frame, baseline="none").iloc[0]
     assert not row["testable"] and not row["significant"] and math.isnan(row["p"]) and math.isnan(row["effect_size"])
     assert row["note"].startswith("not testable: every seed gives the same difference (0.008333)")
+    assert math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])  # no [d, d]: no spread to estimate one from
     same = summarise(long_frame(none=np.full(3, 343 / 360) + np.array([0, 1e-17, -1e-17]))).iloc[0]
-    assert same["std"] == 0 and same["ci_low"] == same["ci_high"] == same["mean"]
+    assert same["std"] == 0 and math.isnan(same["ci_low"]) and math.isnan(same["ci_high"])  # not a zero-width one
 
 
 def test_a_significant_comparison_is_never_called_underpowered() -> None:

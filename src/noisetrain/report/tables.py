@@ -136,8 +136,8 @@ def measure_table(data: StudyData, measure: str) -> Table | None:
         rows = rows.merge(mce[["group", "mce", "ci_low", "ci_high"]], on="group", how="left")
         columns["mCE"] = lambda r: show_with_interval("mce", r["mce"], r["ci_low"], r["ci_high"])
     note = (f"Mean over seeds with its {level} Student t interval (cut to the metric's bounds; it covers the seeds "
-            f"only, unlike the headline's). The differences to the baseline, with their intervals and tests, are in "
-            f"{measure}.csv.")  # fmt: skip
+            f"only, unlike the headline's; none where the seeds agree or there is one). The differences to the "
+            f"baseline, with their intervals and tests, are in {measure}.csv.")  # fmt: skip
     if mce is not None:
         note += (" mCE: CE_c = sum over severities of errors / the baseline's (same context and seed), averaged over "
                  "the common corruptions (Hendrycks & Dietterich 2019).")  # fmt: skip

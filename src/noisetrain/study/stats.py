@@ -84,7 +84,8 @@ def summarise(
 
     Returns:
         One row per group with columns ``group`` (named as the ``group`` argument), ``n``, ``mean``,
-        ``std`` (ddof=1), ``sem``, ``ci_low``, ``ci_high``; a group of one value has NaN std, sem and interval.
+        ``std`` (ddof=1), ``sem``, ``ci_low``, ``ci_high``; a group of one value has NaN std, sem and interval, and
+        one of equal values (``flat``) std 0 and a NaN interval: the seeds give no spread to estimate it from.
     """
     _check_frame(frame, [group, value], value)
     check_number("confidence", confidence, 0, 1, low_open=True, high_open=True)
@@ -93,9 +94,10 @@ def summarise(
         x = values.dropna().to_numpy(float)
         n = len(x)
         mean = x.mean() if n else math.nan
-        std = (0.0 if flat(x) else x.std(ddof=1)) if n > 1 else math.nan
+        same = n > 1 and flat(x)
+        std = (0.0 if same else x.std(ddof=1)) if n > 1 else math.nan
         sem = std / math.sqrt(n) if n > 1 else math.nan
-        low, high = clip_interval(_t_interval(mean, sem, n - 1, confidence, "two-sided"), bounds)
+        low, high = clip_interval(_t_interval(mean, math.nan if same else sem, n - 1, confidence, "two-sided"), bounds)
         rows.append((name, n, mean, std, sem, low, high))
     return pd.DataFrame(rows, columns=[group, *SUMMARY_COLUMNS])
 
@@ -361,7 +363,8 @@ def _paired(diff: np.ndarray, alpha: float, alternative: str, effect: float | No
     n, nan = len(diff), math.nan
     mean = diff.mean() if n else nan
     sd = diff.std(ddof=1) if n > 1 else nan
-    low, high = _t_interval(mean, sd / math.sqrt(n) if n > 1 else nan, n - 1, 1 - alpha, alternative)
+    spread = n > 1 and not flat(diff)  # equal differences: the seeds give no spread to estimate an interval from
+    low, high = _t_interval(mean, sd / math.sqrt(n) if spread else nan, n - 1, 1 - alpha, alternative)
     smallest = min_p(n, alternative)
     row = {"n_pairs": n, "mean_diff": mean, "ci_low": low, "ci_high": high, "min_p": smallest}
     reason = untestable(diff)
