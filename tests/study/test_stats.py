@@ -214,7 +214,7 @@ def test_minimum_detectable_difference_and_seeds_needed() -> None:
     assert math.isnan(seeds_needed(-0.5, 1.0, alternative="greater"))
 
 
-def test_compare_flags_underpowered_comparisons_with_the_observed_or_chosen_effect() -> None:
+def test_compare_judges_power_for_a_chosen_effect_at_holms_first_level() -> None:
     generator = np.random.default_rng(2)
     base = generator.normal(0.9, 0.01, 12)
     big, small = base + generator.normal(0.05, 0.01, 12), base + generator.normal(0.002, 0.01, 12)
@@ -222,11 +222,24 @@ def test_compare_flags_underpowered_comparisons_with_the_observed_or_chosen_effe
     table = compare(frame, baseline="none").set_index("group")
     big, small = table.loc["big"], table.loc["small"]
     assert big["significant"] and not big["underpowered"] and big["note"] == ""
-    assert small["underpowered"] and "power to detect the observed difference" in small["note"]
-    assert small["seeds_needed"] > 12 and small["mdd"] > abs(small["mean_diff"])
+    # no effect chosen: the power to detect the observed difference is not judged (it restates p)
+    assert not small["underpowered"] and small["note"] == ""
+    sd = float(np.std(frame_diff(frame, "small"), ddof=1))
+    assert small["mdd"] == pytest.approx(detectable(sd, 12, 0.05 / 2))  # at Holm's first level: 2 comparisons
+    assert small["mdd"] > detectable(sd, 12, 0.05) > abs(small["mean_diff"])
+    assert small["seeds_needed"] == seeds_needed(abs(small["mean_diff"]), sd, 0.05 / 2) > 12
     chosen = compare(frame, baseline="none", effect=0.05).set_index("group")
     assert not chosen.loc["small", "underpowered"]  # 12 seeds detect a 0.05 difference at this spread
     assert chosen.loc["small", "seeds_needed"] <= 12
+    tiny = compare(frame, baseline="none", effect=0.005).set_index("group").loc["small"]
+    assert tiny["underpowered"] and tiny["note"].startswith("underpowered: ")
+    assert tiny["note"] == f"underpowered: {power(0.005, sd, 12, 0.025):.0%} power to detect the chosen effect (0.005)"
+
+
+def frame_diff(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """The paired differences of group ``name`` minus ``none`` in a ``long_frame``."""
+    wide = frame.pivot(index="seed", columns="group", values="value")
+    return (wide[name] - wide["none"]).to_numpy()
 
 
 def test_holm_hand_worked_example() -> None:

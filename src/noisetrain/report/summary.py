@@ -175,11 +175,11 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
                     f"{fewest_seeds(alpha)} seeds.")  # fmt: skip
         elif kind == "holm":
             text = f"{share} are {holm_floor_note(pairs, tested, alpha)}."
-        else:
+        else:  # power is judged only for a chosen effect (report.effect)
             needed = part["seeds_needed"].dropna()
             more = f"; 80% power needs up to {int(needed.max())} seeds" if len(needed) else ""
-            text = (f"{share} are underpowered: the seeds cannot reliably show differences as small as theirs "
-                    f"({_names(part)}){more}.")  # fmt: skip
+            text = (f"{share} are underpowered: the seeds cannot reliably show the chosen effect "
+                    f"({show_difference(report.metric, report.effect)}) ({_names(part)}){more}.")  # fmt: skip
         found.append(Finding("warning", text))
     flat = headline[(headline["n"] > 1) & (headline["std"] == 0)]
     if len(flat):

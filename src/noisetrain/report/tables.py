@@ -85,7 +85,8 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         f"p: exact sign-flip permutation test (all 2^n sign patterns up to 16 pairs); smallest p: the smallest p it "
         f"can give with these pairs (2/2^n). t-test and Wilcoxon signed-rank test for comparison, each Holm-corrected. "
         f"d_z: mean difference / sd of the differences. detectable Δ: the smallest difference the seeds detect with "
-        f"80% power at the observed spread (paired t power); seeds needed: for 80% power to detect {effect}. "
+        f"80% power at the observed spread (paired t power) at Holm's first level (the level over the number of "
+        f"comparisons); seeds needed: for 80% power at that level to detect {effect}. "
         f"interval: bootstrap (seeds and test examples) or t (seeds only, cut to the metric's bounds)."
     )
     compared = summary[~is_baseline(summary) & summary["n_pairs"].notna()]

@@ -127,15 +127,18 @@ def compare(
       samples without ties, zero differences dropped);
     - ``effect_size``: Cohen's d_z;
     - ``mdd``: the smallest difference the t-test detects with 80% power at the observed spread and
-      ``n_pairs`` (NaN when the sign-flip test cannot reach the level ``1 - confidence`` with these pairs);
-    - ``seeds_needed``: pairs for 80% power to detect ``effect`` (default: the observed difference);
+      ``n_pairs``, at Holm's first level, ``1 - confidence`` over the testable comparisons (NaN when the
+      sign-flip test cannot reach that level with these pairs);
+    - ``seeds_needed``: pairs for 80% power at that level to detect ``effect`` (default: the observed difference);
     - ``testable`` and ``note``: why a comparison is not testable (then every p, d_z and power is NaN), or why
       it is underpowered;
     - ``p_holm``, ``t_p_holm``, ``wilcoxon_p_holm``: Holm-adjusted across the testable groups;
     - ``significant``: testable and ``p_holm < 1 - confidence``;
     - ``underpowered``: testable, not significant, and either ``min_p`` is above the level, or the smallest
       ``min_p`` of the testable comparisons times their number is (Holm's correction can then reach the level
-      for none), or the power to detect ``effect`` (default: the observed difference) is below 80%.
+      for none), or the power to detect ``effect`` at Holm's first level is below 80%. Without ``effect`` no
+      power is judged: the power to detect the observed difference says no more than p (Hoenig & Heisey 2001,
+      "The Abuse of Power").
 
     Args:
         frame: long-format results, one row per (group, pair).
@@ -146,7 +149,7 @@ def compare(
         confidence: interval level; ``1 - confidence`` is the significance level.
         alternative: ``"two-sided"``, ``"less"`` or ``"greater"`` (group below/above baseline), for every test.
         effect: the difference worth detecting, in the value's units (> 0), for ``seeds_needed`` and
-            ``underpowered``; None uses each group's observed difference.
+            ``underpowered``; None: each group's observed difference for ``seeds_needed``, no power judged.
         seed: seed of the Monte Carlo sign-flip test (more than 16 pairs).
 
     Returns:
@@ -166,11 +169,10 @@ def compare(
         raise ConfigError(f"each ({group}, {pair}) must appear once, found repeated: {found}")
     wide = frame.pivot(index=pair, columns=group, values=value)
     alpha = 1 - confidence
-    rows = []
-    for name in groups:
-        if name != baseline:
-            both = wide[[name, baseline]].dropna().to_numpy(float)
-            rows.append({group: name, **_paired(both[:, 0] - both[:, 1], alpha, alternative, effect, seed)})
+    pairs = {name: wide[[name, baseline]].dropna().to_numpy(float) for name in groups if name != baseline}
+    diffs = {name: both[:, 0] - both[:, 1] for name, both in pairs.items()}
+    level = alpha / max(1, sum(untestable(diff) is None for diff in diffs.values()))  # Holm's first step
+    rows = [{group: name, **_paired(diff, alpha, level, alternative, effect, seed)} for name, diff in diffs.items()]
     result = pd.DataFrame(rows, columns=[group, *PAIRED_COLUMNS, "underpowered"])
     for column in ("p", "t_p", "wilcoxon_p"):
         result[f"{column}_holm"] = holm(result[column].astype(float))
@@ -358,8 +360,11 @@ def clip_interval(interval: tuple[float, float], bounds: tuple[float, float]) ->
     return (max(low, bounds[0]) if not math.isnan(low) else low, min(high, bounds[1]) if not math.isnan(high) else high)
 
 
-def _paired(diff: np.ndarray, alpha: float, alternative: str, effect: float | None, seed: int) -> dict[str, object]:
-    """The ``PAIRED_COLUMNS`` and ``underpowered`` of the paired differences ``diff``."""
+def _paired(
+    diff: np.ndarray, alpha: float, level: float, alternative: str, effect: float | None, seed: int
+) -> dict[str, object]:
+    """The ``PAIRED_COLUMNS`` and ``underpowered`` of the paired differences ``diff``: tested at ``alpha``, the
+    power figures at ``level`` (Holm's first step, ``alpha`` over the comparisons)."""
     n, nan = len(diff), math.nan
     mean = diff.mean() if n else nan
     sd = diff.std(ddof=1) if n > 1 else nan
@@ -374,18 +379,16 @@ def _paired(diff: np.ndarray, alpha: float, alternative: str, effect: float | No
     t = stats.ttest_rel(diff, np.zeros(n), alternative=alternative)
     wanted = effect if effect is not None else abs(mean)
     wanted = -wanted if alternative == "less" else wanted
-    reached = power(wanted, sd, n, alpha, alternative)
     note = ""
     if smallest > alpha:
         note = (f"underpowered: with {n} seeds the sign-flip test's smallest p is {smallest:.2g} > {alpha:.2g}; "
                 f"use at least {fewest_seeds(alpha, alternative)} seeds")  # fmt: skip
-    elif reached < POWER:
-        what = "the chosen effect" if effect is not None else "the observed difference"
-        note = f"underpowered: {reached:.0%} power to detect {what} ({abs(wanted):.3g})"
+    elif effect is not None and (reached := power(wanted, sd, n, level, alternative)) < POWER:
+        note = f"underpowered: {reached:.0%} power to detect the chosen effect ({effect:.3g})"
     return {
         **row, "p": sign_flip_test(diff, alternative=alternative, seed=seed), "t_stat": float(t.statistic),
         "t_p": float(t.pvalue), "wilcoxon_p": wilcoxon(diff, alternative, seed), "effect_size": mean / sd,
-        "mdd": detectable(sd, n, alpha, alternative), "seeds_needed": seeds_needed(wanted, sd, alpha, alternative),
+        "mdd": detectable(sd, n, level, alternative), "seeds_needed": seeds_needed(wanted, sd, level, alternative),
         "testable": True, "note": note, "underpowered": bool(note),
     }  # fmt: skip
 
