@@ -71,7 +71,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "baseline_arm": {"noise": {"baseline": [{"kind": "gaussian"}]}}, "repeated_seeds": {"seeds": [1, 1]},
         "typo_field": {"execution": {"worker": 2}},
         "flat_corruptions": {"evaluate": {"measures": ["clean", "corruptions"]}},
-        "task_metric": {"report": {"metric": "rmse"}},
+        "task_metric": {"report": {"metric": "rmse"}}, "other": {"name": "other"},
     }.items():  # fmt: skip
         text = yaml.safe_dump({**STUDY, **(change or {})}, sort_keys=False)
         if change is None:  # two arms of one name: the second would silently win
@@ -221,6 +221,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "run misspelt command": (args("study", "rn", "{}/study.yaml"), "No such command 'rn'"),
     "misspelt command": (args("trian"), "Did you mean 'train'?"),
     "run output is a file": (args("study", "run", "{}/study.yaml", "-o", "{}/a_file", "-q"), "a_file"),
+    "run another study into a study's folder": (args("study", "run", "{}/other.yaml", "-o", "{}/done", "-q"),
+                                                "holds the study 'tiny', not 'other': run this one into another"),
     # report, export, recommend
     "report without store": (args("report", "{}/folder"), "no study store"),
     "report bad format": (args("report", "{}/done", "--formats", "pdf"), "formats must be among md, latex, csv, html"),

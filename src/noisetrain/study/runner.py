@@ -365,6 +365,12 @@ def run_study(
     if search is not None and search.method == "optuna":
         trial_runs = search.trials * len([r for r in expand(with_values(study, [search.low])) if r.arm == search.arm])
     with exclusive(folder), Store(folder / DB) as store:
+        held = store.name()
+        if held not in (None, study.name):  # its runs would stay stored but hidden behind this study's plan
+            raise ConfigError(
+                f"{str(folder)!r} holds the study {held!r}, not {study.name!r}: run this one into another folder "
+                f"(--output), or name it {held!r} to change that study"
+            )
         remove_leftovers(folder)  # of a killed run: no other driver, so no writer, is alive
         write_atomic(folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
         executor = Executor(study, store, folder, len(runs) + trial_runs, on_event)

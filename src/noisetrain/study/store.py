@@ -212,6 +212,11 @@ class Store:
 
     # ---- reading ----
 
+    def name(self) -> str | None:
+        """The name of the study this store holds (None while it holds none)."""
+        row = self.connection.execute("SELECT name FROM studies ORDER BY updated DESC LIMIT 1").fetchone()
+        return None if row is None else row[0]
+
     def study(self) -> StudyConfig:
         """The study config stored last (a store holds one study)."""
         row = self.connection.execute("SELECT config FROM studies ORDER BY updated DESC LIMIT 1").fetchone()
