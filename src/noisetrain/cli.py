@@ -84,7 +84,7 @@ def train(
     run_config = load_config(config, overrides=overrides or ())
     use_threads(threads)
     with bars(quiet=quiet) as progress:
-        result = run(run_config, output=output, callbacks=[ProgressBar(progress)], resume=resume)
+        result = run(run_config, output=output, callbacks=[ProgressBar(progress)], resume=resume, fresh=True)
     summary = result.summary()
     table = Table(title=f"{run_config.data['kind']} / {run_config.model['kind']}: {summary['status']}")
     table.add_column("metric")

@@ -143,8 +143,10 @@ def run(
     output: str | Path | None = None,
     callbacks: Iterable[Callback] = (),
     resume: bool = False,
+    fresh: bool = False,
 ) -> RunResult:
-    """Execute one run; with ``output``, write its files there (``resume=True`` continues its checkpoint).
+    """Execute one run; with ``output``, write its files there (``resume=True`` continues its checkpoint;
+    ``fresh=True`` refuses a folder that holds a run, which a new one would leave with stale files).
 
     Nothing is written before every check has passed: the config, the device, a resumed checkpoint's config,
     the data, the model and the noise recipe attached to it.
@@ -157,12 +159,20 @@ def run(
         check_resume(config, checkpoint)
     data, model = build(config)
     handle = attach_noise(model, config.noise, data, seed=config.seed)
+    held = [name for name in RUN_FILES if folder is not None and (folder / name).exists()]
+    if fresh and held and not resume:
+        raise ConfigError(f"{str(folder)!r} holds a run already ({held[0]}): continue it with --resume, or write "
+                          "this one to another --output")  # fmt: skip
     trained = fit(
         model, data, noise=handle, config=config.train, seed=config.seed, device=device,
         callbacks=[*callbacks, *start_run(config, folder)], checkpoint=checkpoint,
         resume=checkpoint if resume else None, extra={"run": config.model_dump(mode="json")},
     )  # fmt: skip
     return finish_run(config, data, model, trained, folder)
+
+
+RUN_FILES = ("config.yaml", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "result.json", "records.json")
+"""The files of a run's folder: ``run``'s, and the records ``noisetrain evaluate`` writes next to them."""
 
 
 def start_run(config: RunConfig, folder: Path | None) -> list[Callback]:
