@@ -52,3 +52,14 @@ def test_a_write_into_a_missing_folder_names_the_target(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as failure:
         write_atomic(target, "x")
     assert (failure.value.filename, failure.value.filename2) == (str(target), None)
+
+
+def test_strict_json_writes_numbers_that_could_not_be_computed_as_null() -> None:
+    import json
+    import math
+
+    from noisetrain.files import strict_json
+
+    text = strict_json({"value": math.nan, "ci": [0.1, math.inf], "nested": [{"loss": -math.inf}], "n": 3})
+    assert json.loads(text) == {"value": None, "ci": [0.1, None], "nested": [{"loss": None}], "n": 3}
+    assert "NaN" not in text and "Infinity" not in text

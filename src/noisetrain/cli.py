@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from rich.logging import RichHandler
 from rich.progress import TaskID
 from rich.table import Table
 
-from .files import write_atomic
+from .files import strict_json, write_atomic
 from .study.commands import app as study_app
 from .study.commands import demo, recommend, report
 from .terminal import DEBUG, Guarded, bars, console
@@ -90,7 +91,9 @@ def train(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+        if isinstance(value, float):
+            value = f"{value:.4g}" if math.isfinite(value) else "not finite"  # a diverged run's loss
+        table.add_row(key, str(value))
     Console().print(table)
     if result.train.status == "diverged":
         console.print(f"[red]{result.train.message}[/red]", highlight=False)
@@ -167,12 +170,12 @@ def write_records(records: list[Any], folder: Path) -> None:
     """``records.json`` (a list of dicts) and ``records.csv`` (setting as JSON) in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = [r.to_dict() for r in records]
-    write_atomic(folder / "records.json", json.dumps(rows, indent=2) + "\n")
+    write_atomic(folder / "records.json", strict_json(rows, indent=2) + "\n")
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=["measure", "metric", "setting", "value", "ci", "n"])
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "setting": json.dumps(row["setting"]), "ci": json.dumps(row["ci"])})
+        writer.writerow({**row, "setting": json.dumps(row["setting"]), "ci": strict_json(row["ci"])})
     write_atomic(folder / "records.csv", table.getvalue())
 
 

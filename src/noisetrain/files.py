@@ -10,11 +10,14 @@ Example:
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 LEFTOVER = re.compile(r"^\..+\.(\d+)\.tmp$")
 """The name of a temporary file, with the pid of the process that wrote it."""
@@ -34,6 +37,20 @@ def replacing(path: str | Path) -> Iterator[Path]:
         if isinstance(error, OSError) and error.filename == str(temporary):  # name the file the user asked for
             error.filename, error.filename2 = str(path), None
         raise
+
+
+def strict_json(value: Any, **options: Any) -> str:
+    """``json.dumps`` of ``value`` with NaN and infinities as null (a diverged run's loss, a number that could not be
+    computed): ``NaN`` is not JSON, and strict readers (JavaScript, SQLite's JSON functions) refuse it."""
+
+    def finite(item: Any) -> Any:
+        if isinstance(item, float) and not math.isfinite(item):
+            return None
+        if isinstance(item, dict):
+            return {k: finite(v) for k, v in item.items()}
+        return [finite(v) for v in item] if isinstance(item, (list, tuple)) else item
+
+    return json.dumps(finite(value), allow_nan=False, **options)
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:

@@ -91,16 +91,17 @@ def key_records(keys: Iterable[Key], records: Iterable[Any]) -> list[tuple[str, 
 
 
 def show(name: str, value: float) -> str:
-    """A value of metric ``name``: ``97.86%`` for a proportion, else 3 significant digits; ``n/a`` for NaN."""
+    """A value of metric ``name``: ``97.86%`` for a proportion, else 3 significant digits; ``not testable`` for NaN
+    (a number that could not be computed)."""
     if value is None or math.isnan(value):
-        return "n/a"
+        return "not testable"
     return f"{100 * value:.2f}%" if metric(name).percent else _digits(value)
 
 
 def show_difference(name: str, value: float) -> str:
     """A difference in metric ``name``, signed: ``+0.93 pt`` (percentage points) for a proportion, else ``+0.0123``."""
     if value is None or math.isnan(value):
-        return "n/a"
+        return "not testable"
     return f"{100 * value:+.2f} pt" if metric(name).percent else ("+" if value >= 0 else "") + _digits(value)
 
 

@@ -71,7 +71,8 @@ def mc_predict(
         mean = probs.mean(0)
         means.append(mean)
         entropies.append(entropy(mean))
-        informations.append(mutual_information(probs))
+        same = bool((probs == probs[0]).all())  # passes that agree carry no information: 0, not rounding
+        informations.append(torch.zeros(len(batch), device=x.device) if same else mutual_information(probs))
         step()
     return torch.cat(means), torch.cat(entropies), torch.cat(informations)
 
@@ -122,7 +123,9 @@ def uncertainty(
         with setting ``{"samples": S}``: ``accuracy`` of the MC mean prediction (with its 95% interval), the mean
         ``entropy`` and ``mutual_information`` (nats), and ``auroc`` of each score (``"entropy"``,
         ``"mutual_information"``) for detecting misclassified test inputs (``"target": "misclassified"``) and,
-        with ``corrupted``, for telling noised from clean test inputs (``"target": "corrupted"``).
+        with ``corrupted``, for telling noised from clean test inputs (``"target": "corrupted"``). A score equal
+        for every input (mutual information of a deterministic model, or of one pass) gets a NaN AUROC: not
+        testable.
         Progress: one unit per batch of MC passes.
     """
     test = data.test
@@ -149,12 +152,18 @@ def uncertainty(
     scores = {"entropy": entropies, "mutual_information": informations}
     for name, score in scores.items():
         setting = {**base, "score": name, "target": "misclassified"}
-        records.append(Record("uncertainty", "auroc", auroc(score, wrong), setting, None, n))
+        records.append(Record("uncertainty", "auroc", _auroc(score, wrong), setting, None, n))
     if corrupted is not None:
         is_noisy = torch.cat([torch.zeros(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool)]).to(device)
         noisy_scores = {"entropy": noisy_entropies, "mutual_information": noisy_informations}
         for name, score in scores.items():
             setting = {**base, "score": name, "target": "corrupted", "corruption": dict(corrupted, clip=clip)}
-            value = auroc(torch.cat([score, noisy_scores[name]]), is_noisy)
+            value = _auroc(torch.cat([score, noisy_scores[name]]), is_noisy)
             records.append(Record("uncertainty", "auroc", value, setting, None, 2 * n))
     return records
+
+
+def _auroc(scores: torch.Tensor, positives: torch.Tensor) -> float:
+    """``auroc``, and NaN (not testable) for a score that is the same for every input: mutual information when
+    the MC passes agree (a deterministic model, or one pass), which ranks nothing."""
+    return math.nan if bool((scores == scores[0]).all()) else auroc(scores, positives)

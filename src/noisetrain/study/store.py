@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import parse
-from ..files import write_atomic
+from ..files import strict_json, write_atomic
 from ..registry import ConfigError
 from .config import StudyConfig
 from .execute import Outcome
@@ -198,8 +198,8 @@ class Store:
         with self.transaction() as db:
             updated = db.execute(
                 "UPDATE runs SET status=?, message=?, finished=?, seconds=?, summary=?, environment=? WHERE key=?",
-                (outcome.status, outcome.message, now(), outcome.seconds, _json(outcome.summary),
-                 _json(outcome.environment), outcome.key),
+                (outcome.status, outcome.message, now(), outcome.seconds, strict_json(outcome.summary),
+                 strict_json(outcome.environment), outcome.key),
             )  # fmt: skip
             if updated.rowcount != 1:
                 raise ConfigError(f"store: run {outcome.key!r} is not registered in {str(self.path)!r}")
@@ -355,16 +355,3 @@ def decode(encoding: str, size: int, data: bytes) -> np.ndarray:
 def _number(value: Any) -> float | None:
     """A float for SQLite (NaN stays NaN, which SQLite stores as NULL), None for a missing value."""
     return None if value is None else float(value)
-
-
-def _json(value: Any) -> str:
-    """JSON that SQLite's JSON functions read: NaN and infinities (a diverged run's loss) become null."""
-
-    def finite(item: Any) -> Any:
-        if isinstance(item, float) and not math.isfinite(item):
-            return None
-        if isinstance(item, dict):
-            return {k: finite(v) for k, v in item.items()}
-        return [finite(v) for v in item] if isinstance(item, (list, tuple)) else item
-
-    return json.dumps(finite(value), allow_nan=False)

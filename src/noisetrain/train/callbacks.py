@@ -7,13 +7,14 @@ code never prints: progress bars and logs are callbacks.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 from rich.progress import Progress
+
+from ..files import strict_json
 
 
 class Callback:
@@ -83,7 +84,7 @@ class MetricsWriter(Callback):
             self._writer = csv.DictWriter(self._csv, fieldnames=list(loop.history[0]))
 
     def on_epoch_end(self, loop: Any, record: dict[str, Any]) -> None:
-        self._jsonl.write(json.dumps(record) + "\n")
+        self._jsonl.write(strict_json(record) + "\n")
         self._jsonl.flush()
         assert self._csv is not None
         if self._writer is None:

@@ -8,7 +8,6 @@ host, device, git commit).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from torch import nn
 from ..config import EarlyStoppingConfig, RunConfig, TrainConfig, validate
 from ..data import Dataset, load_data
 from ..evaluate.keys import metric
-from ..files import write_atomic
+from ..files import strict_json, write_atomic
 from ..models import build_model
 from ..noise.base import derive_seed
 from ..registry import ConfigError
@@ -198,7 +197,7 @@ def finish_run(
     result = RunResult(config, model, data, trained, test)
     if folder is not None:
         summary = {**result.summary(), "environment": environment(config.device)}
-        write_atomic(folder / "result.json", json.dumps(summary, indent=2) + "\n")
+        write_atomic(folder / "result.json", strict_json(summary, indent=2) + "\n")
     return result
 
 
