@@ -6,7 +6,15 @@ import torch
 from scipy.stats import norm
 from torch import nn
 
-from noisetrain.evaluate.certified import ABSTAIN, certified, certify, class_counts, lower_confidence_bound, predict
+from noisetrain.evaluate.certified import (
+    ABSTAIN,
+    certified,
+    certify,
+    class_counts,
+    largest_radius,
+    lower_confidence_bound,
+    predict,
+)
 from noisetrain.evaluate.records import clopper_pearson
 from noisetrain.registry import ConfigError
 
@@ -106,9 +114,13 @@ def test_measure_reports_a_falling_curve_abstention_and_mean_radius(trained):
     records = certified(model, data, sigma=0.5, n0=50, n=400, num_points=40, radii=(0.0, 0.25, 0.5, 1.0, 2.0))
     curve = [r for r in records if r.metric == "certified_accuracy"]
     assert [r.setting["radius"] for r in curve] == [0.0, 0.25, 0.5, 1.0, 2.0]
-    values = [r.value for r in curve]
+    values = [r.value for r in curve[:-1]]
     assert values[0] > 0.6 and values == sorted(values, reverse=True) and values[-1] < values[0]
-    assert all(r.n == 40 and r.ci[0] <= r.value <= r.ci[1] for r in curve)
+    assert all(r.n == 40 and r.ci[0] <= r.value <= r.ci[1] for r in curve[:-1])
+    # 400 copies certify at most 0.5 * Phi^-1(0.001^(1/400)) = 1.06: radius 2 is not testable, not a measured 0
+    assert largest_radius(0.5, 400, 0.001) == pytest.approx(0.5 * norm.ppf(0.001 ** (1 / 400)), rel=1e-9)
+    assert 1.0 < largest_radius(0.5, 400, 0.001) < 2.0
+    assert math.isnan(curve[-1].value) and curve[-1].ci is None and curve[-1].n == 40
     (abstention,) = [r.value for r in records if r.metric == "abstention"]
     (mean_radius,) = [r.value for r in records if r.metric == "mean_radius"]
     assert 0 <= abstention < 0.5 and 0 < mean_radius < 3

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 import torch
@@ -163,7 +164,8 @@ def certified(
         batch_size: noisy copies per forward batch. seed: seed of the subset and of the noise.
 
     Records: ``certified_accuracy`` per ``{"radius"}`` (correct and certified at least that radius, with a
-    Clopper-Pearson interval), ``abstention`` (fraction of points abstained on) and ``mean_radius``
+    Clopper-Pearson interval; NaN, not testable, beyond ``largest_radius``: 0 there says nothing of the
+    model), ``abstention`` (fraction of points abstained on) and ``mean_radius``
     (mean radius over correctly certified points; NaN when none); every setting holds sigma, n0, n, alpha.
 
     Example: ``certified(model, data, sigma=0.5, n=10_000)``.
@@ -178,12 +180,22 @@ def certified(
     correct = prediction == y[index].cpu()
     setting = {"sigma": sigma, "n0": n0, "n": n, "alpha": alpha}
     points = len(index)
-    records = [_fraction("certified_accuracy", int((correct & (radius >= r)).sum()), points, {**setting, "radius": r})
-               for r in radii]  # fmt: skip
+    reach = largest_radius(sigma, n, alpha)
+    records = [
+        _fraction("certified_accuracy", int((correct & (radius >= r)).sum()), points, {**setting, "radius": r})
+        if r <= reach else Record("certified", "certified_accuracy", math.nan, {**setting, "radius": r}, None, points)
+        for r in radii
+    ]  # fmt: skip
     records.append(_fraction("abstention", int((prediction == ABSTAIN).sum()), points, setting))
     mean_radius = float(radius[correct].mean()) if bool(correct.any()) else float("nan")
     records.append(Record("certified", "mean_radius", mean_radius, setting, None, int(correct.sum())))
     return records
+
+
+def largest_radius(sigma: float, n: int, alpha: float) -> float:
+    """The largest radius ``n`` copies can certify, when every copy gives the top class: ``pA_lower = alpha^(1/n)``
+    (the Clopper-Pearson bound of n successes in n), so ``sigma * Phi^-1(alpha^(1/n))`` (0 when that is below 1/2)."""
+    return sigma * NormalDist().inv_cdf(max(0.5, alpha ** (1 / n)))
 
 
 def _fraction(metric: str, count: int, total: int, setting: dict[str, float]) -> Record:
