@@ -42,7 +42,9 @@ def test_the_summary_names_the_best_its_effect_test_cost_and_other_measures(full
     assert "pgd eps=0.2 +" in effects and "(better)" in effects and "mCE" not in effects  # key numbers only
     assert "clean accuracy" not in effects  # the headline itself is not repeated
     warnings = " ".join(text["warning"])
-    assert "Runs 1 failed and 1 diverged: left out of every average" in warnings
+    assert ("Runs 1 failed and 1 diverged (of **gaussian std=0.2 [lr=0.01]**, **dropout at=input [lr=0.01]**): left "
+            "out of every average") in warnings  # fmt: skip
+    assert "no run finished" not in warnings  # their other seeds fill their rows
     assert ("Sanity check adversarial monotone_in_eps failed in 19 run(s) of **dropout at=input [lr=0.001]**, "
             "**dropout at=input [lr=0.01]**.") in warnings  # 20 runs less the failed one
     tested = int(table["testable"].eq(True).sum())
@@ -132,3 +134,16 @@ def test_the_best_is_chosen_by_validation_not_by_the_test_score(study_factory) -
     line = said(folder)["best"][0]
     assert line.startswith("With lr=0.001: Best by its test score (no run was validated, which flatters it): "
                            "**gaussian std=0.1**, clean accuracy ")  # fmt: skip
+
+
+def test_a_configuration_whose_runs_all_diverged_is_named(study_factory) -> None:
+    import sqlite3
+
+    folder = study_factory(("clean",))
+    with sqlite3.connect(folder / "study.db") as db:
+        db.execute("UPDATE runs SET status = 'diverged', message = 'train_loss is not finite' "
+                   "WHERE label = 'gaussian std=0.2'")  # fmt: skip
+    warnings = said(folder)["warning"]
+    gone = "**gaussian std=0.2 [lr=0.001]**, **gaussian std=0.2 [lr=0.01]**: no run finished, so no table shows them."
+    assert gone in warnings
+    assert "gaussian std=0.2" not in set(headline(load(folder))["label"])

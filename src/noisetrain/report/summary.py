@@ -192,8 +192,13 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
                                         "run the study again to finish them."))  # fmt: skip
     problems = [f"{counts[s]} {s}" for s in ("failed", "diverged") if counts.get(s, 0)]
     if problems:
-        found.append(Finding("warning", f"Runs {' and '.join(problems)}: left out of every average, which favours "
-                                        "recipes that fail more often (see the problems table)."))
+        lost = data.runs[data.runs["status"].isin(("failed", "diverged"))]
+        found.append(Finding("warning", f"Runs {' and '.join(problems)} (of {_names(lost)}): left out of every "
+                                        "average, which favours recipes that fail more often (see the problems "
+                                        "table)."))  # fmt: skip
+        gone = lost[~lost["group"].isin(data.counted["group"])]
+        if len(gone):
+            found.append(Finding("warning", f"{_names(gone)}: no run finished, so no table shows them."))
     checks = data.records[(data.records["metric"] == "check") & (data.records["value"] == 0)]
     for (measure, setting), part in checks.groupby(["measure", "setting"], sort=False):
         check = json.loads(setting).get("check", "check")
