@@ -72,6 +72,7 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "typo_field": {"execution": {"worker": 2}},
         "flat_corruptions": {"evaluate": {"measures": ["clean", "corruptions"]}},
         "task_metric": {"report": {"metric": "rmse"}}, "other": {"name": "other"},
+        "knn_attack": {"model": {"kind": "knn", "k": 3}, "noise": {}, "evaluate": {"measures": ["adversarial"]}},
     }.items():  # fmt: skip
         text = yaml.safe_dump({**STUDY, **(change or {})}, sort_keys=False)
         if change is None:  # two arms of one name: the second would silently win
@@ -209,6 +210,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "validate bad measure option": (args("study", "validate", "{}/measure_option.yaml"),
                                     "evaluate.measures[0] (calibration): num_bins"),
     "validate an arm called baseline": (args("study", "validate", "{}/baseline_arm.yaml"), "'baseline' (reserved)"),
+    "validate attack on kNN": (args("study", "validate", "{}/knn_attack.yaml"),
+                               "(adversarial) on data 'digits': adversarial: KNN is fitted in closed form"),
     "validate repeated seeds": (args("study", "validate", "{}/repeated_seeds.yaml"), "seeds must not repeat"),
     "validate misspelt field": (args("study", "validate", "{}/typo_field.yaml"), "did you mean 'workers'?"),
     "validate measure the data cannot take": (args("study", "validate", "{}/flat_corruptions.yaml"),

@@ -193,3 +193,12 @@ def test_bad_options_are_refused_by_name(options, field):
 def test_regression_data_is_refused():
     with pytest.raises(ConfigError, match="classification"):
         adversarial(nn.Linear(8, 1), toy_data(50, task="regression"))
+
+
+def test_a_closed_form_model_is_refused_before_any_attack():
+    from noisetrain.models.knn import KNN
+
+    data = toy_data(50)
+    model = KNN((8,), 3, k=3).fit(data.train.x, data.train.y)
+    with pytest.raises(ConfigError, match=r"adversarial: KNN is fitted in closed form and has no input gradient"):
+        adversarial(model, data)

@@ -44,7 +44,11 @@ MASKED_FRACTION = 0.5
 
 
 def _bounds_contain_data(options: Mapping[str, Any], data: Dataset, model: nn.Module) -> None:
-    """Explicit ``bounds`` must contain every test input."""
+    """The model must have input gradients to follow (not a closed-form one such as kNN), and explicit ``bounds``
+    must contain every test input."""
+    if callable(getattr(model, "fit", None)):
+        raise ConfigError(f"adversarial: {type(model).__name__} is fitted in closed form and has no input gradient "
+                          "for an attack to follow; evaluate it with clean, noise_sweep or corruptions")  # fmt: skip
     box = options["bounds"]
     if isinstance(box, tuple) and not _inside(data.test.x, *box):
         raise ConfigError(f"bounds {box} do not contain the test inputs; pass bounds=None for unbounded data")
