@@ -72,7 +72,8 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "typo_field": {"execution": {"worker": 2}},
         "flat_corruptions": {"evaluate": {"measures": ["clean", "corruptions"]}},
         "task_metric": {"report": {"metric": "rmse"}}, "other": {"name": "other"},
-        "knn_attack": {"model": {"kind": "knn", "k": 3}, "noise": {}, "evaluate": {"measures": ["adversarial"]}},
+        "knn_attack": {"model": {"kind": "knn", "k": 3}, "noise": {},
+                       "evaluate": {"measures": ["clean", "adversarial"]}},
     }.items():  # fmt: skip
         text = yaml.safe_dump({**STUDY, **(change or {})}, sort_keys=False)
         if change is None:  # two arms of one name: the second would silently win
@@ -211,7 +212,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
                                     "evaluate.measures[0] (calibration): num_bins"),
     "validate an arm called baseline": (args("study", "validate", "{}/baseline_arm.yaml"), "'baseline' (reserved)"),
     "validate attack on kNN": (args("study", "validate", "{}/knn_attack.yaml"),
-                               "(adversarial) on data 'digits': adversarial: KNN is fitted in closed form"),
+                               "measures[1] (adversarial) on data 'digits': adversarial: KNN is fitted in closed"),
     "validate repeated seeds": (args("study", "validate", "{}/repeated_seeds.yaml"), "seeds must not repeat"),
     "validate misspelt field": (args("study", "validate", "{}/typo_field.yaml"), "did you mean 'workers'?"),
     "validate measure the data cannot take": (args("study", "validate", "{}/flat_corruptions.yaml"),
