@@ -36,6 +36,8 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a trained run, broken checkpoints, YAML files and a study store, as a user might have."""
     root = tmp_path_factory.mktemp("place")
     assert runner.invoke(app, ["train", *TINY, "--output", str(root / "run")]).exit_code == 0
+    iris = ["--set", "data=iris", "--set", "model={kind: mlp, widths: [8]}", "--set", "train.epochs=1", "--quiet"]
+    assert runner.invoke(app, ["train", *iris, "--output", str(root / "iris")]).exit_code == 0
     good = root / "run" / "checkpoint.pt"
     (root / "truncated.pt").write_bytes(good.read_bytes()[:300])
     (root / "text.pt").write_text("not a checkpoint\n")
@@ -169,6 +171,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "evaluate zero batch size": (args("evaluate", "-c", "{}/run/checkpoint.pt", "--batch-size", "0"), "batch_size"),
     "evaluate missing baseline": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "corruptions",
                                        "--baseline", "{}/missing.pt"), "missing.pt"),
+    "evaluate baseline without corruptions": (args("evaluate", "-c", "{}/run/checkpoint.pt", "--baseline",
+                                                   "{}/run/checkpoint.pt"), "add corruptions to --measures, or leave"),
+    "evaluate baseline of other data": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "corruptions",
+                                             "--baseline", "{}/iris/checkpoint.pt"), "was trained on other data than"),
     "evaluate corruptions on flat data": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "corruptions"),
                                           "corruptions"),
     "evaluate negative sigma": (args("evaluate", "-c", "{}/run/checkpoint.pt", "-m", "certified:sigma=-1"), "sigma"),

@@ -24,6 +24,7 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from .files import strict_json, write_atomic
+from .registry import ConfigError
 from .study.commands import app as study_app
 from .study.commands import demo, recommend, report
 from .terminal import DEBUG, Guarded, bars, console
@@ -131,9 +132,15 @@ def evaluate(
     folder = output or checkpoint.parent
     specs = parse_measures(measures)
     use_threads(threads)
-    _, data, model = load_run(checkpoint)
+    if baseline is not None and not any(s["kind"] == "corruptions" for s in specs):
+        raise ConfigError("--baseline is the reference of the corruptions measure's errors (mCE): add corruptions to "
+                          "--measures, or leave --baseline out")  # fmt: skip
+    config, data, model = load_run(checkpoint)
     if baseline is not None:
-        reference = load_run(baseline)[2]
+        reference_config, _, reference = load_run(baseline)
+        if reference_config.data != config.data:  # corruption errors compare error rates on the same test set
+            raise ConfigError(f"--baseline {str(baseline)!r} was trained on other data than {str(checkpoint)!r} "
+                              f"({reference_config.data} against {config.data}); give a baseline of the same data")
         specs = [{**s, "baseline": reference} if s["kind"] == "corruptions" else s for s in specs]
     with bars(quiet=quiet) as progress:
         tasks: dict[str, TaskID] = {}
