@@ -99,6 +99,7 @@ def args(*parts: str) -> Callable[[Path], list[str]]:
 CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     # train: files and YAML
     "train missing config": (args("train", "-c", "{}/missing.yaml"), "config file '{}/missing.yaml' does not exist"),
+    "train too many threads": (args("train", *TINY, "--threads", "50000"), "less than or equal to 1024"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),
                                   "'{}/run' holds a run already (config.yaml): continue it with --resume, or write"),
     "train config is a folder": (args("train", "-c", "{}/folder"), "is a folder; give the YAML file"),

@@ -31,8 +31,8 @@ from .terminal import DEBUG, Guarded, bars, console
 
 Threads = Annotated[
     int,
-    typer.Option("--threads", min=0, help="torch threads (0: one per core). Small models run fastest on 1, the "
-                 "default, as in studies (execution.cpus)."),
+    typer.Option("--threads", min=0, max=1024, help="torch threads (0: one per core). Small models run fastest on "
+                 "1, the default, as in studies (execution.cpus)."),
 ]  # fmt: skip
 
 app = typer.Typer(
