@@ -208,6 +208,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         args("study", "validate", "{}/task_metric.yaml"), "report.metric: 'rmse' is a regression metric"),
     "validate address without ray": (args("study", "validate", "{}/address.yaml"), "execution.address"),
     "validate zero seeds": (args("study", "validate", "{}/seeds.yaml"), "seeds"),
+    "validate a billion seeds": (args("study", "validate", "{}/study.yaml", "--set", "seeds=1000000000"),
+                                 "seeds: a count must be in [1, 1,000,000], got 1,000,000,000"),
     "validate slash in name": (args("study", "validate", "{}/name.yaml"), "name must be letters"),
     "validate unused setting": (args("study", "validate", "{}/setting.yaml"), "'eps' is accepted by none"),
     "validate selector matches nothing": (args("study", "validate", "{}/selector.yaml"),

@@ -31,7 +31,7 @@ BAD = {
         r"(?s)at train.epochs=0: .*train.epochs: .*greater than or equal to 1",
     ),
     "bad seeds": ({"seeds": [1, 1]}, r"seeds must not repeat"),
-    "negative seed count": ({"seeds": 0}, r"seeds: a count must be >= 1"),
+    "negative seed count": ({"seeds": 0}, r"seeds: a count must be in \[1, 1,000,000\], got 0"),
     "bad backend": ({"execution": {"backend": "slurm"}}, r"execution.backend: Input should be 'local' or 'ray'"),
     "address without ray": ({"execution": {"address": "auto"}}, r"execution.address 'auto' is a Ray cluster address"),
     "bad workers": ({"execution": {"workers": 0}}, r"execution.workers: .*greater than or equal to 1"),

@@ -33,6 +33,8 @@ from ..registry import ConfigError
 
 BASELINE = "baseline"
 """The arm without noise that every other arm is compared with."""
+MAX_SEEDS = 1_000_000
+"""The most seeds a count may give (``execution.max_runs`` bounds the runs; this, the list built first)."""
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
 ZIPPED = re.compile(r"^(?:(?:data|model|train)|noise\.[A-Za-z0-9][A-Za-z0-9_+\-]*\.(?:data|model|train))(?:\.[^.]+)+$")
 """A field of a zip group: ``data.n_train``, ``train.optimizer.lr``, ``noise.<arm>.model.k``."""
@@ -225,8 +227,8 @@ class StudyConfig(Strict):
     @classmethod
     def _seeds(cls, seeds: Any) -> Any:
         if isinstance(seeds, int) and not isinstance(seeds, bool):
-            if seeds < 1:
-                raise ConfigError(f"seeds: a count must be >= 1, got {seeds}")
+            if not 1 <= seeds <= MAX_SEEDS:  # a list of a billion seeds would fill the memory before max_runs
+                raise ConfigError(f"seeds: a count must be in [1, {MAX_SEEDS:,}], got {seeds:,}")
             return list(range(seeds))
         if not isinstance(seeds, list) or not seeds:
             raise ConfigError(f"seeds must be a count or a non-empty list of seeds >= 0, got {seeds!r}")
