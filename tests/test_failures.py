@@ -99,6 +99,10 @@ def args(*parts: str) -> Callable[[Path], list[str]]:
 CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     # train: files and YAML
     "train missing config": (args("train", "-c", "{}/missing.yaml"), "config file '{}/missing.yaml' does not exist"),
+    "train cutout on flat data": (args("train", *TINY, "--set", "noise=[{kind: cutout}]", "-o", "{}/never"),
+                                  "noise: the recipe cannot act on the training batches of data 'digits': cutout"),
+    "train mixup on regression": (args("train", *TINY, "--set", "data=diabetes",
+                                       "--set", "noise=[{kind: mixup}]", "-o", "{}/never"), "soft targets"),
     "train too many threads": (args("train", *TINY, "--threads", "50000"), "less than or equal to 1024"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),
                                   "'{}/run' holds a run already (config.yaml): continue it with --resume, or write"),

@@ -59,7 +59,9 @@ def test_run_then_rerun_then_export(tmp_path: Path) -> None:
 
 
 def test_run_shows_progress_and_a_failed_run_exits_1(tmp_path: Path) -> None:
-    study = tiny_study(seeds=1, baseline=False, noise={"cutout": [{"kind": "cutout", "size": 2}]})
+    # label noise over 9 classes takes the first two training labels (8, 8), then fails on a 9 in training
+    flip = [{"kind": "label_noise", "rate": 0.1, "num_classes": 9}]
+    study = tiny_study(seeds=1, baseline=False, noise={"flip": flip})
     result = runner.invoke(app, ["study", "run", str(write_study(tmp_path, study)), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1 and "1 failed" in result.output
 

@@ -128,8 +128,7 @@ def check_data(runs: list[RunSpec], planned: list[Any], report: ReportConfig) ->
     for it (a selector that matches nothing, a recipe the model cannot take), so that neither fails a run after
     training started; the device is checked once."""
     from ..evaluate import get_measure
-    from ..train.loop import attach_noise
-    from ..train.run import build, resolve_device
+    from ..train.run import attach_checked, build, resolve_device
 
     for device in dict.fromkeys(run.config.device for run in runs):
         resolve_device(device)
@@ -146,7 +145,7 @@ def check_data(runs: list[RunSpec], planned: list[Any], report: ReportConfig) ->
         data, model = build(run.config, loaded.get(source))
         loaded[source] = data
         try:
-            attach_noise(model, run.config.noise, data, seed=run.config.seed)
+            attach_checked(model, run.config, data)
         except ConfigError as error:
             raise ConfigError(f"arm {run.arm!r} ({run.label}): {arm_fields(str(error), run.arm)}") from None
         if pair in models:

@@ -8,6 +8,7 @@ host, device, git commit).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..evaluate.keys import metric
 from ..files import strict_json, write_atomic
 from ..models import build_model
 from ..noise.base import derive_seed
+from ..noise.inject import NoiseHandle
 from ..registry import ConfigError
 from .callbacks import Callback, MetricsWriter
 from .checkpoint import load_checkpoint
@@ -86,6 +88,10 @@ def check_training(train: TrainConfig, data: Dataset, model: nn.Module) -> None:
     if callable(getattr(model, "fit", None)):
         return
     check_forward(model, data)
+    if train.adversarial is not None and not data.train.x.is_floating_point():
+        raise ConfigError(f"train.adversarial: attacks perturb real-valued inputs, and data {data.name!r} has "
+                          f"{str(data.train.x.dtype).removeprefix('torch.')} inputs (token ids); use input or "
+                          "embedding noise instead")  # fmt: skip
     stopping = train.early_stopping
     if stopping is None:
         return
@@ -119,6 +125,24 @@ def load_run(path: str | Path) -> tuple[RunConfig, Dataset, nn.Module]:
     if callable(getattr(model, "fit", None)):
         model.fit(data.train.x, data.train.y)
     return config, data, model.eval()
+
+
+def attach_checked(model: nn.Module, config: RunConfig, data: Dataset) -> NoiseHandle:
+    """Attach ``config.noise`` to ``model`` as ``fit`` does, after one noisy training forward pass of two training
+    examples through a copy (batch noise, then the copy in training mode, without gradients and with torch's global
+    random state restored): a recipe the data cannot take (cutout on flat inputs, mixup on regression targets) is
+    a ``ConfigError`` here instead of a failure in the first batch."""
+    if config.noise and not callable(getattr(model, "fit", None)):
+        spare = copy.deepcopy(model)  # the model itself draws nothing and keeps its BatchNorm statistics
+        handle = attach_noise(spare, config.noise, data, seed=config.seed)
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                spare.train()(handle.batch(data.train.x[:2], data.train.y[:2])[0])
+        except (RuntimeError, ValueError, TypeError, IndexError) as error:
+            problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ConfigError(f"noise: the recipe cannot act on the training batches of data {data.name!r}: "
+                              f"{problem}") from None  # fmt: skip
+    return attach_noise(model, config.noise, data, seed=config.seed)
 
 
 def check_forward(model: nn.Module, data: Dataset) -> None:
@@ -157,7 +181,7 @@ def run(
     if resume:
         check_resume(config, checkpoint)
     data, model = build(config)
-    handle = attach_noise(model, config.noise, data, seed=config.seed)
+    handle = attach_checked(model, config, data)
     held = [name for name in RUN_FILES if folder is not None and (folder / name).exists()]
     if fresh and held and not resume:
         raise ConfigError(f"{str(folder)!r} holds a run already ({held[0]}): continue it with --resume, or write "
