@@ -157,7 +157,7 @@ def recommend(
         write_atomic(write, yaml.safe_dump(study, sort_keys=False))
     table = Table(title=f"recommended for {data_type} data")
     for column in ("arm", "start with", "sweep", "why"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a narrow terminal wraps a spec, never cuts it
     for t in found:
         sweep = f"{t.sweep[1]} in {', '.join(f'{v:.3g}' for v in t.sweep[2])}" if t.sweep else ""
         table.add_row(t.arm, t.starting(), sweep, t.why)
