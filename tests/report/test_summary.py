@@ -147,3 +147,17 @@ def test_a_configuration_whose_runs_all_diverged_is_named(study_factory) -> None
     gone = "**gaussian std=0.2 [lr=0.001]**, **gaussian std=0.2 [lr=0.01]**: no run finished, so no table shows them."
     assert gone in warnings
     assert "gaussian std=0.2" not in set(headline(load(folder))["label"])
+
+
+def test_a_measure_no_run_recorded_is_named(study_factory) -> None:
+    import sqlite3
+
+    folder = study_factory(("clean",))
+    with sqlite3.connect(folder / "study.db") as db:  # the study now asks for calibration too; its runs finished
+        (config,) = db.execute("SELECT config FROM studies").fetchone()
+        db.execute("UPDATE studies SET config = ?", (config.replace('"measures": ["clean"]', '"measures": ["clean", '
+                                                                    '"calibration"]'),))  # fmt: skip
+    warnings = said(folder)["warning"]
+    assert ("No run recorded calibration: its runs finished before evaluate.measures listed it; run the study into a "
+            "new folder (--output) to measure it.") in warnings  # fmt: skip
+    assert not any("No run recorded" in w for w in said(study_factory(("clean",)))["warning"])

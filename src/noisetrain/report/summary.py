@@ -199,6 +199,12 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
         gone = lost[~lost["group"].isin(data.counted["group"])]
         if len(gone):
             found.append(Finding("warning", f"{_names(gone)}: no run finished, so no table shows them."))
+    asked = [m if isinstance(m, str) else m["kind"] for m in data.config.evaluate.measures]
+    missing = [m for m in dict.fromkeys(asked) if m not in set(data.records["measure"]) and len(data.counted)]
+    if missing:  # a finished run is not run again: a measure added later has no records
+        found.append(Finding("warning", f"No run recorded {', '.join(missing)}: its runs finished before "
+                                        "evaluate.measures listed it; run the study into a new folder (--output) "
+                                        "to measure it."))  # fmt: skip
     checks = data.records[(data.records["metric"] == "check") & (data.records["value"] == 0)]
     for (measure, setting), part in checks.groupby(["measure", "setting"], sort=False):
         check = json.loads(setting).get("check", "check")
