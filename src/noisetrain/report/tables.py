@@ -32,7 +32,8 @@ PROBLEMS = ("diverged", "failed")
 
 def verdict(row: pd.Series, higher: bool) -> str:
     """What a comparison says: ``baseline``, ``better``/``worse`` (significant after Holm), ``n.s.`` (not
-    significant; ``low power`` where the seeds could not have shown it) or ``not testable``."""
+    significant; ``low power`` where the seeds could not have shown it: too few for any p to pass, or too little
+    power for the chosen effect) or ``not testable``."""
     if row["arm"] == "baseline":
         return "baseline"
     if not row.get("testable", False) or pd.isna(row.get("testable")):
@@ -62,7 +63,8 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         f"the difference to the baseline of the same context, paired by seed. Intervals cover "
         f"{data.variance_sources}. p: exact sign-flip permutation test of the paired differences, Holm-corrected "
         f"across all compared configurations; better/worse: Holm-adjusted p < {alpha}; n.s.: not significant "
-        f"(low power: the seeds could not have shown the observed difference, see the statistics table). "
+        f"(low power: too few seeds for any p to pass Holm's correction, or under 80% power for report.effect; see "
+        f"the statistics table). "
         f"{timing} where a configuration or its baseline trained stacked with other runs (execution.batch: auto), "
         f"whose epoch times are shares of the stack's: execution.batch: off measures them. "
         f"{'Higher' if report.higher else 'Lower'} is better."
