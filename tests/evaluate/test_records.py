@@ -51,6 +51,13 @@ def test_parse_measures():
         parse_measures("clean,robustness")
     with pytest.raises(ConfigError, match="unknown measure 'foo'"):
         parse_measures("foo:x=1")
+    with pytest.raises(ConfigError, match="adversarial: option 'eps' is given twice; give its values as one list"):
+        parse_measures("adversarial:eps=0.1,eps=0.2")  # the second would silently replace the first
+    with pytest.raises(ConfigError, match="clean: option 'kind' is given twice; the measure is named before the colon"):
+        parse_measures("clean:kind=certified,n=10")  # it ran certified under the name clean
+    with pytest.raises(ConfigError, match="clean is given twice with the same options"):
+        parse_measures("clean,clean")
+    assert len(parse_measures("adversarial:norm=l2,adversarial:norm=linf")) == 2  # other options: two measures
 
 
 def test_evaluate_checks_names_and_options_before_any_work():

@@ -57,13 +57,20 @@ def parse_measures(text: str) -> list[dict[str, Any]]:
                 continue
         if "=" in token:
             key, _, value = token.partition("=")
-            specs[-1][key.strip()] = _value(token, value)
+            key = key.strip()
+            if key in specs[-1]:  # "kind" names the measure; a repeated option would silently replace the first
+                what = "the measure is named before the colon" if key == "kind" else "give its values as one list"
+                raise ConfigError(f"measures: {specs[-1]['kind']}: option {key!r} is given twice; {what}")
+            specs[-1][key] = _value(token, value)
         elif key is not None:
             current = specs[-1][key]
             specs[-1][key] = [*(current if isinstance(current, list) else [current]), _value(token, token)]
         else:
             raise ConfigError(f"measures: unknown measure {token!r}{suggest(token, MEASURES)}; known measures: "
                               f"{', '.join(sorted(MEASURES))}")  # fmt: skip
+    repeated = next((spec for i, spec in enumerate(specs) if spec in specs[:i]), None)
+    if repeated is not None:  # it would print and write every record twice
+        raise ConfigError(f"measures: {repeated['kind']} is given twice with the same options")
     return specs
 
 
