@@ -253,7 +253,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "recommend unknown data type": (args("recommend", "--data-type", "audio-ish"), "data"),
     "recommend into a missing folder": (args("recommend", "-t", "tabular", "--write", "{}/missing/s.yaml"),
                                         "error: {}/missing/s.yaml: no such file or folder"),
-    "recommend onto a folder": (args("recommend", "-t", "tabular", "--write", "{}/folder"), "{}/folder: is a folder"),
+    "recommend onto a folder": (args("recommend", "-t", "tabular", "--write", "{}/folder"), "folder' exists"),
+    "recommend onto a file": (args("recommend", "-t", "tabular", "--write", "{}/a_file"), "a_file' exists; recommend"),
 }  # fmt: skip
 
 

@@ -78,6 +78,11 @@ def test_recommend_prints_the_table_and_writes_a_study_that_validates(tmp_path: 
     )
     _, runs = plan(load_study(target))
     assert len(runs) > 10
+    before = target.read_text()
+    result = runner.invoke(app, ["recommend", "--data-type", "image", "--write", str(target)])
+    assert result.exit_code == 2 and "exists; recommend writes a new study file" in result.output
+    assert target.read_text() == before  # never replaced
+    target = tmp_path / "image.yaml"
     result = runner.invoke(app, ["recommend", "--data-type", "image", "--write", str(target)])
     assert "wrote" in result.output and "(10 seeds, 16 comparisons with the baseline)" in result.output
     assert yaml.safe_load(target.read_text())["seeds"] == 10 and "note:" not in result.output

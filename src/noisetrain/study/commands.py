@@ -15,6 +15,7 @@ from rich.progress import TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..files import write_atomic
+from ..registry import ConfigError
 from ..terminal import bars, console
 from .recommend import DATA_TYPES, comparisons, recommended_study, significance_seeds
 from .recommend import recommend as techniques
@@ -154,6 +155,8 @@ def recommend(
     found = techniques(data_type)
     study = None if write is None else recommended_study(data_type, seeds=seeds)
     if write is not None:  # before the table: a path that cannot be written is the only line shown
+        if write.exists():
+            raise ConfigError(f"{str(write)!r} exists; recommend writes a new study file: choose another --write path")
         write_atomic(write, yaml.safe_dump(study, sort_keys=False))
     table = Table(title=f"recommended for {data_type} data")
     for column in ("arm", "start with", "sweep", "why"):
