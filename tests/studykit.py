@@ -8,6 +8,10 @@ import yaml
 from noisetrain.config import parse
 from noisetrain.study.config import StudyConfig
 
+FAILING = {"flip": [{"kind": "label_noise", "rate": 0.1, "num_classes": 9}]}
+"""An arm whose run fails in training: its label noise takes the two training labels that validation tries (8, 8)
+and fails on the first digit 9 ("labels must lie in [0, 9)")."""
+
 
 def tiny_study(**changes: Any) -> dict[str, Any]:
     """Baseline + Gaussian input noise at two strengths, 2 seeds, clean accuracy: 6 runs of ~0.1 s."""

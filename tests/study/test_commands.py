@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from noisetrain.cli import app
 from noisetrain.study import load_study, plan
 
-from studykit import tiny_study, write_study
+from studykit import FAILING, tiny_study, write_study
 
 runner = CliRunner(env={"COLUMNS": "240"})
 
@@ -59,9 +59,7 @@ def test_run_then_rerun_then_export(tmp_path: Path) -> None:
 
 
 def test_run_shows_progress_and_a_failed_run_exits_1(tmp_path: Path) -> None:
-    # label noise over 9 classes takes the first two training labels (8, 8), then fails on a 9 in training
-    flip = [{"kind": "label_noise", "rate": 0.1, "num_classes": 9}]
-    study = tiny_study(seeds=1, baseline=False, noise={"flip": flip})
+    study = tiny_study(seeds=1, baseline=False, noise=FAILING)
     result = runner.invoke(app, ["study", "run", str(write_study(tmp_path, study)), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1 and "1 failed" in result.output
 

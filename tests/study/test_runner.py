@@ -13,7 +13,7 @@ from noisetrain.study.execute import GroupTask, Outcome, Task
 from noisetrain.study.runner import DB, Executor, exclusive, plan, run_study
 from noisetrain.study.store import Store
 
-from studykit import study_config
+from studykit import FAILING, study_config
 
 
 def test_a_study_runs_every_run_once_and_a_rerun_skips_them(tmp_path: Path) -> None:
@@ -65,13 +65,13 @@ def test_a_diverging_run_is_recorded_and_the_study_goes_on(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_a_failing_run_is_retried_then_recorded_with_its_error(tmp_path: Path) -> None:
-    study = study_config(seeds=1, baseline=False, noise={"cutout": [{"kind": "cutout", "size": 2}]})  # flat data
+    study = study_config(seeds=1, baseline=False, noise=FAILING)
     result = run_study(study, tmp_path / "study", retries=1)
     assert result.statuses == {"failed": 1}
     with Store(tmp_path / "study" / DB) as store:
         run = store.runs().iloc[0]
         assert run.status == "failed" and run.attempts == 2
-        assert run.message.startswith("training failed: ") and "cutout expects images" in run.message
+        assert run.message.startswith("training failed: ") and "labels must lie in [0, 9)" in run.message
     # failed runs are unfinished: a rerun tries them again
     assert run_study(study, tmp_path / "study").skipped == 0
 

@@ -20,7 +20,7 @@ from noisetrain.study.commands import DEMO
 from noisetrain.study.store import Store
 from noisetrain.study.tracking import flatten, mlflow_name, open_tracker, params
 
-from studykit import study_config
+from studykit import FAILING, study_config
 
 mlflow = pytest.importorskip("mlflow")
 pytest.importorskip("tensorboard")
@@ -309,8 +309,7 @@ def test_mlflow_and_tensorboard_readers_see_every_run_of_the_whole_demo_study(
 
 @pytest.mark.slow
 def test_a_failed_run_is_logged_as_failed_and_replaced_when_it_runs_again(tmp_path: Path) -> None:
-    cutout = {"cutout": [{"kind": "cutout", "size": 2}]}  # on flat digits: the run fails
-    study = study_config(seeds=1, baseline=False, noise=cutout, execution={"tracking": "mlflow"})
+    study = study_config(seeds=1, baseline=False, noise=FAILING, execution={"tracking": "mlflow"})
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     ids = []
     for _ in range(2):
