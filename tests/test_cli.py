@@ -43,6 +43,8 @@ def test_resume_continues_the_checkpoint(tmp_path):
     assert (tmp_path / "out" / "config.yaml").read_bytes() == config  # a refused resume changes nothing
     again = runner.invoke(app, ["train", "--config", f"{out}/config.yaml", "--output", out, "--resume", "--quiet"])
     assert again.exit_code == 0, again.output  # the README's resume command
+    short = runner.invoke(app, ["train", "--output", out, "--resume", "--quiet"])
+    assert short.exit_code == 0, short.output  # without --config: the run's own config.yaml
 
 
 def test_bad_config_is_one_clear_message_before_any_work(tmp_path):

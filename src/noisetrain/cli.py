@@ -74,7 +74,9 @@ def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for config, metrics, checkpoint.")] = Path(
         "runs/train"
     ),
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT/checkpoint.pt.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from OUTPUT/checkpoint.pt (default config: OUTPUT/config.yaml).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     threads: Threads = 1,
 ) -> None:
@@ -83,6 +85,8 @@ def train(
     from .train import run
     from .train.callbacks import ProgressBar
 
+    if resume and config is None and (output / "config.yaml").is_file():
+        config = output / "config.yaml"  # the run's own config: what resuming it needs
     run_config = load_config(config, overrides=overrides or ())
     use_threads(threads)
     with bars(quiet=quiet) as progress:

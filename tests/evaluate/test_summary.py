@@ -67,6 +67,7 @@ def test_values_are_shown_by_kind(metric: str, value: float, shown: str, differe
 def test_intervals_and_key_names() -> None:
     assert show_interval("accuracy", 0.9, 0.95) == "[90.00, 95.00]" and show_interval("nll", 0.1, 0.25) == "[0.1, 0.25]"
     assert show_interval("accuracy", math.nan, 0.9) == ""
+    assert show_interval("accuracy", -4e-6, 0.0052) == "[0.00, 0.52]"  # not -0.00
     key = Key("accuracy", "{attack} eps={eps:.3g}", lambda s: s["eps"] > 0)
     assert key.matches("accuracy", {"eps": 0.1}) and not key.matches("accuracy", {"eps": 0})
     assert not key.matches("check", {"eps": 0.1}) and key.name({"attack": "fgsm", "eps": 0.0313}) == "fgsm eps=0.0313"

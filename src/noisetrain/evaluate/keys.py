@@ -110,8 +110,8 @@ def show_interval(name: str, low: float, high: float) -> str:
     ``[0.0121, 0.0146]``; empty when unknown."""
     if low is None or high is None or math.isnan(low) or math.isnan(high):
         return ""
-    if metric(name).percent:
-        return f"[{100 * low:.2f}, {100 * high:.2f}]"
+    if metric(name).percent:  # + 0.0: an end that rounds to zero from below is 0.00, not -0.00
+        return f"[{round(100 * low, 2) + 0.0:.2f}, {round(100 * high, 2) + 0.0:.2f}]"
     return f"[{_digits(low)}, {_digits(high)}]"
 
 
