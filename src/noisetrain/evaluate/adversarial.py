@@ -29,6 +29,7 @@ from torch import nn
 from ..attacks import FGSM, PGD, Attack
 from ..attacks.base import NORMS, START_RADII
 from ..data import Dataset
+from ..models.base import closed_form
 from ..noise.inject import evaluation_mode, mc_mode
 from ..registry import ConfigError
 from .keys import Key
@@ -46,7 +47,7 @@ MASKED_FRACTION = 0.5
 def _bounds_contain_data(options: Mapping[str, Any], data: Dataset, model: nn.Module) -> None:
     """The model must have input gradients to follow (not a closed-form one such as kNN), and explicit ``bounds``
     must contain every test input."""
-    if callable(getattr(model, "fit", None)):
+    if closed_form(model):
         raise ConfigError(f"adversarial: {type(model).__name__} is fitted in closed form and has no input gradient "
                           "for an attack to follow; evaluate it with clean, noise_sweep or corruptions")  # fmt: skip
     box = options["bounds"]

@@ -238,7 +238,7 @@ class NoiseCallback(TrainerCallback):
         handle = self._attach(kwargs["model"], self.seed if self.seed is not None else args.seed)
         try:
             self._check_optimizer(handle, kwargs["optimizer"])
-            handle.kl_weight = kl_weight(handle, kwargs.get("train_dataloader"))
+            handle.kl_weight = kl_weight(handle, getattr(kwargs.get("train_dataloader"), "dataset", None))
             if state.global_step:  # resumed from a checkpoint
                 self._resume(handle, _checkpoint(args, state) / NOISE_FILE, state.global_step)
         except BaseException:

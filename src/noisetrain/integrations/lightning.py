@@ -111,7 +111,7 @@ class NoiseCallback(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         assert self.handle is not None
-        self.handle.kl_weight = kl_weight(self.handle, trainer.train_dataloader)
+        self.handle.kl_weight = kl_weight(self.handle, getattr(trainer.train_dataloader, "dataset", None))
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int

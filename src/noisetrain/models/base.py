@@ -58,6 +58,12 @@ def build_model(
     return MODELS.build(spec, field=field, input_shape=input_shape, num_outputs=num_outputs)
 
 
+def closed_form(model: nn.Module) -> bool:
+    """Whether ``model`` is fitted in closed form by a ``fit(x, y)`` method (the kNN baseline): no gradient
+    training, no noise recipe, no input gradient."""
+    return callable(getattr(model, "fit", None))
+
+
 def check_io(
     owner: str, input_shape: tuple[int, ...], num_outputs: int, ndims: tuple[int, ...] | None = None
 ) -> tuple[int, ...]:

@@ -224,17 +224,17 @@ def has_bayesian_weights(handle: NoiseHandle) -> bool:
     return any(isinstance(injector, BayesianWeights) for injector in handle.injectors("weights"))
 
 
-def kl_weight(handle: NoiseHandle, loader: Any) -> float:
-    """The weight of the KL term of ``handle``'s Bayesian weights when a framework trains on ``loader``: 1 / the
-    number of training examples, as in ``fit``; 0 without Bayesian weights."""
+def kl_weight(handle: NoiseHandle, train: Any) -> float:
+    """The weight of the KL term of ``handle``'s Bayesian weights when training on the data set ``train``: 1 / the
+    number of training examples (the minibatch ELBO); 0 without Bayesian weights."""
     if not has_bayesian_weights(handle):
         return 0.0
     try:
-        return 1 / len(loader.dataset)
-    except (AttributeError, TypeError):
+        return 1 / len(train)
+    except TypeError:
         raise ConfigError(
-            "NoiseCallback: Bayesian weights weigh their KL term by the number of training examples, and the "
-            "train dataset has no len(); use a map-style dataset"
+            "Bayesian weights weigh their KL term by the number of training examples, and the train dataset has no "
+            "len(); use a map-style dataset"
         ) from None
 
 

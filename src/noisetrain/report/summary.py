@@ -88,9 +88,10 @@ def _context_findings(data: StudyData, rows: pd.DataFrame) -> list[tuple[str, st
     beats = compared["diff"].ne(0) & ((compared["diff"] > 0) == report.higher)
     if beats[compared["group"] == best["group"]].any():
         lead = f"Best {how}: {label}, {value}"
+    elif beats.any():
+        lead = f"The best {how}, {label}, does not beat it: {value}"
     else:
-        lead = "No configuration beats the baseline; t" if not beats.any() else "T"
-        lead += f"he best {how}, {label}, does not beat it: {value}"
+        lead = f"No configuration beats the baseline; the best {how}, {label}, does not beat it: {value}"
     found = [("best", f"{lead} against the baseline's {_value(name, baseline)}: {difference(name, best)}, "
                       f"{_test(best)}.{aside}")]  # fmt: skip
     significant = compared[compared["significant"].eq(True)]

@@ -29,9 +29,10 @@ from torch import nn
 from ..attacks import build_attack
 from ..config import DATA_FACTS, TrainConfig, parse
 from ..data import Dataset
+from ..models.base import closed_form
 from ..noise.base import NOISE, derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject, recipe_items
-from ..noise.weights import has_bayesian_weights
+from ..noise.weights import kl_weight
 from ..registry import ConfigError
 from .callbacks import Callback, Callbacks
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -82,7 +83,7 @@ class Loop:
         self.checkpoint, self.extra = checkpoint, dict(extra)
         self.loss_name = resolve_loss(config.loss, data)
         self.target_scale = target_scale(data)
-        self.closed_form = callable(getattr(model, "fit", None))
+        self.closed_form = closed_form(model)
         if isinstance(noise, NoiseHandle):
             self.handle = noise
         else:
@@ -90,7 +91,7 @@ class Loop:
         if self.closed_form and len(self.handle):
             raise ConfigError(f"noise: {type(model).__name__} is fitted in closed form: a noise recipe has no effect")
         self.steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
-        self.handle.kl_weight = 1 / len(data.train) if has_bayesian_weights(self.handle) else 0.0  # ELBO per example
+        self.handle.kl_weight = kl_weight(self.handle, data.train)
         self.data_order = torch.Generator().manual_seed(derive_seed(seed, "data"))
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None

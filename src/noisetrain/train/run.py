@@ -23,6 +23,7 @@ from ..data import Dataset, load_data
 from ..evaluate.keys import metric
 from ..files import strict_json, write_atomic
 from ..models import build_model
+from ..models.base import closed_form
 from ..noise.base import derive_seed
 from ..noise.inject import NoiseHandle
 from ..registry import ConfigError
@@ -31,6 +32,9 @@ from .checkpoint import load_checkpoint
 from .environment import environment
 from .loop import BATCHED_RESUME, TrainResult, attach_noise, fit
 from .metrics import evaluate_split, resolve_loss, target_scale
+
+RUN_FILES = ("config.yaml", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "result.json", "records.json")
+"""The files of a run's folder: ``run``'s, and the records ``noisetrain evaluate`` writes next to them."""
 
 
 @dataclass
@@ -85,7 +89,7 @@ def check_training(train: TrainConfig, data: Dataset, model: nn.Module) -> None:
     of two training inputs, in eval mode), a loss of the other task, early stopping without a validation split or
     on a metric the task does not have (closed-form models train in one step and ignore both)."""
     resolve_loss(train.loss, data)
-    if callable(getattr(model, "fit", None)):
+    if closed_form(model):
         return
     check_forward(model, data)
     if train.adversarial is not None and not data.train.x.is_floating_point():
@@ -122,7 +126,7 @@ def load_run(path: str | Path) -> tuple[RunConfig, Dataset, nn.Module]:
     except (RuntimeError, KeyError) as error:
         raise ConfigError(f"checkpoint {str(path)!r} does not fit the model its config builds: "
                           f"{str(error).strip().splitlines()[0]}") from None  # fmt: skip
-    if callable(getattr(model, "fit", None)):
+    if closed_form(model):
         model.fit(data.train.x, data.train.y)
     return config, data, model.eval()
 
@@ -132,7 +136,7 @@ def attach_checked(model: nn.Module, config: RunConfig, data: Dataset) -> NoiseH
     examples through a copy (batch noise, then the copy in training mode, without gradients and with torch's global
     random state restored): a recipe the data cannot take (cutout on flat inputs, mixup on regression targets) is
     a ``ConfigError`` here instead of a failure in the first batch."""
-    if config.noise and not callable(getattr(model, "fit", None)):
+    if config.noise and not closed_form(model):
         spare = copy.deepcopy(model)  # the model itself draws nothing and keeps its BatchNorm statistics
         handle = attach_noise(spare, config.noise, data, seed=config.seed)
         try:
@@ -182,20 +186,17 @@ def run(
         check_resume(config, checkpoint)
     data, model = build(config)
     handle = attach_checked(model, config, data)
-    held = [name for name in RUN_FILES if folder is not None and (folder / name).exists()]
-    if fresh and held and not resume:
-        raise ConfigError(f"{str(folder)!r} holds a run already ({held[0]}): continue it with --resume, or write "
-                          "this one to another --output")  # fmt: skip
+    if fresh and not resume and folder is not None:
+        held = next((name for name in RUN_FILES if (folder / name).exists()), None)
+        if held is not None:
+            raise ConfigError(f"{str(folder)!r} holds a run already ({held}): continue it with --resume, or write "
+                              "this one to another --output")  # fmt: skip
     trained = fit(
         model, data, noise=handle, config=config.train, seed=config.seed, device=device,
         callbacks=[*callbacks, *start_run(config, folder)], checkpoint=checkpoint,
         resume=checkpoint if resume else None, extra={"run": config.model_dump(mode="json")},
     )  # fmt: skip
     return finish_run(config, data, model, trained, folder)
-
-
-RUN_FILES = ("config.yaml", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "result.json", "records.json")
-"""The files of a run's folder: ``run``'s, and the records ``noisetrain evaluate`` writes next to them."""
 
 
 def start_run(config: RunConfig, folder: Path | None) -> list[Callback]:
