@@ -103,6 +103,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
                                   "noise: the recipe cannot act on the training batches of data 'digits': cutout"),
     "train mixup on regression": (args("train", *TINY, "--set", "data=diabetes",
                                        "--set", "noise=[{kind: mixup}]", "-o", "{}/never"), "soft targets"),
+    "train resume of no run": (args("train", "-o", "{}/folder", "--resume"),
+                               "resume: '{}/folder' holds no run (no config.yaml); give the folder of a run"),
     "train too many threads": (args("train", *TINY, "--threads", "50000"), "less than or equal to 1024"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),
                                   "'{}/run' holds a run already (config.yaml): continue it with --resume, or write"),

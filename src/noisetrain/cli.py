@@ -85,8 +85,12 @@ def train(
     from .train import run
     from .train.callbacks import ProgressBar
 
-    if resume and config is None and (output / "config.yaml").is_file():
-        config = output / "config.yaml"  # the run's own config: what resuming it needs
+    if resume and config is None:  # the run's own config: what resuming it needs
+        if (output / "config.yaml").is_file():
+            config = output / "config.yaml"
+        elif not overrides:
+            raise ConfigError(f"resume: {str(output)!r} holds no run (no config.yaml); give the folder of a run as "
+                              "--output, or its config with --config")  # fmt: skip
     run_config = load_config(config, overrides=overrides or ())
     use_threads(threads)
     with bars(quiet=quiet) as progress:
