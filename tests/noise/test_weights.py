@@ -376,6 +376,26 @@ def test_learnable_alpha_gets_gradient(at):
         assert injector.alpha.grad.abs() > 0
 
 
+def test_learnable_gradients_are_those_of_x_plus_alpha_std_eps():
+    """A one-value alpha takes its gradient as one dot product (``_ScaledNoise``): the same gradients as autograd's
+    through ``x + alpha * std(x) * eps``, for x and alpha (float64)."""
+    x = torch.randn(64, 33, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    alpha = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(64, 33, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    out = learnable_noise(x, alpha, generator=torch.Generator().manual_seed(2))
+    (out * weight).sum().backward()
+    eps = (out.detach() - x.detach()) / (alpha.detach() * x.detach().std())
+    x_grad, alpha_grad = x.grad.clone(), alpha.grad.clone()
+    x.grad = alpha.grad = None
+    (x + alpha * x.detach().std() * eps).mul(weight).sum().backward()
+    torch.testing.assert_close(alpha_grad, alpha.grad, rtol=1e-12, atol=0)
+    torch.testing.assert_close(x_grad, x.grad, rtol=0, atol=0)
+    def noisy(a: torch.Tensor) -> torch.Tensor:  # the same eps at each call; std(x) takes no gradient
+        return learnable_noise(x.detach(), a, generator=torch.Generator().manual_seed(3))
+
+    assert torch.autograd.gradcheck(noisy, (alpha,))
+
+
 def test_learnable_errors():
     with pytest.raises(ConfigError, match=r"LearnableNoise\.init must be in \[0"):
         LearnableNoise(-0.1)

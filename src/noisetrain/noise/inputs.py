@@ -15,6 +15,7 @@ Families: additive noise (``gaussian``, ``uniform``), speckle noise (which is
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -46,6 +47,30 @@ def tensor_std(x: torch.Tensor) -> torch.Tensor:
     if variance.item() < 0.01 * squared_mean.item():  # on the CPU: no device to wait for
         return x.std()
     return variance.sqrt()
+
+
+class _ScaledNoise(torch.autograd.Function):
+    """``x + scale * eps`` for a one-value ``scale`` with a gradient (learnable noise's ``alpha``): its gradient is
+    one dot product of the output's gradient with ``eps``, where ``addcmul``'s backward multiplies and then reduces."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: torch.Tensor, scale: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(x, eps, scale)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        _, scale, eps = inputs
+        ctx.save_for_backward(eps)
+        ctx.scale_shape = scale.shape
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, None]:
+        (eps,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[1]:
+            return grad, None, None
+        return grad, torch.dot(grad.reshape(-1), eps.reshape(-1)).reshape(ctx.scale_shape), None
 
 
 def gaussian_noise(
@@ -84,7 +109,12 @@ def gaussian_noise(
             out = x.add(eps, alpha=std)
         else:
             sigma = scale if std == 1 else std * scale  # std 1 (Bayesian layers): no pass over a per-entry scale
-            out = torch.addcmul(x, eps, sigma) if mode == "additive" else x * (1 + eps * sigma)  # addcmul: one pass
+            if mode == "multiplicative":
+                out = x * (1 + eps * sigma)
+            elif sigma.requires_grad and sigma.numel() == 1 and torch.is_grad_enabled():
+                out = _ScaledNoise.apply(x, sigma, eps)
+            else:
+                out = torch.addcmul(x, eps, sigma)  # one pass
     return out if clip is None else out.clamp(*clip)
 
 

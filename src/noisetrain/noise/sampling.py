@@ -126,10 +126,13 @@ class WeightLaw(Tensor):
 
     def variance(self, groups: int) -> Tensor:
         """``scale²`` as a weight for ``f(x², ·)``: with one output channel where all channels share it."""
-        variance = torch.as_tensor(self.scale, dtype=self.loc.dtype, device=self.loc.device).square()
+        variance = self.scale_tensor().square()
         variance = variance.reshape((1,) * (self.loc.dim() - variance.dim()) + variance.shape)
         rows = 1 if variance.shape[0] == 1 and groups == 1 else self.loc.shape[0]
         return variance.expand(rows, *self.loc.shape[1:])
+
+    def scale_tensor(self) -> Tensor:
+        return torch.as_tensor(self.scale, dtype=self.loc.dtype, device=self.loc.device)
 
     def flips(self, x: Tensor, out: Tensor, channel: int) -> tuple[Tensor, Tensor]:
         """Flipout's signs ``s_in``, ``s_out``, one per example and channel, drawn at the first use in the pass
@@ -206,14 +209,29 @@ def _add_local_noise(
     b: WeightLaw | None,
 ) -> Tensor:
     """``out + sqrt(f(x², W_scale²) + b_scale²) * eps``, one ``eps`` per output value."""
+    eps = normal(out.shape, (b if w is None else w).generator, device=out.device, dtype=out.dtype)
+    return out.addcmul(_local_std(func, bound, x, out, channel, w, b), eps)
+
+
+def _local_std(
+    func: Callable[..., Tensor],
+    bound: dict[str, Any],
+    x: Tensor,
+    out: Tensor,
+    channel: int,
+    w: WeightLaw | None,
+    b: WeightLaw | None,
+) -> Tensor:
+    """``sqrt(f(x², W_scale²) + b_scale²)``; a linear layer's weight with one scale and a clean bias: ``scale·|x|``
+    (one norm per example, and one pass back)."""
+    if w is not None and b is None and func is F.linear and w.scale_tensor().numel() == 1:
+        return torch.linalg.vector_norm(x, dim=-1, keepdim=True) * w.scale_tensor().reshape(())
     variance = out.new_zeros(())
     if w is not None:
         variance = func(x * x, w.variance(bound.get("groups", 1)), None, **bound)
     if b is not None:
-        scale = torch.as_tensor(b.scale, dtype=out.dtype, device=out.device)
-        variance = variance + _along(scale.square(), out, channel)
-    eps = normal(out.shape, (b if w is None else w).generator, device=out.device, dtype=out.dtype)
-    return out.addcmul(variance.clamp_min(torch.finfo(out.dtype).tiny).sqrt(), eps)  # clamp: no infinite gradient at 0
+        variance = variance + _along(b.scale_tensor().square(), out, channel)
+    return variance.clamp_min(torch.finfo(out.dtype).tiny).sqrt()  # clamp: no infinite gradient at 0
 
 
 def _add_flipout_noise(
