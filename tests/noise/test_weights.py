@@ -376,24 +376,23 @@ def test_learnable_alpha_gets_gradient(at):
         assert injector.alpha.grad.abs() > 0
 
 
-def test_learnable_gradients_are_those_of_x_plus_alpha_std_eps():
-    """A one-value alpha takes its gradient as one dot product (``_ScaledNoise``): the same gradients as autograd's
-    through ``x + alpha * std(x) * eps``, for x and alpha (float64)."""
-    x = torch.randn(64, 33, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
-    alpha = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
-    weight = torch.randn(64, 33, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    out = learnable_noise(x, alpha, generator=torch.Generator().manual_seed(2))
+@pytest.mark.parametrize(("alpha_shape", "dim"), [((), 1), ((260,), 0)])
+def test_learnable_gradients_are_those_of_x_plus_alpha_std_eps(alpha_shape, dim):
+    """On a large tensor a one-value alpha, or one per index of the first dim, takes its gradient as a dot product
+    (``_ScaledNoise``): the same gradients as autograd's through ``x + alpha * std(x) * eps`` (float64)."""
+    x = torch.randn(260, 256, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    alpha = torch.rand(alpha_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(4)).requires_grad_()
+    weight = torch.randn(260, 256, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    out = learnable_noise(x, alpha, dim=dim, generator=torch.Generator().manual_seed(2))
+    assert type(out.grad_fn).__name__ == "_ScaledNoiseBackward"
     (out * weight).sum().backward()
-    eps = (out.detach() - x.detach()) / (alpha.detach() * x.detach().std())
+    scale = alpha.detach().view(-1, *[1] * (1 - dim)) * x.detach().std()
+    eps = (out.detach() - x.detach()) / scale
     x_grad, alpha_grad = x.grad.clone(), alpha.grad.clone()
     x.grad = alpha.grad = None
-    (x + alpha * x.detach().std() * eps).mul(weight).sum().backward()
+    (x + alpha.view(-1, *[1] * (1 - dim)) * x.detach().std() * eps).mul(weight).sum().backward()
     torch.testing.assert_close(alpha_grad, alpha.grad, rtol=1e-12, atol=0)
     torch.testing.assert_close(x_grad, x.grad, rtol=0, atol=0)
-    def noisy(a: torch.Tensor) -> torch.Tensor:  # the same eps at each call; std(x) takes no gradient
-        return learnable_noise(x.detach(), a, generator=torch.Generator().manual_seed(3))
-
-    assert torch.autograd.gradcheck(noisy, (alpha,))
 
 
 def test_learnable_errors():
