@@ -30,6 +30,9 @@ def test_defaults_and_bare_kind_names():
         ({"train": {"adversarial": {"attack": {"kind": "pgd", "eps": -1}}}}, "eps"),
         ({"device": "gpu0"}, "device must be 'cpu', 'cuda'"),
         ({"seed": -1}, "seed: Input should be greater than or equal to 0"),
+        ({"seed": True}, "^invalid config: seed: must be an integer, got true$"),  # pydantic alone: seed 1
+        ({"train": {"optimizer": {"lr": False}}}, "train.optimizer.lr: must be a number, got false"),
+        ({"train": {"grad_clip": True}}, "train.grad_clip: must be a number, got true"),
     ],
 )
 def test_errors_name_the_field(change, message):

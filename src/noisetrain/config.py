@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 import typing
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .registry import ConfigError, parameter_defaults, parameter_names, suggest
 
@@ -95,10 +96,27 @@ def as_spec(value: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """Base of every config: unknown keys are errors, numbers must be finite; values are checked on assignment
-    too."""
+    """Base of every config: unknown keys are errors, numbers must be finite and not true/false; values are checked
+    on assignment too."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_truth_values_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """pydantic takes true as 1 and false as 0 for a number: ``seed: true`` would be seed 1."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _takes_numbers(field.annotation):
+            if any(isinstance(v, bool) for v in (value if isinstance(value, list) else [value])):
+                kind = "a number" if float in (field.annotation, *typing.get_args(field.annotation)) else "an integer"
+                raise ValueError(f"must be {kind}, got {json.dumps(value)}")
+        return value
+
+
+def _takes_numbers(annotation: Any) -> bool:
+    """Whether a field holds numbers: int or float, optionally None, or a list of them."""
+    numbers, parts = {int, float, type(None)}, set(typing.get_args(annotation))
+    return annotation in numbers or (bool(parts) and parts <= numbers)
 
 
 class OptimizerConfig(Strict):
@@ -265,7 +283,8 @@ def validate(config: RunConfig | Mapping[str, Any]) -> RunConfig:
 
 
 def describe(error: ValidationError, model: type[BaseModel] | None = None) -> str:
-    """One line per problem: ``field.path: message``; an unknown field of ``model`` gets the closest known one."""
+    """``field.path: message`` for each problem (one line where there is one); an unknown field of ``model`` gets the
+    closest known one."""
     lines = []
     for problem in error.errors():
         path = ".".join(str(part) for part in problem["loc"]) or "config"
@@ -273,7 +292,7 @@ def describe(error: ValidationError, model: type[BaseModel] | None = None) -> st
         if problem["type"] == "extra_forbidden" and model is not None:
             message += suggest(problem["loc"][-1], _fields(model, problem["loc"][:-1]))
         lines.append(message if not problem["loc"] or message.startswith(path) else f"{path}: {message}")
-    return "invalid config:\n  " + "\n  ".join(lines)
+    return "invalid config: " + lines[0] if len(lines) == 1 else "invalid config:\n  " + "\n  ".join(lines)
 
 
 def _fields(model: type[BaseModel], path: Sequence[Any]) -> list[str]:

@@ -34,6 +34,12 @@ BAD = {
     "negative seed count": ({"seeds": 0}, r"seeds: a count must be in \[1, 1,000,000\], got 0"),
     "bad backend": ({"execution": {"backend": "slurm"}}, r"execution.backend: Input should be 'local' or 'ray'"),
     "address without ray": ({"execution": {"address": "auto"}}, r"execution.address 'auto' is a Ray cluster address"),
+    "true as a seed": ({"seeds": [0, True]}, r"seeds: must be an integer, got \[0, true\]"),
+    "true as a worker count": ({"execution": {"workers": True}}, r"execution.workers: must be an integer, got true"),
+    "true in a schedule": (
+        {"train": {"lr_schedule": {"kind": "cosine", "start": True}}},
+        r"cosine schedule: start must be a number, got True",
+    ),
     "bad workers": ({"execution": {"workers": 0}}, r"execution.workers: .*greater than or equal to 1"),
     "unknown measure": ({"evaluate": {"measures": ["clean", "robustnes"]}}, r"evaluate.measures\[1\]: unknown measure"),
     "bad measure value": (

@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from ..checks import check_number
 from ..registry import ConfigError, Registry, parameter_names
 
 SCHEDULES: Registry[Schedule] = Registry("schedule")
@@ -53,13 +54,18 @@ class Schedule:
     def __hash__(self) -> int:
         return hash(repr(self))
 
+    def number(self, name: str, value: Any, low: float = -math.inf, high: float = math.inf, **opening: bool) -> float:
+        """``value`` as a float, or ``ConfigError`` naming this schedule's ``name`` unless it is a finite number (not
+        true/false) in ``[low, high]`` (``low_open``/``high_open`` open it)."""
+        return check_number(f"{self.kind} schedule: {name}", value, low, high, **opening)
+
 
 @SCHEDULES.register("constant")
 class Constant(Schedule):
     """The same value throughout training."""
 
     def __init__(self, value: float) -> None:
-        self.value = float(value)
+        self.value = self.number("value", value)
 
     def at(self, progress: float) -> float:
         return self.value
@@ -70,8 +76,8 @@ class Linear(Schedule):
     """Straight line from ``start`` (progress 0) to ``end`` (progress 1)."""
 
     def __init__(self, start: float, end: float) -> None:
-        self.start = float(start)
-        self.end = float(end)
+        self.start = self.number("start", start)
+        self.end = self.number("end", end)
 
     def at(self, progress: float) -> float:
         return self.start + (self.end - self.start) * progress
@@ -82,8 +88,8 @@ class Cosine(Schedule):
     """Half cosine from ``start`` to ``end`` (SGDR, Loshchilov & Hutter 2017, arXiv:1608.03983)."""
 
     def __init__(self, start: float, end: float = 0.0) -> None:
-        self.start = float(start)
-        self.end = float(end)
+        self.start = self.number("start", start)
+        self.end = self.number("end", end)
 
     def at(self, progress: float) -> float:
         return self.end + (self.start - self.end) * 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -94,10 +100,8 @@ class Exponential(Schedule):
     """Geometric interpolation ``start * (end / start) ** progress``; both must be > 0."""
 
     def __init__(self, start: float, end: float) -> None:
-        if start <= 0 or end <= 0:
-            raise ConfigError(f"exponential schedule needs start > 0 and end > 0, got start={start}, end={end}")
-        self.start = float(start)
-        self.end = float(end)
+        self.start = self.number("start", start, 0, low_open=True)
+        self.end = self.number("end", end, 0, low_open=True)
 
     def at(self, progress: float) -> float:
         return self.start * (self.end / self.start) ** progress
@@ -111,14 +115,17 @@ class Step(Schedule):
     """
 
     def __init__(self, values: Sequence[float], milestones: Sequence[float]) -> None:
-        values, milestones = tuple(map(float, values)), tuple(map(float, milestones))
+        if not isinstance(values, Sequence) or not isinstance(milestones, Sequence):
+            raise ConfigError(f"step schedule: values and milestones must be lists, got {values!r} and {milestones!r}")
+        values = tuple(self.number(f"values[{i}]", v) for i, v in enumerate(values))
+        milestones = tuple(self.number(f"milestones[{i}]", m, 0, 1) for i, m in enumerate(milestones))
         if len(values) != len(milestones) + 1:
             raise ConfigError(
                 f"step schedule needs one more value than milestones, got {len(values)} values "
                 f"and {len(milestones)} milestones"
             )
-        if list(milestones) != sorted(milestones) or any(not 0 <= m <= 1 for m in milestones):
-            raise ConfigError(f"step schedule milestones must be increasing and in [0, 1], got {list(milestones)}")
+        if list(milestones) != sorted(milestones):
+            raise ConfigError(f"step schedule: milestones must be increasing, got {list(milestones)}")
         self.values = values
         self.milestones = milestones
 
@@ -134,11 +141,9 @@ class Warmup(Schedule):
     """Linear ramp from ``start`` to ``value`` over the first ``warmup`` fraction of training, then flat."""
 
     def __init__(self, value: float, warmup: float = 0.1, start: float = 0.0) -> None:
-        if not 0 < warmup <= 1:
-            raise ConfigError(f"warmup schedule: warmup must be in (0, 1], got {warmup}")
-        self.value = float(value)
-        self.warmup = float(warmup)
-        self.start = float(start)
+        self.value = self.number("value", value)
+        self.warmup = self.number("warmup", warmup, 0, 1, low_open=True)
+        self.start = self.number("start", start)
 
     def at(self, progress: float) -> float:
         return self.start + (self.value - self.start) * min(progress / self.warmup, 1.0)
@@ -154,11 +159,9 @@ class Anneal(Schedule):
     """
 
     def __init__(self, start: float, gamma: float = 0.55, rate: float = 100.0) -> None:
-        if gamma < 0 or rate < 0:
-            raise ConfigError(f"anneal schedule needs gamma >= 0 and rate >= 0, got gamma={gamma}, rate={rate}")
-        self.start = float(start)
-        self.gamma = float(gamma)
-        self.rate = float(rate)
+        self.start = self.number("start", start)
+        self.gamma = self.number("gamma", gamma, 0)
+        self.rate = self.number("rate", rate, 0)
 
     def at(self, progress: float) -> float:
         return self.start / (1.0 + self.rate * progress) ** self.gamma
