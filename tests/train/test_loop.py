@@ -110,7 +110,7 @@ def test_early_stopping_restores_a_true_copy_of_the_best_weights():
     model = mlp()
     result = fit(model, toy_data(), config=config, callbacks=[recorder])
     assert result.status == "early_stopped" and result.best_epoch == 1 and len(result.history) == 3
-    assert "best epoch 1" in result.message
+    assert result.message.endswith("has not improved for 2 epochs; best epoch 1")
     final = model.state_dict()
     assert all(torch.equal(final[k], v) for k, v in recorder.states[0].items())
     assert not all(torch.equal(final[k], v) for k, v in recorder.states[-1].items())
@@ -230,6 +230,7 @@ def test_closed_form_models_are_fitted_once():
     knn = build_model({"kind": "knn", "k": 3}, input_shape=data.input_shape, num_outputs=3)
     result = fit(knn, data, config={"epochs": 5})
     assert result.status == "completed" and len(result.history) == 1 and result.history[0]["val_accuracy"] > 0.6
+    assert result.message == "trained for 1 epoch"
     with pytest.raises(ConfigError, match="fitted in closed form"):
         fit(knn, data, noise=[{"kind": "gaussian", "std": 0.1}])
 

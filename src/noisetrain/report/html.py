@@ -14,6 +14,7 @@ from html import escape
 
 import yaml
 
+from ..text import counted
 from .data import StudyData
 from .figures import Plot
 from .formats import Table
@@ -68,7 +69,7 @@ def page(data: StudyData, findings: list[Finding], tables: list[Table], plots: l
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>noisetrain report: {escape(study.name)}</title><style>{STYLE}</style></head><body>",
         f"<h1>Study {escape(study.name)}</h1>",
-        f'<p class="meta">{len(data.runs)} runs ({escape(statuses)}); headline: {escape(report.measure)} '
+        f'<p class="meta">{counted(len(data.runs), "run")} ({escape(statuses)}); headline: {escape(report.measure)} '
         f"{escape(report.metric)} ({'higher' if report.higher else 'lower'} is better), {report.confidence:.0%} "
         "intervals. CSV, Markdown and LaTeX tables and the PNG figures lie next to this page.</p>",
         "<nav>" + "\n".join(f'<a href="#{escape(a)}">{escape(t)}</a>' for a, t, _ in sections) + "</nav>",

@@ -17,6 +17,7 @@ from rich.table import Table
 from ..files import write_atomic
 from ..registry import ConfigError
 from ..terminal import bars, console
+from ..text import counted
 from .recommend import DATA_TYPES, comparisons, recommended_study, significance_seeds
 from .recommend import recommend as techniques
 
@@ -41,7 +42,7 @@ def validate(study: StudyFile, overrides: Overrides = None) -> None:
     from .runner import batch_plan, plan
 
     config, runs = plan(load_study(study, overrides=overrides or ()))
-    table = Table(title=f"study {config.name}: {len(runs)} runs")
+    table = Table(title=f"study {config.name}: {counted(len(runs), 'run')}")
     for column in ("key", "arm", "label", "seed", "context"):
         table.add_column(column)
     for run in runs:
@@ -106,7 +107,7 @@ def execute(config: StudyConfig, output: Path | None, quiet: bool, **execution: 
         result = run_study(config, folder, on_event=show, **execution)  # type: ignore[arg-type]
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items())) or "nothing new"
     console.print(
-        f"{result.total} runs: {result.skipped} already finished; this time {counts}. Store: {folder / DB}",
+        f"{counted(result.total, 'run')}: {result.skipped} already finished; this time {counts}. Store: {folder / DB}",
         highlight=False,
     )
     return result

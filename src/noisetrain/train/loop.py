@@ -34,6 +34,7 @@ from ..noise.base import NOISE, derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject, recipe_items
 from ..noise.weights import kl_weight
 from ..registry import ConfigError
+from ..text import counted
 from .callbacks import Callback, Callbacks
 from .checkpoint import load_checkpoint, save_checkpoint
 from .early_stopping import EarlyStopping
@@ -237,13 +238,13 @@ class Loop:
         if self.stopper is not None and self.stopper.update(record, self._weights):
             return "early_stopped", (
                 f"stopped after epoch {self.epoch}: {self.stopper.config.monitor} has not improved for "
-                f"{self.stopper.config.patience} epochs; best epoch {self.stopper.best_epoch}"
+                f"{counted(self.stopper.config.patience, 'epoch')}; best epoch {self.stopper.best_epoch}"
             )
         return self.completed() if self.epoch >= self.epochs else None
 
     def completed(self) -> tuple[Status, str]:
         """The verdict of a run that trained all its epochs."""
-        return "completed", f"trained for {self.epoch} epochs"
+        return "completed", f"trained for {counted(self.epoch, 'epoch')}"
 
     def restore_best(self) -> None:
         """Load the best epoch's weights (model and noise) when early stopping kept them."""
