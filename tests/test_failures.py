@@ -106,6 +106,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "train resume of no run": (args("train", "-o", "{}/folder", "--resume"),
                                "resume: '{}/folder' holds no run (no config.yaml); give the folder of a run"),
     "train too many threads": (args("train", *TINY, "--threads", "50000"), "less than or equal to 1024"),
+    "train true as a seed": (args("train", *TINY, "--set", "seed=true", "-o", "{}/never"),
+                             "error: invalid config: seed: must be an integer, got true\n"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),
                                   "'{}/run' holds a run already (config.yaml): continue it with --resume, or write"),
     "train config is a folder": (args("train", "-c", "{}/folder"), "is a folder; give the YAML file"),
@@ -257,6 +259,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
                                         "error: {}/missing/s.yaml: no such file or folder"),
     "recommend onto a folder": (args("recommend", "-t", "tabular", "--write", "{}/folder"), "folder' exists"),
     "recommend onto a file": (args("recommend", "-t", "tabular", "--write", "{}/a_file"), "a_file' exists; recommend"),
+    "recommend seeds without a file": (args("recommend", "-t", "tabular", "--seeds", "3"),
+                                       "--seeds sets the seeds of the study file that --write writes"),
+    "recommend too many seeds": (args("recommend", "-t", "tabular", "--seeds", "2000000", "--write", "{}/s.yaml"),
+                                 "seeds: a count must be in [1, 1,000,000], got 2,000,000"),
 }  # fmt: skip
 
 

@@ -153,9 +153,15 @@ def recommend(
     ] = None,
 ) -> None:
     """The recommended noise techniques and combinations for a data type, with starting strengths."""
+    if seeds is not None and write is None:
+        raise ConfigError("--seeds sets the seeds of the study file that --write writes: add --write PATH")
     found = techniques(data_type)
     study = None if write is None else recommended_study(data_type, seeds=seeds)
     if write is not None:  # before the table: a path that cannot be written is the only line shown
+        from ..config import parse
+        from .config import StudyConfig
+
+        parse(StudyConfig, study)  # a file that study run would refuse (too many seeds) is not written
         if write.exists():
             raise ConfigError(f"{str(write)!r} exists; recommend writes a new study file: choose another --write path")
         write_atomic(write, yaml.safe_dump(study, sort_keys=False))
