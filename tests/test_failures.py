@@ -248,7 +248,9 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
                                                 "holds the study 'tiny', not 'other': run this one into another"),
     # report, export, recommend
     "report without store": (args("report", "{}/folder"), "no study store"),
-    "report bad format": (args("report", "{}/done", "--formats", "pdf"), "formats must be among md, latex, csv, html"),
+    "report bad format": (args("report", "{}/done", "--formats", "pdf"), "formats must be one or more of md, latex"),
+    "report no format": (args("report", "{}/done", "--formats", " , "), "formats must be one or more of md, latex, "
+                         "csv, html; got none"),
     "report store is junk": (args("report", "{}/junk"), "is not a noisetrain study store"),
     "report store is a folder": (args("report", "{}/dbfolder"), "no study store"),
     "report output is a file": (args("report", "{}/done", "-o", "{}/a_file"), "a_file"),

@@ -151,7 +151,7 @@ def test_bad_input_is_refused(study_factory, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no study store"):
         build_report(tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
-    with pytest.raises(ConfigError, match="formats must be among md, latex, csv, html; got 'pdf'"):
+    with pytest.raises(ConfigError, match="formats must be one or more of md, latex, csv, html; got 'pdf'"):
         build_report(study_factory(("clean",)), formats=("md", "pdf"))
 
 

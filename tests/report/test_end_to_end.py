@@ -35,7 +35,7 @@ def test_real_study_report(tmp_path: Path) -> None:
     assert {"training_curves.png", "cost_vs_benefit.png", "reliability_diagrams.png", "summary.md"} <= names
     assert build_report(tmp_path, formats=["csv"]).files[0].name == "headline.csv"
     bad = CliRunner().invoke(app, ["report", str(tmp_path), "--formats", "pdf"])
-    assert bad.exit_code == 2 and "report formats must be among md, latex, csv, html" in bad.output
+    assert bad.exit_code == 2 and "report formats must be one or more of md, latex, csv, html" in bad.output
     table = pd.read_csv(tmp_path / "report" / "headline.csv")
     assert table["label"].tolist()[0] == "baseline" and table["n"].tolist() == [2, 2, 2]
     assert table["mean"].between(0, 1).all() and table["diff"].iloc[1:].notna().all()

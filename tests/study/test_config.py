@@ -40,6 +40,7 @@ BAD = {
         {"train": {"lr_schedule": {"kind": "cosine", "start": True}}},
         r"cosine schedule: start must be a number, got True",
     ),
+    "no runs": ({"baseline": False, "noise": {}}, r"noise: a study without a baseline \(baseline: false\) needs"),
     "bad workers": ({"execution": {"workers": 0}}, r"execution.workers: .*greater than or equal to 1"),
     "unknown measure": ({"evaluate": {"measures": ["clean", "robustnes"]}}, r"evaluate.measures\[1\]: unknown measure"),
     "bad measure value": (

@@ -67,8 +67,9 @@ def build_report(folder: str | Path, output: str | Path | None = None, formats: 
     """
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise ConfigError(f"report formats must be among {', '.join(FORMATS)}; got {', '.join(map(repr, unknown))}")
+    if unknown or not formats:
+        got = ", ".join(map(repr, unknown)) or "none"
+        raise ConfigError(f"report formats must be one or more of {', '.join(FORMATS)}; got {got}")
     data = load(folder)
     output = Path(output) if output is not None else Path(folder) / "report"
     output.mkdir(parents=True, exist_ok=True)

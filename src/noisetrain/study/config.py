@@ -271,6 +271,9 @@ class StudyConfig(Strict):
 
     @model_validator(mode="after")
     def _replicates_and_zipped_arms(self) -> StudyConfig:
+        if not self.baseline and not self.noise:
+            raise ConfigError("noise: a study without a baseline (baseline: false) needs at least one arm, else it "
+                              "has no runs")  # fmt: skip
         for group in self.zip:
             for name in group:
                 arm = name.split(".")[1] if name.startswith("noise.") else None
