@@ -41,10 +41,14 @@ def test_resume_continues_the_checkpoint(tmp_path):
     result = runner.invoke(app, ["train", *TINY, "--set", "train.epochs=3", "--output", out, "--resume"])
     assert result.exit_code == 2 and "was written with another train; resume with its own config" in result.output
     assert (tmp_path / "out" / "config.yaml").read_bytes() == config  # a refused resume changes nothing
+    files = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
     again = runner.invoke(app, ["train", "--config", f"{out}/config.yaml", "--output", out, "--resume", "--quiet"])
     assert again.exit_code == 0, again.output  # the README's resume command
     short = runner.invoke(app, ["train", "--output", out, "--resume", "--quiet"])
     assert short.exit_code == 0, short.output  # without --config: the run's own config.yaml
+    # the run had ended: resuming it trains nothing and rewrites nothing (result.json kept the run's seconds)
+    assert "had ended (trained for 2 epochs): nothing to resume, no file changed" in " ".join(short.output.split())
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == files
 
 
 def test_bad_config_is_one_clear_message_before_any_work(tmp_path):

@@ -104,11 +104,16 @@ def train(
             value = f"{value:.4g}" if math.isfinite(value) else "not finite"  # a diverged run's loss
         table.add_row(key, str(value))
     Console().print(table)
-    if result.train.status == "diverged":
+    if result.train.ended_before:
+        console.print(f"the run in {output} had ended ({result.train.message}): nothing to resume, no file changed",
+                      highlight=False)  # fmt: skip
+    elif result.train.status == "diverged":
         console.print(f"[red]{result.train.message}[/red]", highlight=False)
+    else:
+        files = "config.yaml, metrics.jsonl, metrics.csv, checkpoint.pt, result.json"
+        console.print(f"wrote {files} to {output}", highlight=False)
+    if result.train.status == "diverged":
         raise typer.Exit(1)
-    files = "config.yaml, metrics.jsonl, metrics.csv, checkpoint.pt, result.json"
-    console.print(f"wrote {files} to {output}", highlight=False)
 
 
 @app.command(

@@ -1,9 +1,14 @@
+import csv
+import json
+from functools import partial
+
 import pytest
 import torch
 from torch import nn
 
 from noisetrain.registry import ConfigError
 from noisetrain.train import Callback, fit, load_checkpoint, save_checkpoint
+from noisetrain.train.callbacks import MetricsWriter
 
 from testkit import toy_data
 
@@ -60,6 +65,38 @@ def test_resume_reaches_the_same_final_weights(tmp_path):
     assert strip(result.history) == strip(expected.history)
     assert all(torch.equal(a, b) for a, b in zip(tensors(whole), tensors(resumed), strict=True))
     assert load_checkpoint(checkpoint)["epoch"] == 5
+    interrupted = load_checkpoint(checkpoint)  # the run's seconds: the two epochs before the resume and the rest
+    assert interrupted["ended"] == ["completed", "trained for 5 epochs"]
+    assert result.seconds >= sum(record["seconds"] for record in result.history)
+
+
+def test_a_resumed_run_writes_each_epoch_once_into_its_metrics(tmp_path):
+    """Interrupted after epoch 3 with a checkpoint at epoch 2, the run trains epoch 3 again: its metrics files hold
+    each epoch once, as an uninterrupted run's do."""
+    checkpoint, config = tmp_path / "checkpoint.pt", {**CONFIG, "checkpoint_every": 2}
+    run = partial(fit, config=config, checkpoint=checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        run(model(), toy_data(), callbacks=[MetricsWriter(tmp_path), Interrupt(3)])
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 3 and load_checkpoint(checkpoint)["epoch"] == 2
+    run(model(), toy_data(), resume=checkpoint, callbacks=[MetricsWriter(tmp_path)])
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert epochs == [int(row["epoch"]) for row in rows] == [1, 2, 3, 4, 5]
+
+
+def test_resuming_a_run_that_ended_trains_nothing_and_saves_nothing(tmp_path):
+    """An early-stopped run's final checkpoint holds its best weights at its last epoch: training on from it would
+    be another run. Resuming it gives the run's own result and leaves the checkpoint as it was."""
+    checkpoint = tmp_path / "run.pt"
+    config = {**CONFIG, "epochs": 8, "early_stopping": {"patience": 1, "min_delta": 100.0}}
+    first = fit(model(), toy_data(), config=config, seed=3, checkpoint=checkpoint)
+    assert first.status == "early_stopped" and len(first.history) == 2 and not first.ended_before
+    saved = checkpoint.read_bytes()
+    again = fit(model(), toy_data(), config=config, seed=3, checkpoint=checkpoint, resume=checkpoint)
+    assert again.ended_before and (again.status, again.message) == (first.status, first.message)
+    assert again.history == first.history and again.best_epoch == first.best_epoch == 1
+    assert again.seconds == load_checkpoint(checkpoint)["seconds"] and 0 < again.seconds <= first.seconds
+    assert checkpoint.read_bytes() == saved
 
 
 def test_checkpoint_holds_the_run_and_loads_weights_only(tmp_path):

@@ -65,7 +65,8 @@ class Callbacks(Callback):
 
 
 class MetricsWriter(Callback):
-    """Append every epoch's record to ``metrics.jsonl`` and ``metrics.csv`` in ``folder``.
+    """Write every epoch's record to ``metrics.jsonl`` and ``metrics.csv`` in ``folder``, a resumed run's from its
+    checkpoint's history on.
 
     The CSV's columns are those of the first record (the same every epoch).
     """
@@ -77,11 +78,11 @@ class MetricsWriter(Callback):
 
     def on_fit_start(self, loop: Any) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        mode = "a" if loop.history else "w"  # a resumed run appends
-        self._jsonl = open(self.folder / "metrics.jsonl", mode)  # closed in on_fit_end
-        self._csv = open(self.folder / "metrics.csv", mode, newline="")
-        if loop.history:
-            self._writer = csv.DictWriter(self._csv, fieldnames=list(loop.history[0]))
+        self._jsonl = open(self.folder / "metrics.jsonl", "w")  # closed in on_fit_end
+        self._csv = open(self.folder / "metrics.csv", "w", newline="")
+        self._writer = None
+        for record in loop.history:  # a resumed run: its checkpoint's epochs, not those an interruption cut short
+            self.on_epoch_end(loop, record)
 
     def on_epoch_end(self, loop: Any, record: dict[str, Any]) -> None:
         self._jsonl.write(strict_json(record) + "\n")

@@ -60,6 +60,8 @@ class TrainResult:
     best_epoch: int | None
     handle: NoiseHandle
     seconds: float
+    ended_before: bool = False
+    """True when ``fit`` resumed the checkpoint of a run that had ended: it trained nothing and saved nothing."""
 
 
 class Loop:
@@ -116,6 +118,8 @@ class Loop:
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # epochs finished
         self.epochs = 1 if self.closed_form else config.epochs  # one closed-form step
+        self.ended: tuple[Status, str] | None = None  # the run's verdict, once it has one
+        self.seconds_before, self.started = 0.0, time.perf_counter()  # seconds of the run before a resume
 
     # -- one epoch ---------------------------------------------------------------------
     def train_epoch(self) -> dict[str, Any]:
@@ -196,18 +200,25 @@ class Loop:
 
     # -- the run -----------------------------------------------------------------------
     def run(self, resume: Path | None = None) -> TrainResult:
-        """Train until the last epoch, early stopping or divergence; restore the best weights if asked."""
-        start = time.perf_counter()
+        """Train until the last epoch, early stopping or divergence; restore the best weights if asked. A resumed
+        checkpoint of a run that had ended gives that run's result: nothing trains and nothing is saved."""
+        self.started = time.perf_counter()
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(derive_seed(self.seed, "torch"))
             if resume is not None:
                 self.load_state_dict(load_checkpoint(resume))
+            ended_before = self.ended is not None
             self.callbacks.on_fit_start(self)
-            status, message = self._epochs()
-            self.restore_best()
-            if self.checkpoint is not None:
-                self.save(self.checkpoint)
-        return self.result(status, message, time.perf_counter() - start)
+            if self.ended is None:
+                self.ended = self._epochs()
+                self.restore_best()
+                if self.checkpoint is not None:
+                    self.save(self.checkpoint)
+        return self.result(*self.ended, self.seconds_before if ended_before else self.elapsed(), ended_before)
+
+    def elapsed(self) -> float:
+        """The run's training time so far: before a resume and since."""
+        return self.seconds_before + time.perf_counter() - self.started
 
     def _epochs(self) -> tuple[Status, str]:
         while self.epoch < self.epochs:
@@ -252,11 +263,11 @@ class Loop:
             self.model.load_state_dict(self.stopper.best_state["model"])
             self.handle.load_state_dict(self.stopper.best_state["noise"])
 
-    def result(self, status: Status, message: str, seconds: float) -> TrainResult:
+    def result(self, status: Status, message: str, seconds: float, ended_before: bool = False) -> TrainResult:
         """End the run: the model in eval mode, its ``TrainResult`` (given to ``on_fit_end``)."""
         self.model.eval()
         best = self.stopper.best_epoch if self.stopper is not None else self.epoch
-        result = TrainResult(status, message, self.history, best, self.handle, seconds)
+        result = TrainResult(status, message, self.history, best, self.handle, seconds, ended_before)
         self.callbacks.on_fit_end(self, result)
         return result
 
@@ -280,6 +291,8 @@ class Loop:
             "rng": rng,
             "early_stopping": self.stopper.state_dict() if self.stopper is not None else None,
             "history": self.history,
+            "ended": list(self.ended) if self.ended is not None else None,
+            "seconds": self.elapsed(),
             "config": self.config.model_dump(mode="json"),
             "seed": self.seed,
             **self.extra,
@@ -307,6 +320,8 @@ class Loop:
         if self.stopper is not None:
             self.stopper.load_state_dict(state["early_stopping"])
         self.history, self.epoch = list(state["history"]), state["epoch"]
+        self.ended = tuple(state["ended"]) if state.get("ended") else None  # type: ignore[assignment]
+        self.seconds_before = state.get("seconds", 0.0)  # older checkpoints keep neither
 
     def save(self, path: Path) -> None:
         save_checkpoint(self.state_dict(), path)

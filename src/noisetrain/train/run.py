@@ -172,8 +172,9 @@ def run(
     resume: bool = False,
     fresh: bool = False,
 ) -> RunResult:
-    """Execute one run; with ``output``, write its files there (``resume=True`` continues its checkpoint;
-    ``fresh=True`` refuses a folder that holds a run, which a new one would leave with stale files).
+    """Execute one run; with ``output``, write its files there (``resume=True`` continues its checkpoint, and
+    changes nothing where that run had ended; ``fresh=True`` refuses a folder that holds a run, which a new one
+    would leave with stale files).
 
     Nothing is written before every check has passed: the config, the device, a resumed checkpoint's config,
     the data, the model and the noise recipe attached to it.
@@ -182,8 +183,7 @@ def run(
     device = resolve_device(config.device)
     folder = Path(output) if output is not None else None
     checkpoint = folder / "checkpoint.pt" if folder is not None else None
-    if resume:
-        check_resume(config, checkpoint)
+    ended = check_resume(config, checkpoint) if resume else False
     data, model = build(config)
     handle = attach_checked(model, config, data)
     if fresh and not resume and folder is not None:
@@ -193,10 +193,10 @@ def run(
                               "this one to another --output")  # fmt: skip
     trained = fit(
         model, data, noise=handle, config=config.train, seed=config.seed, device=device,
-        callbacks=[*callbacks, *start_run(config, folder)], checkpoint=checkpoint,
+        callbacks=[*callbacks, *start_run(config, None if ended else folder)], checkpoint=checkpoint,
         resume=checkpoint if resume else None, extra={"run": config.model_dump(mode="json")},
     )  # fmt: skip
-    return finish_run(config, data, model, trained, folder)
+    return finish_run(config, data, model, trained, None if ended else folder)
 
 
 def start_run(config: RunConfig, folder: Path | None) -> list[Callback]:
@@ -226,9 +226,9 @@ def finish_run(
     return result
 
 
-def check_resume(config: RunConfig, checkpoint: Path | None) -> None:
+def check_resume(config: RunConfig, checkpoint: Path | None) -> bool:
     """``ConfigError`` unless ``checkpoint`` exists and was written by a run of exactly ``config`` that can go on
-    (not a member of a batched group, which keeps no optimiser state)."""
+    (not a member of a batched group, which keeps no optimiser state); whether that run had ended."""
     if checkpoint is None or not checkpoint.is_file():
         raise ConfigError(f"resume: no checkpoint at {str(checkpoint)!r}")
     state = load_checkpoint(checkpoint)
@@ -241,3 +241,4 @@ def check_resume(config: RunConfig, checkpoint: Path | None) -> None:
             f"resume: the checkpoint {str(checkpoint)!r} was written with another {', '.join(changed)}; resume with "
             f"its own config ({str(checkpoint.with_name('config.yaml'))!r}) or write to a new --output"
         )
+    return state.get("ended") is not None
