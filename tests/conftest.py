@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
-from noisetrain.cli import app
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n 2: one thread per worker, not two workers of two threads
+    os.environ.pop("COLUMNS", None)  # set by the workers; rich's console, made at import, would keep it for good
+    torch.set_num_threads(1)
+
+from noisetrain.cli import app  # after the worker's COLUMNS is gone
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +27,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the tests marked ``cuda`` where torch sees no GPU (``pytest -m cuda`` runs just them on a GPU)."""
-    import torch
-
     if not torch.cuda.is_available():
         for item in items:
             if "cuda" in item.keywords:
