@@ -88,6 +88,12 @@ class _ScaledNoise(torch.autograd.Function):
         return wanted and (scale.numel() == 1 or per_row)
 
 
+def add_scaled(x: torch.Tensor, scale: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """``x + scale * eps`` in one pass; a ``scale`` with a gradient takes it as dot products where it can
+    (``_ScaledNoise``)."""
+    return _ScaledNoise.apply(x, scale, eps) if _ScaledNoise.serves(x, scale) else torch.addcmul(x, eps, scale)
+
+
 def gaussian_noise(
     x: torch.Tensor,
     std: float,
@@ -126,10 +132,8 @@ def gaussian_noise(
             sigma = scale if std == 1 else std * scale  # std 1 (Bayesian layers): no pass over a per-entry scale
             if mode == "multiplicative":
                 out = x * (1 + eps * sigma)
-            elif _ScaledNoise.serves(x, sigma):
-                out = _ScaledNoise.apply(x, sigma, eps)
             else:
-                out = torch.addcmul(x, eps, sigma)  # one pass
+                out = add_scaled(x, sigma, eps)
     return out if clip is None else out.clamp(*clip)
 
 

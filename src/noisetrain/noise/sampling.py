@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..registry import ConfigError
+from .inputs import add_scaled
 from .sources import Source, exact, normal
 
 SAMPLING = ("weight", "local", "flipout")
@@ -210,7 +211,7 @@ def _add_local_noise(
 ) -> Tensor:
     """``out + sqrt(f(x², W_scale²) + b_scale²) * eps``, one ``eps`` per output value."""
     eps = normal(out.shape, (b if w is None else w).generator, device=out.device, dtype=out.dtype)
-    return out.addcmul(_local_std(func, bound, x, out, channel, w, b), eps)
+    return add_scaled(out, _local_std(func, bound, x, out, channel, w, b), eps)
 
 
 def _local_std(
