@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import noisetrain.study
 from noisetrain.cli import app
+from noisetrain.evaluate.records import clopper_pearson
 
 runner = CliRunner()
 TINY = ["--set", "data={kind: digits, train_size: 300}", "--set", "model={kind: mlp, widths: [16]}",
@@ -31,6 +32,11 @@ def test_train_writes_config_metrics_checkpoint_and_result(tmp_path):
     assert len((out / "metrics.csv").read_text().splitlines()) == 3
     summary = json.loads((out / "result.json").read_text())
     assert summary["status"] == "completed" and 0 < summary["test_accuracy"] <= 1
+    n, correct = summary["n_test"], round(summary["test_accuracy"] * summary["n_test"])  # 300 of digits' 1797: 359
+    assert n == 359 and summary["test_accuracy_ci"] == pytest.approx(list(clopper_pearson(correct, n)))
+    low, high = (100 * v for v in summary["test_accuracy_ci"])
+    shown = f"test_accuracy │ {100 * summary['test_accuracy']:.2f}% [{low:.2f}, {high:.2f}]"
+    assert shown in result.output and "95% interval over the 359 test examples" in result.output
     assert summary["environment"]["torch"] == torch.__version__ and "git_commit" in summary["environment"]
 
 

@@ -82,6 +82,7 @@ def train(
 ) -> None:
     """Train one model with a noise recipe; write the resolved config, metrics and checkpoint to OUTPUT."""
     from .config import load_config
+    from .evaluate.keys import show_with_interval
     from .train import run
     from .train.callbacks import ProgressBar
 
@@ -95,12 +96,15 @@ def train(
     use_threads(threads)
     with bars(quiet=quiet) as progress:
         result = run(run_config, output=output, callbacks=[ProgressBar(progress)], resume=resume, fresh=True)
-    summary = result.summary()
-    table = Table(title=f"{run_config.data['kind']} / {run_config.model['kind']}: {summary['status']}")
+    summary, interval = result.summary(), result.accuracy_interval()
+    caption = None if interval is None else f"95% interval over the {len(result.data.test)} test examples"
+    table = Table(title=f"{run_config.data['kind']} / {run_config.model['kind']}: {summary['status']}", caption=caption)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        if isinstance(value, float):
+        if key == "test_accuracy" and interval is not None:
+            value = show_with_interval("accuracy", value, *interval)
+        elif isinstance(value, float):
             value = f"{value:.4g}" if math.isfinite(value) else "not finite"  # a diverged run's loss
         table.add_row(key, str(value))
     Console().print(table)

@@ -58,6 +58,15 @@ class RunResult:
             **self.test,
         }
 
+    def accuracy_interval(self) -> tuple[float, float] | None:
+        """The test accuracy's 95% Clopper-Pearson interval over the test examples; None for a regressor."""
+        from ..evaluate.records import clopper_pearson
+
+        if "test_accuracy" not in self.test:
+            return None
+        n = len(self.data.test)
+        return clopper_pearson(round(self.test["test_accuracy"] * n), n)
+
 
 def resolve_device(device: str) -> torch.device:
     """``torch.device(device)``, or a ``ConfigError`` when that device is not available here."""
@@ -221,7 +230,9 @@ def finish_run(
     )  # fmt: skip
     result = RunResult(config, model, data, trained, test)
     if folder is not None:
-        summary = {**result.summary(), "environment": environment(config.device)}
+        interval = result.accuracy_interval()
+        summary = {**result.summary(), **({"test_accuracy_ci": list(interval)} if interval else {}),
+                   "n_test": len(data.test), "environment": environment(config.device)}  # fmt: skip
         write_atomic(folder / "result.json", strict_json(summary, indent=2) + "\n")
     return result
 
