@@ -295,15 +295,18 @@ def test_tables_list_and_text_formats(full_study: Path) -> None:
     first = head.shown.iloc[1]  # the best configuration of the first context
     assert first["clean accuracy (95% CI)"].endswith("]") and "%" in first["clean accuracy (95% CI)"]
     assert " pt [" in first["Δ vs baseline (95% CI)"] and first["time/epoch"].endswith("×")
-    lines = markdown(head).splitlines()
-    assert len(lines) == 2 + len(head.shown)
+    lines = [line for line in markdown(head).splitlines() if line.startswith("|")]
+    assert len(lines) == 2 + len(head.shown) and markdown(head).endswith("\n\n" + head.note + "\n")
     assert {line.count("|") for line in lines} == {len(head.shown.columns) + 1}
     tex = latex(head)
     assert r"\toprule" in tex and r"\label{tab:headline}" in tex and r"$\Delta$ vs baseline" in tex
+    assert "\\caption{" + head.title + ". " in tex  # and the note, which says how the numbers were computed
     assert tex.count(r" \\") == 1 + len(head.shown) and r"\%" in tex
     assert len(head.shown.columns) <= 8  # the main table stays narrow; the statistics have their own
     assert {"p", "smallest p", "t p", "Wilcoxon p", "d_z", "seeds needed", "note"} <= set(found["statistics"].shown)
-    assert len(markdown(found["problems"]).splitlines()) == 2 + 2  # a multi-line message stays in its row
+    problems = [line for line in markdown(found["problems"]).splitlines() if line.startswith("|")]
+    assert len(problems) == 2 + 2  # a multi-line message stays in its row
+    assert "AUC: the area under accuracy against noise strength" in found["noise_sweep"].note
     corruptions = found["corruptions"].shown
     assert list(corruptions.columns) == ["configuration", "mCE"]
     adversarial = found["adversarial"].shown

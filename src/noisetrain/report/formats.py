@@ -87,7 +87,7 @@ def p_value(p: float) -> str:
 
 
 def markdown(table: Table) -> str:
-    """A GitHub-flavoured Markdown pipe table of ``table.shown``."""
+    """A GitHub-flavoured Markdown pipe table of ``table.shown``, then its note as a paragraph."""
     assert table.shown is not None
     rule = {"l": ":--", "r": "--:"}
 
@@ -96,19 +96,23 @@ def markdown(table: Table) -> str:
 
     lines = [row(list(table.shown.columns)), "|" + "|".join(rule[a] for a in table.align) + "|"]
     lines += [row(list(values)) for values in table.shown.itertuples(index=False)]
+    if table.note:
+        lines += ["", table.note]
     return "\n".join(lines) + "\n"
 
 
 def latex(table: Table) -> str:
-    """A LaTeX ``table`` with a booktabs ``tabular`` of ``table.shown`` (needs ``\\usepackage{booktabs}``)."""
+    """A LaTeX ``table`` with a booktabs ``tabular`` of ``table.shown`` (needs ``\\usepackage{booktabs}``), captioned
+    with its title and note."""
     assert table.shown is not None
 
     def row(cells: list[str]) -> str:
         return " & ".join(_latex_escape(c) for c in cells) + r" \\"
 
     body = [row(list(values)) for values in table.shown.itertuples(index=False)]
+    caption = f"{table.title}. {table.note}" if table.note else table.title
     return "\n".join([
-        r"\begin{table}[t]", r"\centering", rf"\caption{{{_latex_escape(table.title)}}}",
+        r"\begin{table}[t]", r"\centering", rf"\caption{{{_latex_escape(caption)}}}",
         rf"\label{{tab:{table.name}}}",
         rf"\begin{{tabular}}{{{table.align}}}", r"\toprule", row(list(table.shown.columns)), r"\midrule", *body,
         r"\bottomrule", r"\end{tabular}", r"\end{table}",

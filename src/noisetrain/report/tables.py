@@ -144,6 +144,9 @@ def measure_table(data: StudyData, measure: str) -> Table | None:
     if mce is not None:
         note += (" mCE: CE_c = sum over severities of errors / the baseline's (same context and seed), averaged over "
                  "the common corruptions (Hendrycks & Dietterich 2019).")  # fmt: skip
+    if measure == "noise_sweep":
+        note += (" AUC: the area under accuracy against noise strength (trapezoids) divided by the strengths' range, "
+                 "the mean accuracy over that range.")  # fmt: skip
     title = f"{measure}: key numbers per configuration"
     mce_rows = mce.rename(columns={"mce": "mean"}).assign(number="mCE", metric="mce") if mce is not None else None
     raw = pd.concat([numbers, mce_rows], ignore_index=True) if mce_rows is not None else numbers
