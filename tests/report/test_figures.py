@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 from matplotlib.image import imread
+from scipy import stats
 
 from noisetrain.report import headline, load, render
 from noisetrain.report.figures import (
@@ -118,6 +119,22 @@ def test_training_curves_show_the_mean_and_the_range_of_the_seeds(full_study: Pa
     np.testing.assert_allclose(line.get_ydata(), [values.mean() - 0.1 / e for e in (1, 2, 3)])
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
     assert band.min() == pytest.approx(values.min() - 0.1) and band.max() == pytest.approx(values.max() - 0.1 / 3)
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.99])
+def test_curve_bands_are_intervals_at_the_reports_confidence(study_factory, confidence: float) -> None:
+    data = load(study_factory(("clean", "noise_sweep"), report={"confidence": confidence}))
+    figure = curves("noise_sweep", "accuracy", "strength", "kind", "noise strength")(data, headline(data))
+    ax = figure.axes[0]
+    line, band = ax.get_lines()[0], ax.collections[0].get_paths()[0].vertices[:, 1]
+    records = data.select("noise_sweep", "accuracy")
+    label = line.get_label()
+    first = records[(records["name"] == label) & (records["setting.kind"] == records["setting.kind"].iloc[0])]
+    values = first[first["setting.strength"] == first["setting.strength"].min()]["value"].to_numpy()
+    half = stats.t.ppf((1 + confidence) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    assert line.get_ydata()[0] == pytest.approx(values.mean()) and 0 < half < 0.5
+    for end in (values.mean() - half, values.mean() + half):  # the band at the first strength
+        assert np.isclose(band, min(max(end, 0.0), 1.0)).any(), (end, band)
 
 
 def test_contexts_sharing_a_panel_have_their_own_markers_and_the_legend_fits(full_study: Path) -> None:

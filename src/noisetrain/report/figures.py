@@ -188,11 +188,12 @@ def curves(measure: str, value: str, x: str, panel: str, xlabel: str, skip: tupl
         figure, axes = _panels(len(kinds), height=3.4)
         colours = data.colours
         markers = dict(zip(data.contexts, itertools.cycle("os^Dv<>p"), strict=False))  # contexts share a panel
-        bounds = metric(value).bounds
+        bounds, level = metric(value).bounds, data.config.report.confidence
         for ax, kind in zip(axes, kinds, strict=True):
             for _, rows in _by_group(data, records[records[panel_column] == kind]):
                 label, cells = rows["label"].iloc[0], rows.assign(cell=rows[x_column].astype(float))
-                line = summarise(cells, group="cell", value="value", bounds=bounds).sort_values("cell")
+                line = summarise(cells, group="cell", value="value", confidence=level, bounds=bounds)
+                line = line.sort_values("cell")
                 style = "--" if is_baseline(rows).iloc[0] else "-"
                 ax.plot(line["cell"], line["mean"], marker=markers[rows["context"].iloc[0]], markersize=3,
                         linestyle=style, color=colours[label], label=rows["name"].iloc[0])  # fmt: skip
