@@ -106,6 +106,9 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "train resume of no run": (args("train", "-o", "{}/folder", "--resume"),
                                "resume: '{}/folder' holds no run (no config.yaml); give the folder of a run"),
     "train too many threads": (args("train", *TINY, "--threads", "50000"), "less than or equal to 1024"),
+    "train token mask on digits": (args("train", *TINY, "--set", "noise=[{kind: token_mask}]", "-o", "{}/never"),
+                                   "noise 'token_mask' needs 'mask_id' and 'vocab_size': set them in its spec, e.g. "
+                                   "{kind: token_mask, mask_id: ..., vocab_size: ...}"),
     "train true as a seed": (args("train", *TINY, "--set", "seed=true", "-o", "{}/never"),
                              "error: invalid config: seed: must be an integer, got true\n"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),

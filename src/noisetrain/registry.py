@@ -118,6 +118,12 @@ class Registry(Generic[T]):
         """
         cls, params = self.check(spec, field=field, context=context)
         where = f"{field}: " if field else ""
+        missing = [p.name for p in _keywords(cls) if p.default is p.empty and p.name not in {*params, *context}]
+        if missing:
+            names, example = " and ".join(map(repr, missing)), ", ".join(f"{m}: ..." for m in missing)
+            them = "it" if len(missing) == 1 else "them"
+            raise ConfigError(f"{where}{self.family} {spec['kind']!r} needs {names}: set {them} in its spec, e.g. "
+                              f"{{kind: {spec['kind']}, {example}}}")  # fmt: skip
         try:
             return cls(**params, **context)
         except ConfigError as error:
