@@ -19,6 +19,8 @@ def records() -> list[Record]:
         Record("adversarial", "check", 1.0, {"check": "gradient"}),
         Record("calibration", "ece", 0.031, {"temperature_scaled": False, "num_bins": 15}),
         Record("calibration", "ece", 0.012, {"temperature_scaled": True, "num_bins": 15}),
+        Record("calibration", "adaptive_ece", 0.034, {"temperature_scaled": False, "num_bins": 15}),
+        Record("calibration", "temperature", 1.4321, {"fit_on": "val"}),
         Record("mystery", "score", 3.0),
     ]
 
@@ -31,6 +33,8 @@ def test_key_numbers_follow_each_measures_declaration() -> None:
         ("adversarial", "pgd eps=0.0314", "50.00%", "[45.00, 55.00]"),  # eps 0 and the checks are not key numbers
         ("calibration", "ECE", "3.10%", ""),
         ("calibration", "ECE after TS", "1.20%", ""),
+        ("calibration", "adaptive ECE", "3.40%", ""),
+        ("calibration", "T", "1.43", ""),
         ("mystery", "(no key numbers: see the records)", "", ""),
     ]
 

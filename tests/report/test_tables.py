@@ -307,6 +307,7 @@ def test_tables_list_and_text_formats(full_study: Path) -> None:
     problems = [line for line in markdown(found["problems"]).splitlines() if line.startswith("|")]
     assert len(problems) == 2 + 2  # a multi-line message stays in its row
     assert "AUC: the area under accuracy against noise strength" in found["noise_sweep"].note
+    assert "T > 1: the model was overconfident" in found["calibration"].note
     corruptions = found["corruptions"].shown
     assert list(corruptions.columns) == ["configuration", "mCE"]
     adversarial = found["adversarial"].shown

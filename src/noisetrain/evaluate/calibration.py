@@ -195,8 +195,9 @@ def _after(setting: Mapping[str, Any]) -> bool:
     "calibration",
     metrics=("temperature", "ece", "adaptive_ece", "nll", "brier", "bin_accuracy", "bin_confidence"),
     keys=(
-        Key("ece", "ECE", _before), Key("ece", "ECE after TS", _after), Key("nll", "NLL", _before),
-        Key("nll", "NLL after TS", _after), Key("brier", "Brier", _before), Key("brier", "Brier after TS", _after),
+        Key("ece", "ECE", _before), Key("ece", "ECE after TS", _after), Key("adaptive_ece", "adaptive ECE", _before),
+        Key("nll", "NLL", _before), Key("nll", "NLL after TS", _after), Key("brier", "Brier", _before),
+        Key("brier", "Brier after TS", _after), Key("temperature", "T"),
     ),
     checks={"num_bins": integer(1), "bins": choice(*BIN_EDGES), "plot": check_plot},
     tasks=("classification",),

@@ -121,6 +121,16 @@ def _times(column: str, summary: pd.DataFrame) -> dict[str, Any]:
     return {column: lambda r: _ratio(r["cost"])} if summary["cost"].notna().any() else {}
 
 
+DEFINITIONS = {
+    "noise_sweep": " AUC: the area under accuracy against noise strength (trapezoids) divided by the strengths' range, "
+                   "the mean accuracy over that range.",
+    "calibration": " ECE: expected calibration error over equal-width confidence bins (adaptive: equal-mass bins); "
+                   "TS: temperature scaling (Guo et al. 2017) by T, fitted on the validation split (T > 1: the model "
+                   "was overconfident).",
+}  # fmt: skip
+"""What a measure table's column names abbreviate, added to its note."""
+
+
 def measure_table(data: StudyData, measure: str) -> Table | None:
     """The key numbers of ``measure`` per configuration (mean and t interval over seeds); for corruptions with a
     baseline also the mCE. None when the measure recorded no key numbers."""
@@ -144,9 +154,7 @@ def measure_table(data: StudyData, measure: str) -> Table | None:
     if mce is not None:
         note += (" mCE: CE_c = sum over severities of errors / the baseline's (same context and seed), averaged over "
                  "the common corruptions (Hendrycks & Dietterich 2019).")  # fmt: skip
-    if measure == "noise_sweep":
-        note += (" AUC: the area under accuracy against noise strength (trapezoids) divided by the strengths' range, "
-                 "the mean accuracy over that range.")  # fmt: skip
+    note += DEFINITIONS.get(measure, "")
     title = f"{measure}: key numbers per configuration"
     mce_rows = mce.rename(columns={"mce": "mean"}).assign(number="mCE", metric="mce") if mce is not None else None
     raw = pd.concat([numbers, mce_rows], ignore_index=True) if mce_rows is not None else numbers
