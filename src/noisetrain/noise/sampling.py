@@ -209,30 +209,17 @@ def _add_local_noise(
     w: WeightLaw | None,
     b: WeightLaw | None,
 ) -> Tensor:
-    """``out + sqrt(f(x², W_scale²) + b_scale²) * eps``, one ``eps`` per output value."""
+    """``out + sqrt(f(x², W_scale²) + b_scale²) * eps``, one ``eps`` per output value; for a linear layer's weight
+    with one scale and a clean bias the std is ``scale·|x|`` (one norm per example, and one pass back)."""
     eps = normal(out.shape, (b if w is None else w).generator, device=out.device, dtype=out.dtype)
-    return add_scaled(out, _local_std(func, bound, x, out, channel, w, b), eps)
-
-
-def _local_std(
-    func: Callable[..., Tensor],
-    bound: dict[str, Any],
-    x: Tensor,
-    out: Tensor,
-    channel: int,
-    w: WeightLaw | None,
-    b: WeightLaw | None,
-) -> Tensor:
-    """``sqrt(f(x², W_scale²) + b_scale²)``; a linear layer's weight with one scale and a clean bias: ``scale·|x|``
-    (one norm per example, and one pass back)."""
     if w is not None and b is None and func is F.linear and w.scale_tensor().numel() == 1:
-        return torch.linalg.vector_norm(x, dim=-1, keepdim=True) * w.scale_tensor().reshape(())
+        return add_scaled(out, torch.linalg.vector_norm(x, dim=-1, keepdim=True) * w.scale_tensor().reshape(()), eps)
     variance = out.new_zeros(())
     if w is not None:
         variance = func(x * x, w.variance(bound.get("groups", 1)), None, **bound)
     if b is not None:
         variance = variance + _along(b.scale_tensor().square(), out, channel)
-    return variance.clamp_min(torch.finfo(out.dtype).tiny).sqrt()  # clamp: no infinite gradient at 0
+    return add_scaled(out, variance.clamp_min(torch.finfo(out.dtype).tiny).sqrt(), eps)  # clamp: no infinite gradient
 
 
 def _add_flipout_noise(
