@@ -109,6 +109,9 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "train token mask on digits": (args("train", *TINY, "--set", "noise=[{kind: token_mask}]", "-o", "{}/never"),
                                    "noise 'token_mask' needs 'mask_id' and 'vocab_size': set them in its spec, e.g. "
                                    "{kind: token_mask, mask_id: ..., vocab_size: ...}"),
+    "train attack bounds cut standardised inputs": (
+        args("train", *TINY, "--set", "train.adversarial={attack: {kind: fgsm, eps: 0.1}}", "-o", "{}/never"),
+        "train.adversarial.attack.bounds (0.0, 1.0) do not contain the training inputs of data 'digits'"),
     "train true as a seed": (args("train", *TINY, "--set", "seed=true", "-o", "{}/never"),
                              "error: invalid config: seed: must be an integer, got true\n"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),

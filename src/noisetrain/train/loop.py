@@ -110,6 +110,7 @@ class Loop:
             self.update = lean_step(self.optimizer) if lean else self.optimizer.step
         self.attack = None
         if config.adversarial is not None:
+            check_attack_bounds(config.adversarial.attack, data)
             self.attack = build_attack(
                 {"seed": derive_seed(seed, "attack"), **config.adversarial.attack}, field="train.adversarial.attack"
             )
@@ -326,6 +327,22 @@ class Loop:
     def save(self, path: Path) -> None:
         save_checkpoint(self.state_dict(), path)
         self.callbacks.on_checkpoint(self, path)
+
+
+def check_attack_bounds(spec: Mapping[str, Any], data: Dataset) -> None:
+    """Adversarial training needs real-valued inputs inside the attack's ``bounds``, which it clamps the perturbed
+    inputs into: (0, 1) by default, where standardised inputs would be cut to that box."""
+    x = data.train.x
+    if not x.is_floating_point():
+        raise ConfigError(f"train.adversarial: attacks perturb real-valued inputs, and data {data.name!r} has "
+                          f"{str(x.dtype).removeprefix('torch.')} inputs (token ids); use input or "
+                          "embedding noise instead")  # fmt: skip
+    bounds = build_attack(spec, field="train.adversarial.attack").bounds
+    if bounds is not None and not bool(((x >= bounds[0]) & (x <= bounds[1])).all()):
+        raise ConfigError(f"train.adversarial.attack.bounds {bounds} do not contain the training inputs of data "
+                          f"{data.name!r} ({float(x.min()):.3g} to {float(x.max()):.3g}), which the attack would clamp "
+                          "into them; set bounds: null for unbounded (standardised) data, or scale the data into "
+                          "the bounds")  # fmt: skip
 
 
 def with_data_facts(recipe: Recipe, data: Dataset) -> list[Any]:

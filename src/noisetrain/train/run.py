@@ -30,7 +30,7 @@ from ..registry import ConfigError
 from .callbacks import Callback, MetricsWriter
 from .checkpoint import load_checkpoint
 from .environment import environment
-from .loop import BATCHED_RESUME, TrainResult, attach_noise, fit
+from .loop import BATCHED_RESUME, TrainResult, attach_noise, check_attack_bounds, fit
 from .metrics import evaluate_split, resolve_loss, target_scale
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "result.json", "records.json")
@@ -101,10 +101,8 @@ def check_training(train: TrainConfig, data: Dataset, model: nn.Module) -> None:
     if closed_form(model):
         return
     check_forward(model, data)
-    if train.adversarial is not None and not data.train.x.is_floating_point():
-        raise ConfigError(f"train.adversarial: attacks perturb real-valued inputs, and data {data.name!r} has "
-                          f"{str(data.train.x.dtype).removeprefix('torch.')} inputs (token ids); use input or "
-                          "embedding noise instead")  # fmt: skip
+    if train.adversarial is not None:
+        check_attack_bounds(train.adversarial.attack, data)
     stopping = train.early_stopping
     if stopping is None:
         return
