@@ -8,9 +8,10 @@ import yaml
 from noisetrain.config import parse
 from noisetrain.study.config import StudyConfig
 
-FAILING = {"flip": [{"kind": "label_noise", "rate": 0.1, "num_classes": 9}]}
-"""An arm whose run fails in training: its label noise takes the two training labels that validation tries (8, 8)
-and fails on the first digit 9 ("labels must lie in [0, 9)")."""
+FAILING = {"flip": {"noise": [{"kind": "gaussian", "std": 0.1}], "model": {"batchnorm": True},
+                    "train": {"batch_size": 383}}}  # fmt: skip
+"""An arm whose run fails in training: digits' 1150 training examples in batches of 383 leave a last batch of one,
+which BatchNorm cannot normalise in training mode ("Expected more than 1 value per channel when training")."""
 
 
 def tiny_study(**changes: Any) -> dict[str, Any]:

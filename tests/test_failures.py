@@ -112,6 +112,9 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "train attack bounds cut standardised inputs": (
         args("train", *TINY, "--set", "train.adversarial={attack: {kind: fgsm, eps: 0.1}}", "-o", "{}/never"),
         "train.adversarial.attack.bounds (0.0, 1.0) do not contain the training inputs of data 'digits'"),
+    "train mixup with another class count": (
+        args("train", *TINY, "--set", "noise=[{kind: mixup, alpha: 0.2, num_classes: 3}]", "-o", "{}/never"),
+        "noise[0] (mixup): num_classes=3, but data 'digits' has 10; leave num_classes out, the data gives it"),
     "train true as a seed": (args("train", *TINY, "--set", "seed=true", "-o", "{}/never"),
                              "error: invalid config: seed: must be an integer, got true\n"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),

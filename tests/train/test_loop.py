@@ -202,14 +202,19 @@ def test_recipe_specs_get_facts_from_the_data():
 
     data = toy_data()
     data.info.update(vocab_size=50, mask_id=1, std=[9.0])
-    recipe = [{"kind": "mixup"}, ("batch", {"kind": "label_noise", "rate": 0.1, "num_classes": 7}),
-              {"kind": "token_mask", "p": 0.1}, {"kind": "gaussian", "std": 0.1}]  # fmt: skip
+    recipe = [{"kind": "mixup"}, ("batch", {"kind": "label_noise", "rate": 0.1, "num_classes": 3}),
+              {"kind": "token_mask", "p": 0.1, "mask_id": 2}, {"kind": "gaussian", "std": 0.1}]  # fmt: skip
     assert with_data_facts(recipe, data) == [
         {"kind": "mixup", "num_classes": 3},
-        ("batch", {"kind": "label_noise", "rate": 0.1, "num_classes": 7}),
-        {"kind": "token_mask", "p": 0.1, "vocab_size": 50, "mask_id": 1},
+        ("batch", {"kind": "label_noise", "rate": 0.1, "num_classes": 3}),
+        {"kind": "token_mask", "p": 0.1, "mask_id": 2, "vocab_size": 50},  # a mask id of its own is the spec's
         {"kind": "gaussian", "std": 0.1},
     ]
+    # another class count or vocabulary would index labels or tokens the data does not have
+    with pytest.raises(ConfigError, match=r"noise\[1\] \(label_noise\): num_classes=7, but data 'toy' has 3; leave"):
+        with_data_facts([recipe[0], ("batch", {"kind": "label_noise", "rate": 0.1, "num_classes": 7})], data)
+    with pytest.raises(ConfigError, match=r"noise\[0\] \(token_mask\): vocab_size=60, but data 'toy' has 50"):
+        with_data_facts([{"kind": "token_mask", "p": 0.1, "vocab_size": 60}], data)
 
 
 def test_grad_norm_is_the_global_l2_norm_of_the_gradients():

@@ -349,7 +349,12 @@ def with_data_facts(recipe: Recipe, data: Dataset) -> list[Any]:
     """The recipe with the ``DATA_FACTS`` its specs take and leave out filled in from ``data``."""
     facts = {"num_classes": data.num_classes, **{k: data.info[k] for k in DATA_FACTS if k in data.info}}
     items: list[Any] = []
-    for selector, spec in recipe_items(recipe):
+    for index, (selector, spec) in enumerate(recipe_items(recipe)):
+        for fact in ("num_classes", "vocab_size"):  # another count would index labels or tokens the data lacks
+            given, known = spec.get(fact) if isinstance(spec, Mapping) else None, facts.get(fact)
+            if given is not None and known is not None and given != known:
+                raise ConfigError(f"noise[{index}] ({spec.get('kind')}): {fact}={given!r}, but data {data.name!r} has "
+                                  f"{known}; leave {fact} out, the data gives it")  # fmt: skip
         spec = NOISE.complete(spec, facts) if isinstance(spec, Mapping) else spec
         items.append(spec if selector is None else (selector, spec))
     return items
