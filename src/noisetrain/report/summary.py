@@ -173,7 +173,8 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
         if kind == "few":
             text = (f"{share} are underpowered ({_names(part)}): with {pairs} seeds the sign-flip test's smallest p "
                     f"is {min_p(pairs):.2g} > {alpha:.2g}, so none of them can be significant; use at least "
-                    f"{fewest_seeds(alpha)} seeds.")  # fmt: skip
+                    f"{fewest_seeds(alpha / max(tested, 1))} seeds"
+                    + (f" (Holm's correction over {tested} comparisons)." if tested > 1 else "."))  # fmt: skip
         elif kind == "holm":
             text = f"{share} are {holm_floor_note(pairs, tested, alpha)}."
         else:  # power is judged only for a chosen effect (report.effect)

@@ -183,7 +183,7 @@ def compare(
     result.loc[shown, ["note", "underpowered"]] = ["", False]
     tested = int(testable.sum())
     if tested and result.loc[testable, "min_p"].min() * tested > alpha:  # Holm: the smallest p times m
-        for index in result.index[testable & (result["min_p"] <= alpha)]:
+        for index in result.index[testable]:  # Holm's first level, alpha / m, sets the seeds each one needs
             n = int(result.at[index, "n_pairs"])
             result.at[index, "note"] = holm_floor_note(n, tested, alpha, alternative)
             result.at[index, "underpowered"] = True
