@@ -136,8 +136,8 @@ def evaluate(
         Path | None, typer.Option("--baseline", help="Checkpoint of a reference model (corruption errors, mCE).")
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder for records.json/.csv.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of every random draw of the evaluation.")] = 0,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Evaluation batch size.")] = 512,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every random draw of the evaluation.", min=0)] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Evaluation batch size.", min=1)] = 512,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     threads: Threads = 1,
 ) -> None:
@@ -147,6 +147,8 @@ def evaluate(
     from .train import load_run
 
     folder = output or checkpoint.parent
+    if folder.exists() and not folder.is_dir():  # before the work, not after it
+        raise ConfigError(f"{str(folder)!r} exists and is not a folder: give --output a folder for the records")
     specs = parse_measures(measures)
     use_threads(threads)
     if baseline is not None and not any(s["kind"] == "corruptions" for s in specs):

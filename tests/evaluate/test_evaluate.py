@@ -68,6 +68,14 @@ def test_options_are_checked_without_data():
         check_measures(["clean", {"kind": "noise_sweep", "strengths": {"mask": [0.1]}}], {})
 
 
+def test_one_measure_may_stand_alone_and_none_is_refused():
+    """``evaluate(model, data, "clean")`` is the clean measure, not the measures 'c', 'l', ... of its letters."""
+    assert [label for label, _, _ in check_measures("clean", {})] == ["clean"]
+    assert [label for label, _, _ in check_measures({"kind": "adversarial", "eps": 0.1}, {})] == ["adversarial"]
+    with pytest.raises(ConfigError, match="measures: give at least one measure; known: adversarial"):
+        check_measures([], {})
+
+
 def test_a_wrongly_shaped_output_fails_on_the_one_probe():
     model = Counting(outputs=3)
     expected = r"model outputs of shape \(2, 3\) do not match 'images': its classification task expects logits"

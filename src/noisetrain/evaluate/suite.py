@@ -97,6 +97,9 @@ def check_measures(measures: Sequence[MeasureSpec], settings: Mapping[str, Any])
     measure's name, numbered (``name#2``, ...) where a measure repeats. ``settings`` go to every measure that
     accepts them; one that none accepts is an error.
     """
+    measures = [measures] if isinstance(measures, (str, Mapping)) else list(measures)  # one measure: as a list of it
+    if not measures:
+        raise ConfigError(f"measures: give at least one measure; known: {', '.join(sorted(MEASURES))}")
     plan: list[Planned] = []
     used: set[str] = set()
     for index, spec in enumerate(measures):
@@ -158,7 +161,7 @@ def evaluate(
         model: any classifier or regressor (``nn.Module`` returning logits (N, classes), or predictions shaped
             like the targets or (N, 1)).
         data: a :class:`~noisetrain.data.Dataset`; moved to the model's device.
-        measures: names or ``{"kind": name, **options}`` specs.
+        measures: names or ``{"kind": name, **options}`` specs (or one of them).
         progress: called as ``progress(name, done, total)`` while each measure runs, with ``done`` of ``total``
             units of its work finished (see ``evaluate.progress``); a repeated measure's name is numbered
             (``adversarial#2``). The CLI draws a bar per measure from it.
