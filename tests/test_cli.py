@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,14 @@ def test_diverging_run_exits_with_its_message(tmp_path):
     args = ["train", *TINY, "--set", "data=diabetes", "--set", "train.optimizer={kind: sgd, lr: 1.0e+8}"]
     result = runner.invoke(app, [*args, "--output", str(tmp_path / "out")])
     assert result.exit_code == 1 and "diverged" in result.output and "Traceback" not in result.output
+    # a model with non-finite weights has no test numbers to report (its predictions were constants)
+    summary = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert summary["status"] == "diverged" and summary["test_rmse"] is None and summary["test_mae"] is None
+    assert re.search(r"test_rmse +│ +none: diverged", result.output)
+    iris = ["train", *TINY, "--set", "data=iris", "--set", "train.optimizer={kind: sgd, lr: 1.0e+30}", "-o"]
+    classifier = runner.invoke(app, [*iris, str(tmp_path / "iris")])
+    assert classifier.exit_code == 1 and "none: diverged" in classifier.output  # no accuracy nor interval
+    assert json.loads((tmp_path / "iris" / "result.json").read_text())["test_accuracy"] is None
 
 
 def test_help_shows_examples():

@@ -115,6 +115,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "train mixup with another class count": (
         args("train", *TINY, "--set", "noise=[{kind: mixup, alpha: 0.2, num_classes: 3}]", "-o", "{}/never"),
         "noise[0] (mixup): num_classes=3, but data 'digits' has 10; leave num_classes out, the data gives it"),
+    "train without a test split": (args("train", *TINY, "--set", "data={kind: iris, test_size: 0}", "-o", "{}/never"),
+                                   "data 'iris' has an empty test split, and a run reports its test metrics"),
     "train true as a seed": (args("train", *TINY, "--set", "seed=true", "-o", "{}/never"),
                              "error: invalid config: seed: must be an integer, got true\n"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),

@@ -96,7 +96,7 @@ def train(
     use_threads(threads)
     with bars(quiet=quiet) as progress:
         result = run(run_config, output=output, callbacks=[ProgressBar(progress)], resume=resume, fresh=True)
-    summary, interval = result.summary(), result.accuracy_interval()
+    summary, interval, diverged = result.summary(), result.accuracy_interval(), result.train.status == "diverged"
     caption = None if interval is None else f"95% interval over the {len(result.data.test)} test examples"
     table = Table(title=f"{run_config.data['kind']} / {run_config.model['kind']}: {summary['status']}", caption=caption)
     table.add_column("metric")
@@ -105,7 +105,7 @@ def train(
         if key == "test_accuracy" and interval is not None:
             value = show_with_interval("accuracy", value, *interval)
         elif isinstance(value, float):
-            value = f"{value:.4g}" if math.isfinite(value) else "not finite"  # a diverged run's loss
+            value = f"{value:.4g}" if math.isfinite(value) else "none: diverged" if diverged else "not finite"
         table.add_row(key, str(value))
     Console().print(table)
     if result.train.ended_before:

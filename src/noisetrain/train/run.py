@@ -9,6 +9,7 @@ host, device, git commit).
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +60,10 @@ class RunResult:
         }
 
     def accuracy_interval(self) -> tuple[float, float] | None:
-        """The test accuracy's 95% Clopper-Pearson interval over the test examples; None for a regressor."""
+        """The test accuracy's 95% Clopper-Pearson interval over the test examples; None without an accuracy."""
         from ..evaluate.records import clopper_pearson
 
-        if "test_accuracy" not in self.test:
+        if not math.isfinite(self.test.get("test_accuracy", math.nan)):  # a regressor, or a diverged run
             return None
         n = len(self.data.test)
         return clopper_pearson(round(self.test["test_accuracy"] * n), n)
@@ -94,10 +95,14 @@ def build(config: RunConfig, data: Dataset | None = None) -> tuple[Dataset, nn.M
 
 
 def check_training(train: TrainConfig, data: Dataset, model: nn.Module) -> None:
-    """Refuse what would fail once training started: a model that cannot take the data's inputs (one forward pass
-    of two training inputs, in eval mode), a loss of the other task, early stopping without a validation split or
-    on a metric the task does not have (closed-form models train in one step and ignore both)."""
+    """Refuse what would fail once training started, or leave a run without test numbers: an empty test split, a
+    model that cannot take the data's inputs (one forward pass of two training inputs, in eval mode), a loss of the
+    other task, early stopping without a validation split or on a metric the task does not have (closed-form
+    models train in one step and ignore both)."""
     resolve_loss(train.loss, data)
+    if not len(data.test):
+        raise ConfigError(f"data {data.name!r} has an empty test split, and a run reports its test metrics: give it "
+                          "test examples (test_size, n_test)")  # fmt: skip
     if closed_form(model):
         return
     check_forward(model, data)
@@ -226,6 +231,8 @@ def finish_run(
         loss_name=resolve_loss(config.train.loss, data), batch_size=config.train.eval_batch_size,
         scale=target_scale(data),
     )  # fmt: skip
+    if trained.status == "diverged":  # a model with non-finite weights: its test numbers mean nothing
+        test = dict.fromkeys(test, float("nan"))
     result = RunResult(config, model, data, trained, test)
     if folder is not None:
         interval = result.accuracy_interval()
