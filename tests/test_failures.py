@@ -59,6 +59,8 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "bomb.yaml").write_text(BOMB)
     (root / "a_file").write_text("in the way\n")
     (root / "folder").mkdir()
+    (root / "started").mkdir()  # what a run that failed in its first epoch leaves
+    (root / "started" / "config.yaml").write_text((root / "run" / "config.yaml").read_text())
     for name, change in {
         "study": {}, "arms": None, "negative": {"noise": {"g": [{"kind": "gaussian", "std": -0.2}]}},
         "measure": {"evaluate": {"measures": ["clean", "robustness"]}}, "metric": {"report": {"metric": "ece"}},
@@ -117,6 +119,11 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         "noise[0] (mixup): num_classes=3, but data 'digits' has 10; leave num_classes out, the data gives it"),
     "train without a test split": (args("train", *TINY, "--set", "data={kind: iris, test_size: 0}", "-o", "{}/never"),
                                    "data 'iris' has an empty test split, and a run reports its test metrics"),
+    "train into a failed start": (args("train", *TINY, "-o", "{}/started"),
+                                  "holds the start of a run that saved no checkpoint (config.yaml), which cannot be "
+                                  "resumed: delete that folder"),
+    "train resume of a failed start": (args("train", "-o", "{}/started", "--resume"),
+                                       "a run that saved none starts again in an empty --output"),
     "train true as a seed": (args("train", *TINY, "--set", "seed=true", "-o", "{}/never"),
                              "error: invalid config: seed: must be an integer, got true\n"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),

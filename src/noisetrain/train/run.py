@@ -200,6 +200,9 @@ def run(
     handle = attach_checked(model, config, data)
     if fresh and not resume and folder is not None:
         held = next((name for name in RUN_FILES if (folder / name).exists()), None)
+        if held is not None and not (folder / "checkpoint.pt").exists():  # a start that failed before saving
+            raise ConfigError(f"{str(folder)!r} holds the start of a run that saved no checkpoint ({held}), which "
+                              "cannot be resumed: delete that folder, or write this run to another --output")
         if held is not None:
             raise ConfigError(f"{str(folder)!r} holds a run already ({held}): continue it with --resume, or write "
                               "this one to another --output")  # fmt: skip
@@ -246,7 +249,8 @@ def check_resume(config: RunConfig, checkpoint: Path | None) -> bool:
     """``ConfigError`` unless ``checkpoint`` exists and was written by a run of exactly ``config`` that can go on
     (not a member of a batched group, which keeps no optimiser state); whether that run had ended."""
     if checkpoint is None or not checkpoint.is_file():
-        raise ConfigError(f"resume: no checkpoint at {str(checkpoint)!r}")
+        raise ConfigError(f"resume: no checkpoint at {str(checkpoint)!r}; a run that saved none starts again in an "
+                          "empty --output")  # fmt: skip
     state = load_checkpoint(checkpoint)
     if state.get("batched"):
         raise ConfigError(f"resume: {str(checkpoint)!r}: {BATCHED_RESUME}")
