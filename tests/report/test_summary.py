@@ -42,10 +42,10 @@ def test_the_summary_names_the_best_its_effect_test_cost_and_other_measures(full
     assert "pgd eps=0.2 +" in effects and "(better)" in effects and "mCE" not in effects  # key numbers only
     assert "clean accuracy" not in effects  # the headline itself is not repeated
     warnings = " ".join(text["warning"])
-    assert ("Runs 1 failed and 1 diverged (of **gaussian std=0.2 [lr=0.01]**, **dropout at=input [lr=0.01]**): left "
+    assert ("1 run failed and 1 run diverged (of **gaussian std=0.2 [lr=0.01]**, **dropout at=input [lr=0.01]**): left "
             "out of every average") in warnings  # fmt: skip
     assert "no run finished" not in warnings  # their other seeds fill their rows
-    assert ("Sanity check adversarial monotone_in_eps failed in 19 run(s) of **dropout at=input [lr=0.001]**, "
+    assert ("Sanity check adversarial monotone_in_eps failed in 19 runs of **dropout at=input [lr=0.001]**, "
             "**dropout at=input [lr=0.01]**.") in warnings  # 20 runs less the failed one
     tested = int(table["testable"].eq(True).sum())
     assert text["intervals"] == [
@@ -109,7 +109,7 @@ def test_a_run_whose_driver_is_gone_is_interrupted_not_running(study_factory) ->
     assert data.runs.set_index("key").loc[key, "status"] == "interrupted"
     counts = status_counts(data)
     assert "running" not in counts.columns and counts["interrupted"].sum() == 1
-    assert any("1 run(s) interrupted" in f.text for f in findings(data, headline(data)))
+    assert any("1 run interrupted (their study run is gone)" in f.text for f in findings(data, headline(data)))
 
 
 def test_the_best_is_chosen_by_validation_not_by_the_test_score(study_factory) -> None:

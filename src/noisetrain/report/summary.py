@@ -21,6 +21,7 @@ import pandas as pd
 from ..config import RUN_SEED
 from ..evaluate.keys import metric, show, show_difference, show_with_interval
 from ..study.stats import fewest_seeds, holm_floor_note, min_p
+from ..text import counted
 from .comparisons import key_comparisons
 from .data import StudyData, is_baseline
 from .formats import p_value
@@ -190,12 +191,12 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
         found.append(Finding("warning", f"{_names(flat)}: every seed gives the same {report.metric}, {why}."))
     counts = data.runs["status"].value_counts()
     if counts.get("interrupted", 0):
-        found.append(Finding("warning", f"{counts['interrupted']} run(s) interrupted (their study run is gone); "
-                                        "run the study again to finish them."))  # fmt: skip
-    problems = [f"{counts[s]} {s}" for s in ("failed", "diverged") if counts.get(s, 0)]
+        found.append(Finding("warning", f"{counted(counts['interrupted'], 'run')} interrupted (their study run is "
+                                        "gone); run the study again to finish them."))  # fmt: skip
+    problems = [f"{counted(counts[s], 'run')} {s}" for s in ("failed", "diverged") if counts.get(s, 0)]
     if problems:
         lost = data.runs[data.runs["status"].isin(("failed", "diverged"))]
-        found.append(Finding("warning", f"Runs {' and '.join(problems)} (of {_names(lost)}): left out of every "
+        found.append(Finding("warning", f"{' and '.join(problems)} (of {_names(lost)}): left out of every "
                                         "average, which favours recipes that fail more often (see the problems "
                                         "table)."))  # fmt: skip
         gone = lost[~lost["group"].isin(data.counted["group"])]
@@ -210,7 +211,7 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
     checks = data.records[(data.records["metric"] == "check") & (data.records["value"] == 0)]
     for (measure, setting), part in checks.groupby(["measure", "setting"], sort=False):
         check = json.loads(setting).get("check", "check")
-        found.append(Finding("warning", f"Sanity check {measure} {check} failed in {len(part)} run(s) of "
+        found.append(Finding("warning", f"Sanity check {measure} {check} failed in {counted(len(part), 'run')} of "
                                         f"{_names(part.drop_duplicates('group'))}."))
     return found
 
