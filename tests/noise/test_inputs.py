@@ -19,6 +19,7 @@ from noisetrain.noise.inputs import (
     UniformNoise,
     cutout,
     feature_mask,
+    gaussian_noise,
     random_boxes,
     random_erasing,
     salt_and_pepper,
@@ -324,3 +325,15 @@ def test_tensor_std_is_torch_std_to_rounding(shape, mean):
     std = tensor_std(x)
     assert not std.requires_grad and std.item() == pytest.approx(x.detach().double().std().item(), rel=2e-5)
     assert math.isnan(tensor_std(torch.ones(1)).item())  # one value has no std, as torch says
+
+
+def test_the_functions_refuse_an_empty_or_reversed_clip_and_salt_below_pepper():
+    """``gaussian_noise(x, 0.1, clip=(1, 0))`` clamped everything to one value; the injectors checked, the functions
+    did not."""
+    x = torch.rand(4, 3)
+    with pytest.raises(ConfigError, match=r"clip must be \(low, high\) with low < high, got \(1, 0\)"):
+        gaussian_noise(x, 0.1, clip=(1, 0))
+    with pytest.raises(ConfigError, match=r"clip must be \(low, high\) with low < high, got \(0.5, 0.5\)"):
+        uniform_noise(x, 0.1, clip=(0.5, 0.5))
+    with pytest.raises(ConfigError, match=r"SaltPepperNoise.low/high must be \(low, high\) with low <= high"):
+        NOISE.build({"kind": "salt_pepper", "low": 1.0, "high": 0.0})

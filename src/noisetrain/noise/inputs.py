@@ -134,7 +134,7 @@ def gaussian_noise(
                 out = x * (1 + eps * sigma)
             else:
                 out = add_scaled(x, sigma, eps)
-    return out if clip is None else out.clamp(*clip)
+    return out if clip is None else out.clamp(*check_pair("clip", clip, strict=True))
 
 
 @NOISE.register("gaussian")
@@ -235,7 +235,7 @@ def uniform_noise(
     check_range("width", width, 0)
     u = uniform(x.shape, generator, device=x.device, dtype=x.dtype)
     out = x + width * (u - 0.5)
-    return out if clip is None else out.clamp(*clip)
+    return out if clip is None else out.clamp(*check_pair("clip", clip, strict=True))
 
 
 @NOISE.register("uniform")
@@ -327,8 +327,7 @@ class SaltPepperNoise(Injector):
     ) -> None:
         super().__init__(seed=seed)
         self.p = self.number("p", p, 0, 1)
-        self.low = float(low)
-        self.high = float(high)
+        self.low, self.high = check_pair(f"{type(self).__name__}.low/high", (low, high))
         self.salt = self.number("salt", salt, 0, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
