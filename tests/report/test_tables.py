@@ -153,6 +153,9 @@ def test_not_testable_and_underpowered_comparisons_say_why(study_factory, truth:
     assert compared["testable"].all() and not compared["significant"].any() and compared["underpowered"].all()
     assert (compared["p"] >= 2 / 2**5 - 1e-12).all()
     assert set(compared.apply(verdict, axis=1, higher=True)) == {"n.s., low power"}
+    data = load(study_factory(("clean",), seeds=(0, 1, 2, 3, 4)))  # 5 pairs cannot reach 0.05: nothing detectable
+    statistics = next(t for t in tables(data, headline(data)) if t.name == "statistics")
+    assert set(statistics.shown["detectable Δ"]) == {"none"} and "none where no difference" in statistics.note
 
 
 def test_headline_order_context_then_baseline_then_best(full_study: Path, truth: SimpleNamespace) -> None:

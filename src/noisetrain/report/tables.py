@@ -76,7 +76,7 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         "t p (Holm)": lambda r: p_value(r["t_p_holm"]), "Wilcoxon p": lambda r: p_value(r["wilcoxon_p"]),
         "Wilcoxon p (Holm)": lambda r: p_value(r["wilcoxon_p_holm"]),
         "d_z": lambda r: "" if pd.isna(r["effect_size"]) else f"{r['effect_size']:.2f}",
-        "detectable Δ": lambda r: show_difference(name, r["mdd"]) if pd.notna(r["mdd"]) else "",
+        "detectable Δ": lambda r: show_difference(name, r["mdd"]) if pd.notna(r["mdd"]) else "none",
         "seeds needed": lambda r: cell(int(r["seeds_needed"])) if pd.notna(r["seeds_needed"]) else "",
         "interval": "interval",
         "s/epoch": lambda r: f"{r['epoch_seconds']:.3g}" if pd.notna(r["epoch_seconds"]) else "",
@@ -88,7 +88,8 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         f"can give with these pairs (2/2^n). t-test and Wilcoxon signed-rank test for comparison, each Holm-corrected. "
         f"d_z: mean difference / sd of the differences. detectable Δ: the smallest difference the seeds detect with "
         f"80% power at the observed spread (paired t power) at Holm's first level (the level over the number of "
-        f"comparisons); seeds needed: for 80% power at that level to detect {effect}. "
+        f"comparisons), none where no difference can be detected (too few pairs for that level, or differences that "
+        f"do not vary); seeds needed: for 80% power at that level to detect {effect}. "
         f"interval: bootstrap (seeds and test examples) or t (seeds only, cut to the metric's bounds)."
     )
     compared = summary[~is_baseline(summary) & summary["n_pairs"].notna()]
