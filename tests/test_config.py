@@ -59,6 +59,13 @@ def test_overrides_parse_yaml_values():
         apply_override(raw, "train.epochs")
     with pytest.raises(ConfigError, match=r"train\.optimizer\.lr is not a section"):
         apply_override(raw, "train.optimizer.lr.x=1")
+    # a number indexes a list; a spec given by its kind takes fields (the help's own --set model=mlp, then more)
+    apply_override(raw, "noise.0.std=0.3")
+    apply_override(raw, "model=mlp")
+    apply_override(raw, "model.widths=[8]")
+    assert raw["noise"] == [{"kind": "gaussian", "std": 0.3}] and raw["model"] == {"kind": "mlp", "widths": [8]}
+    with pytest.raises(ConfigError, match=r"^override 'noise\.2\.std=1': noise is a list of 1; index it with 0 to 0$"):
+        apply_override(raw, "noise.2.std=1")
 
 
 def test_load_config_from_yaml_with_overrides(tmp_path):

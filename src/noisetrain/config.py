@@ -308,23 +308,40 @@ def _fields(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
 
 
 def apply_override(config: dict[str, Any], assignment: str) -> None:
-    """Set ``a.b.c=value`` in a nested dict; the value is parsed as YAML (``0.1``, ``true``, ``[1, 2]``)."""
+    """Set ``a.b.c=value`` in a nested dict; the value is parsed as YAML (``0.1``, ``true``, ``[1, 2]``). A number
+    indexes a list (``noise.0.std=0.2``); a spec given by its kind alone becomes ``{kind: ...}`` to take a field
+    (``model=mlp`` then ``model.widths=[8]``)."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {assignment!r} must look like key.path=value")
     *parents, leaf = key.strip().split(".")
-    node = config
+    node: Any = config
     for i, part in enumerate(parents):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"override {assignment!r}: {'.'.join(parents[: i + 1])} is not a section")
+        where = ".".join(parents[: i + 1])
+        place = _place(node, part, where, assignment)
+        child = node[place] if isinstance(node, list) else node.setdefault(place, {})
+        if isinstance(child, str):  # a spec's shorthand: its kind
+            child = node[place] = {"kind": child}
+        if not isinstance(child, (dict, list)):
+            raise ConfigError(f"override {assignment!r}: {where} is not a section")
         node = child
+    place = _place(node, leaf, key.strip(), assignment)
     try:
-        node[leaf] = load_yaml(raw)
+        node[place] = load_yaml(raw)
     except yaml.YAMLError as error:
         raise ConfigError(f"override {assignment!r}: the value is not valid YAML ({_problem(error)})") from None
     except ConfigError as error:
         raise ConfigError(f"override {assignment!r}: {error}") from None
+
+
+def _place(node: Any, part: str, where: str, assignment: str) -> Any:
+    """``part`` as a key of a section, or as an index of a list (``ConfigError`` naming the list's indices)."""
+    if not isinstance(node, list):
+        return part
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"override {assignment!r}: {where.rsplit('.', 1)[0]} is a list of {len(node)}; index it "
+                          f"with 0 to {len(node) - 1}")  # fmt: skip
+    return int(part)
 
 
 def read_yaml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
