@@ -173,3 +173,8 @@ def test_every_measure_declares_the_metrics_of_its_records():
     assert set(found) == set(MEASURES)
     for name, metrics in found.items():
         assert metrics <= set(MEASURES[name].metrics), name
+
+
+def test_a_model_or_data_of_another_type_is_a_type_error_naming_both():
+    with pytest.raises(TypeError, match=r"takes a torch.nn.Module and a noisetrain Dataset .*, got Linear and list"):
+        evaluate(nn.Linear(2, 2), [1, 2], ["clean"])

@@ -391,3 +391,8 @@ def test_selectors_that_match_no_parameter_list_the_parameters():
         inject(nn.Sequential(*[nn.Linear(2, 2) for _ in range(12)]), ("weights:Conv2d", WeightNoise()))
     with pytest.raises(ConfigError, match="parameters here: none"):
         inject(nn.ReLU(), WeightNoise())
+
+
+def test_inject_takes_a_module():
+    with pytest.raises(TypeError, match=r"inject: model must be a torch\.nn\.Module, got str"):
+        inject("model", GaussianNoise())

@@ -172,6 +172,9 @@ def evaluate(
     and one forward pass on 2 test samples checks the model's output shape; a ``ConfigError`` names the
     measure and the field.
     """
+    if not isinstance(model, nn.Module) or not isinstance(data, Dataset):
+        raise TypeError(f"evaluate(model, data, ...) takes a torch.nn.Module and a noisetrain Dataset (load_data), got "
+                        f"{type(model).__name__} and {type(data).__name__}")  # fmt: skip
     plan = check_measures(measures, settings)
     check_finite(model)
     for index, (_, chosen, options) in enumerate(plan):

@@ -414,6 +414,8 @@ def inject(
 
     Every item is validated and every selector resolved before anything is attached.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"inject: model must be a torch.nn.Module, got {type(model).__name__}")
     plan = []
     for index, (selector, spec) in enumerate(recipe_items(recipe)):
         field = f"recipe[{index}]"
