@@ -124,6 +124,9 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
                                   "resumed: delete that folder"),
     "train resume of a failed start": (args("train", "-o", "{}/started", "--resume"),
                                        "a run that saved none starts again in an empty --output"),
+    "train knn with more neighbours than examples": (
+        args("train", *TINY, "--set", "model={kind: knn, k: 1000}", "-o", "{}/never"),
+        "model.k=1000 needs at least 1000 training examples, and data 'digits' has "),
     "train true as a seed": (args("train", *TINY, "--set", "seed=true", "-o", "{}/never"),
                              "error: invalid config: seed: must be an integer, got true\n"),
     "train into a run's folder": (args("train", *TINY, "-o", "{}/run"),

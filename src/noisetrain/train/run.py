@@ -103,7 +103,11 @@ def check_training(train: TrainConfig, data: Dataset, model: nn.Module) -> None:
     if not len(data.test):
         raise ConfigError(f"data {data.name!r} has an empty test split, and a run reports its test metrics: give it "
                           "test examples (test_size, n_test)")  # fmt: skip
-    if closed_form(model):
+    if closed_form(model):  # fitted in one step: a k-nearest-neighbour model needs k training examples
+        k = getattr(model, "k", 0)
+        if len(data.train) < k:
+            raise ConfigError(f"model.k={k} needs at least {k} training examples, and data {data.name!r} has "
+                              f"{len(data.train)}: use a smaller k")  # fmt: skip
         return
     check_forward(model, data)
     if train.adversarial is not None:
