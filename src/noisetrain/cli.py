@@ -111,12 +111,12 @@ def train(
     if result.train.ended_before:
         console.print(f"the run in {output} had ended ({result.train.message}): nothing to resume, no file changed",
                       highlight=False)  # fmt: skip
-    elif result.train.status == "diverged":
+    elif diverged:
         console.print(f"[red]{result.train.message}[/red]", highlight=False)
     else:
         files = "config.yaml, metrics.jsonl, metrics.csv, checkpoint.pt, result.json"
         console.print(f"wrote {files} to {output}", highlight=False)
-    if result.train.status == "diverged":
+    if diverged:
         raise typer.Exit(1)
 
 

@@ -106,6 +106,11 @@ class Dataset:
         return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device))
 
 
+def inside(x: torch.Tensor, low: float, high: float) -> bool:
+    """Whether every entry of ``x`` lies in ``[low, high]`` (an empty ``x`` does; NaN does not)."""
+    return bool(((x >= low) & (x <= high)).all())
+
+
 def check_split(dataset: Dataset, name: str, split: Split) -> None:
     """Reject NaN/inf features and out-of-range labels with a message naming the split."""
     where = f"dataset {dataset.name!r}, {name} split"

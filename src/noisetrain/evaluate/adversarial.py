@@ -29,6 +29,7 @@ from torch import nn
 from ..attacks import FGSM, PGD, Attack
 from ..attacks.base import NORMS, START_RADII
 from ..data import Dataset
+from ..data.dataset import inside
 from ..models.base import closed_form
 from ..noise.inject import evaluation_mode, mc_mode
 from ..registry import ConfigError
@@ -51,7 +52,7 @@ def _bounds_contain_data(options: Mapping[str, Any], data: Dataset, model: nn.Mo
         raise ConfigError(f"adversarial: {type(model).__name__} is fitted in closed form and has no input gradient "
                           "for an attack to follow; evaluate it with clean, noise_sweep or corruptions")  # fmt: skip
     box = options["bounds"]
-    if isinstance(box, tuple) and not _inside(data.test.x, *box):
+    if isinstance(box, tuple) and not inside(data.test.x, *box):
         raise ConfigError(f"bounds {box} do not contain the test inputs; pass bounds=None for unbounded data")
 
 
@@ -133,7 +134,7 @@ def adversarial(
     x, y = data.test.x, data.test.y
     box = bounds
     if bounds == AUTO:
-        box = (0.0, 1.0) if _inside(x, 0.0, 1.0) else None
+        box = (0.0, 1.0) if inside(x, 0.0, 1.0) else None
     largest = eps[-1]
     extra = {0.0, largest} - set(eps if "pgd" in attacks else ())  # PGD radii the checks need beyond the curves
     expect(1 + len(attacks) * len(eps) + len(extra) + (largest > 0))
@@ -205,11 +206,6 @@ def robust_accuracy(
             for _ in range(passes):
                 correct += (model(x_adv).argmax(dim=-1) == yb).sum()
     return correct.item() / (passes * len(x)) if len(x) else math.nan
-
-
-def _inside(x: torch.Tensor, low: float, high: float) -> bool:
-    """Whether every entry of ``x`` lies in ``[low, high]``."""
-    return bool(((x >= low) & (x <= high)).all())
 
 
 def _accuracy(value: float, n: int, setting: dict[str, Any]) -> Record:

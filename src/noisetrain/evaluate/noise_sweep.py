@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..checks import check_choice, check_range
-from ..data.dataset import Dataset, Split
+from ..data.dataset import Dataset, Split, inside
 from ..noise import functional as NF
 from ..noise.base import derive_seed
 from ..noise.inject import evaluation_mode
@@ -56,8 +56,7 @@ def resolve_clip(clip: Any, data: Dataset) -> tuple[float, float] | None:
     clip = auto_range("clip", clip)
     if clip == AUTO:
         splits = (data.train, data.val, data.test)
-        inside = all(len(s) == 0 or (float(s.x.min()) >= 0.0 and float(s.x.max()) <= 1.0) for s in splits)
-        return (0.0, 1.0) if inside else None
+        return (0.0, 1.0) if all(inside(s.x, 0.0, 1.0) for s in splits) else None
     return clip
 
 

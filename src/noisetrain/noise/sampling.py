@@ -133,6 +133,7 @@ class WeightLaw(Tensor):
         return variance.expand(rows, *self.loc.shape[1:])
 
     def scale_tensor(self) -> Tensor:
+        """``scale`` as a tensor of the weight's dtype and device (a number becomes a 0-dim tensor)."""
         return torch.as_tensor(self.scale, dtype=self.loc.dtype, device=self.loc.device)
 
     def flips(self, x: Tensor, out: Tensor, channel: int) -> tuple[Tensor, Tensor]:
@@ -212,8 +213,9 @@ def _add_local_noise(
     """``out + sqrt(f(x², W_scale²) + b_scale²) * eps``, one ``eps`` per output value; for a linear layer's weight
     with one scale and a clean bias the std is ``scale·|x|`` (one norm per example, and one pass back)."""
     eps = normal(out.shape, (b if w is None else w).generator, device=out.device, dtype=out.dtype)
-    if w is not None and b is None and func is F.linear and w.scale_tensor().numel() == 1:
-        return add_scaled(out, torch.linalg.vector_norm(x, dim=-1, keepdim=True) * w.scale_tensor().reshape(()), eps)
+    scale = w.scale_tensor() if w is not None else None
+    if scale is not None and b is None and func is F.linear and scale.numel() == 1:
+        return add_scaled(out, torch.linalg.vector_norm(x, dim=-1, keepdim=True) * scale.reshape(()), eps)
     variance = out.new_zeros(())
     if w is not None:
         variance = func(x * x, w.variance(bound.get("groups", 1)), None, **bound)

@@ -42,6 +42,7 @@ from scipy import optimize, stats
 
 from ..checks import check_choice, check_number
 from ..registry import ConfigError
+from ..text import counted
 
 ALTERNATIVES = ("two-sided", "less", "greater")
 SUMMARY_COLUMNS = ("n", "mean", "std", "sem", "ci_low", "ci_high")
@@ -311,7 +312,7 @@ def wilcoxon(diff: np.ndarray, alternative: str = "two-sided", seed: int = 0) ->
 def untestable(diff: np.ndarray) -> str | None:
     """Why paired differences cannot be tested, or None: fewer than ``MIN_PAIRS`` pairs, or no spread."""
     if len(diff) < MIN_PAIRS:
-        return (f"not testable: {len(diff)} paired seed{'s' * (len(diff) != 1)}; a test needs at least {MIN_PAIRS} "
+        return (f"not testable: {counted(len(diff), 'paired seed')}; a test needs at least {MIN_PAIRS} "
                 f"(with 2 the smallest possible p is 0.5)")  # fmt: skip
     if flat(diff):
         return f"not testable: every seed gives the same difference ({diff[0]:.4g}), so a test has nothing to weigh"

@@ -29,6 +29,7 @@ from torch import nn
 from ..attacks import build_attack
 from ..config import DATA_FACTS, TrainConfig, parse
 from ..data import Dataset
+from ..data.dataset import inside
 from ..models.base import closed_form
 from ..noise.base import NOISE, derive_seed
 from ..noise.inject import NoiseHandle, Recipe, inject, recipe_items
@@ -338,7 +339,7 @@ def check_attack_bounds(spec: Mapping[str, Any], data: Dataset) -> None:
                           f"{str(x.dtype).removeprefix('torch.')} inputs (token ids); use input or "
                           "embedding noise instead")  # fmt: skip
     bounds = build_attack(spec, field="train.adversarial.attack").bounds
-    if bounds is not None and not bool(((x >= bounds[0]) & (x <= bounds[1])).all()):
+    if bounds is not None and not inside(x, *bounds):
         raise ConfigError(f"train.adversarial.attack.bounds {bounds} do not contain the training inputs of data "
                           f"{data.name!r} ({float(x.min()):.3g} to {float(x.max()):.3g}), which the attack would clamp "
                           "into them; set bounds: null for unbounded (standardised) data, or scale the data into "
