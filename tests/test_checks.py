@@ -27,7 +27,6 @@ from noisetrain.registry import ConfigError
         (1, {}),
         (0.5, {"low_open": True, "high_open": True}),
         (np.float32(0.25), {}),
-        (True, {}),  # a bool is a number here (1); check_number and check_int refuse it
     ],
 )
 def test_range_accepts_values_inside(value: float, kwargs: dict) -> None:
@@ -46,6 +45,7 @@ def test_range_accepts_values_inside(value: float, kwargs: dict) -> None:
         ("a", {}, r"p must be a number, got 'a'"),
         (None, {}, r"p must be a number, got None"),
         ([0.5], {}, r"p must be a number, got \[0.5\]"),
+        (True, {}, r"p must be a number, got True"),  # in range as 1, but a YAML 'true' is no number
     ],
 )
 def test_range_rejects_with_interval_or_type(value: object, kwargs: dict, message: str) -> None:

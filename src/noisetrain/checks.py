@@ -28,9 +28,9 @@ def check_range(
     """Raise ``ConfigError`` naming ``what`` and the allowed interval unless ``value`` is a real number in it.
 
     The bounds are closed unless ``low_open``/``high_open``; an infinite bound is always open, so that
-    infinities are refused unless a bound says otherwise; NaN is never in range; a bool counts as 0 or 1.
+    infinities are refused unless a bound says otherwise; NaN is never in range; a bool is not a number.
     """
-    if not isinstance(value, Real):
+    if isinstance(value, bool) or not isinstance(value, Real):
         raise ConfigError(f"{what} must be a number, got {value!r}")
     low_open, high_open = low_open or low == -math.inf, high_open or high == math.inf
     below = value <= low if low_open else value < low
@@ -51,10 +51,8 @@ def check_number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """``value`` as a float, or ``ConfigError`` naming ``what`` unless it is a finite number (not a bool)
-    in the interval of ``check_range``."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{what} must be a number, got {value!r}")
+    """``value`` as a float, or ``ConfigError`` naming ``what`` unless it is a number in the interval of
+    ``check_range``."""
     check_range(what, value, low, high, low_open=low_open, high_open=high_open)
     return float(value)
 

@@ -337,3 +337,9 @@ def test_the_functions_refuse_an_empty_or_reversed_clip_and_salt_below_pepper():
         uniform_noise(x, 0.1, clip=(0.5, 0.5))
     with pytest.raises(ConfigError, match=r"SaltPepperNoise.low/high must be \(low, high\) with low <= high"):
         NOISE.build({"kind": "salt_pepper", "low": 1.0, "high": 0.0})
+
+
+def test_a_bool_is_no_pepper_value():
+    """``low: true`` was pepper 1.0: the range check counted a bool as a number."""
+    with pytest.raises(ConfigError, match=r"SaltPepperNoise.low/high must be a number, got True"):
+        NOISE.build({"kind": "salt_pepper", "low": True})
