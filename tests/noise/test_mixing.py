@@ -214,8 +214,8 @@ def test_bad_parameters(kind):
     name = type(make(kind)).__name__
     with pytest.raises(ConfigError, match=f"{name}.alpha"):
         make(kind, alpha=-0.5)
-    with pytest.raises(ConfigError, match=f"{name}.num_classes"):
-        make(kind, num_classes=0)
+    with pytest.raises(ConfigError, match=rf"{name}.num_classes must be in \[2, inf\), got 1"):
+        make(kind, num_classes=1)
     with pytest.raises(ConfigError, match=f"{name}.num_classes"):
         make(kind, num_classes=2.5)
     with pytest.raises(ConfigError, match="alpha"):

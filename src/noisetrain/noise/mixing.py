@@ -144,7 +144,7 @@ class Mixup(Injector):
     Args:
         alpha: Beta concentration (>= 0; 0 = off), or a schedule. Default 1.0 (the papers' CIFAR value;
             0.2 is typical on ImageNet).
-        num_classes: number of classes, needed when ``y`` holds integer labels.
+        num_classes: number of classes (>= 2), needed when ``y`` holds integer labels.
         seed: seed of this injector's generator.
 
     Shapes: x (N, *), y (N,) int or (N, C) float in; x same shape and dtype, y_soft (N, C) out.
@@ -160,7 +160,7 @@ class Mixup(Injector):
     def __init__(self, alpha: Number = 1.0, *, num_classes: int | None = None, seed: int | None = None) -> None:
         super().__init__(seed=seed)
         if num_classes is not None:
-            check_int(f"{type(self).__name__}.num_classes", num_classes, 1)
+            check_int(f"{type(self).__name__}.num_classes", num_classes, 2)  # one class: nothing to mix
         self.alpha = self.number("alpha", alpha, 0)
         self.num_classes = num_classes
 
