@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import noisetrain.study
 from noisetrain.cli import app
+from noisetrain.evaluate.keys import show
 from noisetrain.evaluate.records import clopper_pearson
 
 runner = CliRunner()
@@ -40,6 +41,18 @@ def test_train_writes_config_metrics_checkpoint_and_result(tmp_path):
     assert shown in result.output and "95% interval over the 359 test examples" in result.output
     assert summary["environment"]["torch"] == torch.__version__ and "git_commit" in summary["environment"]
 
+
+
+def test_train_shows_a_regressors_test_errors_with_their_intervals(tmp_path):
+    data = "data={kind: function, name: sphere, n_train: 120, n_val: 0, n_test: 80}"
+    result = runner.invoke(app, ["train", "--set", data, "--set", "model={kind: knn, k: 3}", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "r" / "result.json").read_text())
+    for key in ("test_rmse", "test_mae"):
+        low, high = summary[f"{key}_ci"]
+        shown = f"{show('mae', summary[key])} [{show('mae', low)}, {show('mae', high)}]"
+        assert re.search(rf"{key} +│ +{re.escape(shown)} │", result.output), result.output
+    assert "95% intervals over the 80 test examples" in " ".join(result.output.split())  # a caption wraps
 
 def test_resume_continues_the_checkpoint(tmp_path):
     out = str(tmp_path / "out")

@@ -96,14 +96,15 @@ def train(
     use_threads(threads)
     with bars(quiet=quiet) as progress:
         result = run(run_config, output=output, callbacks=[ProgressBar(progress)], resume=resume, fresh=True)
-    summary, interval, diverged = result.summary(), result.accuracy_interval(), result.train.status == "diverged"
-    caption = None if interval is None else f"95% interval over the {len(result.data.test)} test examples"
+    summary, intervals, diverged = result.summary(), result.intervals, result.train.status == "diverged"
+    plural = "s" if len(intervals) > 1 else ""
+    caption = f"95% interval{plural} over the {len(result.data.test)} test examples" if intervals else None
     table = Table(title=f"{run_config.data['kind']} / {run_config.model['kind']}: {summary['status']}", caption=caption)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        if key == "test_accuracy" and interval is not None:
-            value = show_with_interval("accuracy", value, *interval)
+        if key in intervals:
+            value = show_with_interval(key.removeprefix("test_"), value, *intervals[key])
         elif isinstance(value, float):
             value = f"{value:.4g}" if math.isfinite(value) else "none: diverged" if diverged else "not finite"
         table.add_row(key, str(value))

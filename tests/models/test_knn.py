@@ -5,6 +5,7 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from noisetrain.models import KNN, build_model
+from noisetrain.registry import ConfigError
 
 
 def data(n, seed):
@@ -72,7 +73,7 @@ def test_use_before_fit_and_bad_fits():
         model(torch.zeros(1, 2))
     with pytest.raises(RuntimeError, match="not fitted"):
         model.predict(torch.zeros(1, 2))
-    with pytest.raises(ValueError, match=r"KNN\.k=3 needs at least 3 training samples, got 2"):
+    with pytest.raises(ConfigError, match=r"model\.k=3 needs at least 3 training examples, and the training set has 2"):
         model.fit(torch.zeros(2, 2), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match=r"int labels in \[0, 1\]"):
         model.fit(torch.zeros(3, 2), torch.tensor([0, 1, 2]))

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..checks import check_choice, check_int
+from ..registry import ConfigError
 from .base import MODELS, check_io
 
 WEIGHTS = ("uniform", "distance")
@@ -59,12 +60,17 @@ class KNN(nn.Module):
         self.task = task
         self.estimator_: Any = None
 
+    def check_fit(self, count: int, source: str) -> None:
+        """Raise ``ConfigError`` unless ``count`` training examples (those of ``source``) are at least ``k``."""
+        if count < self.k:
+            raise ConfigError(f"model.k={self.k} needs at least {self.k} training examples, and {source} has {count}: "
+                              "use a smaller k")  # fmt: skip
+
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> KNN:
         """Store the training set ``x`` (N, *input_shape) with labels or targets ``y``; returns self."""
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor  # slow import, only when used
 
-        if len(x) < self.k:
-            raise ValueError(f"KNN.k={self.k} needs at least {self.k} training samples, got {len(x)}")
+        self.check_fit(len(x), "the training set")
         if self.task == "classification" and (y.is_floating_point() or y.min() < 0 or y.max() >= self.num_outputs):
             raise ValueError(f"KNN classification needs int labels in [0, {self.num_outputs - 1}], got {y!r}")
         if self.task == "classification":

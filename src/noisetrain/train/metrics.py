@@ -50,13 +50,13 @@ def hard_labels(target: torch.Tensor) -> torch.Tensor:
 class Totals:
     """Running sums of one pass over a split, kept on the device: one host sync when summarised.
 
-    Sums ``[loss, correct or squared error, absolute error, gradient norm]``; the loss passed to
-    ``add`` is the batch mean (per sample for cross-entropy, per output for regression).
+    Sums ``[loss, correct or squared error, absolute error, gradient norm, fourth power of the error]``; the loss
+    passed to ``add`` is the batch mean (per sample for cross-entropy, per output for regression).
     """
 
     def __init__(self, loss_name: str, device: torch.device | str) -> None:
         self.loss_name = loss_name
-        self.sums = torch.zeros(4, device=device)
+        self.sums = torch.zeros(5, device=device)
         self.count = 0
         self.steps = 0
 
@@ -68,8 +68,10 @@ class Totals:
         else:
             n = output.numel()
             error = output.float() - target.reshape(output.shape).float()
-            self.sums[1].add_(error.square().sum())
+            squared = error.square()
+            self.sums[1].add_(squared.sum())
             self.sums[2].add_(error.abs().sum())
+            self.sums[4].add_(squared.square().sum())
         self.sums[0].add_(loss.detach(), alpha=n)
         if grad_norm is not None:
             self.sums[3].add_(grad_norm)
@@ -79,7 +81,7 @@ class Totals:
     def summary(self, prefix: str, scale: float = 1.0) -> dict[str, float]:
         """``{prefix_loss, prefix_accuracy}`` or ``{prefix_loss, prefix_rmse, prefix_mae}`` (RMSE/MAE times
         ``scale``, back in the targets' original units), plus ``grad_norm`` (mean per step) if recorded."""
-        loss, first, second, grad_norm = self.sums.tolist()
+        loss, first, second, grad_norm = self.sums[:4].tolist()
         count = max(self.count, 1)
         record = {f"{prefix}_loss": loss / count}
         if self.loss_name == "cross_entropy":
@@ -91,15 +93,43 @@ class Totals:
             record["grad_norm"] = grad_norm / self.steps
         return record
 
+    def intervals(self, prefix: str, scale: float = 1.0, confidence: float = 0.95) -> dict[str, tuple[float, float]]:
+        """The ``confidence`` intervals of ``summary``'s accuracy (Clopper-Pearson, over the examples) or MAE and
+        RMSE (Student t intervals of the mean absolute and the mean squared error over the target values; the
+        RMSE's ends are the square roots of the MSE's), keyed like ``summary``; none from fewer than 2 values."""
+        from scipy import stats  # half a second to import; only a run's test pass gets here
+
+        from ..evaluate.records import clopper_pearson
+
+        n = self.count
+        _, first, second, _, fourth = self.sums.tolist()
+        if n < 2:
+            return {}
+        if self.loss_name == "cross_entropy":
+            return {f"{prefix}_accuracy": clopper_pearson(round(first), n, confidence)}
+        mse, mae = first / n, second / n
+        half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) / n**0.5
+        mae_half = half * max(first / n - mae**2, 0.0) ** 0.5 * (n / (n - 1)) ** 0.5
+        mse_half = half * max(fourth / n - mse**2, 0.0) ** 0.5 * (n / (n - 1)) ** 0.5
+        return {
+            f"{prefix}_rmse": (scale * max(mse - mse_half, 0.0) ** 0.5, scale * (mse + mse_half) ** 0.5),
+            f"{prefix}_mae": (scale * max(mae - mae_half, 0.0), scale * (mae + mae_half)),
+        }
+
 
 @torch.no_grad()
-def evaluate_split(
-    model: nn.Module, split: Split, *, prefix: str, loss_name: str, batch_size: int, scale: float = 1.0
-) -> dict[str, float]:
-    """Loss and accuracy (or RMSE/MAE) of ``model`` on ``split``, in the model's current mode."""
+def split_totals(model: nn.Module, split: Split, *, loss_name: str, batch_size: int) -> Totals:
+    """The ``Totals`` of ``model`` on ``split``, in the model's current mode."""
     totals = Totals(loss_name, split.x.device)
     for x, y in split.batches(batch_size, shuffle=False):
         output = model(x)
         loss = F.cross_entropy(output, y) if loss_name == "cross_entropy" else regression_loss(loss_name, output, y)
         totals.add(loss, output, y)
-    return totals.summary(prefix, scale)
+    return totals
+
+
+def evaluate_split(
+    model: nn.Module, split: Split, *, prefix: str, loss_name: str, batch_size: int, scale: float = 1.0
+) -> dict[str, float]:
+    """Loss and accuracy (or RMSE/MAE) of ``model`` on ``split``, in the model's current mode."""
+    return split_totals(model, split, loss_name=loss_name, batch_size=batch_size).summary(prefix, scale)

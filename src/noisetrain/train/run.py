@@ -9,9 +9,8 @@ host, device, git commit).
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
@@ -32,7 +31,7 @@ from .callbacks import Callback, MetricsWriter
 from .checkpoint import load_checkpoint
 from .environment import environment
 from .loop import BATCHED_RESUME, TrainResult, attach_noise, check_attack_bounds, fit
-from .metrics import evaluate_split, resolve_loss, target_scale
+from .metrics import resolve_loss, split_totals, target_scale
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "result.json", "records.json")
 """The files of a run's folder: ``run``'s, and the records ``noisetrain evaluate`` writes next to them."""
@@ -40,13 +39,15 @@ RUN_FILES = ("config.yaml", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "re
 
 @dataclass
 class RunResult:
-    """The trained model and data, the training result and the test metrics of one run."""
+    """The trained model and data, the training result, the test metrics of one run and their 95% intervals over
+    the test examples (``Totals.intervals``; none for a diverged run)."""
 
     config: RunConfig
     model: nn.Module
     data: Dataset
     train: TrainResult
     test: dict[str, float]
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Status, message, best epoch, epochs run, wall time and test metrics, as JSON-ready values."""
@@ -58,15 +59,6 @@ class RunResult:
             "seconds": self.train.seconds,
             **self.test,
         }
-
-    def accuracy_interval(self) -> tuple[float, float] | None:
-        """The test accuracy's 95% Clopper-Pearson interval over the test examples; None without an accuracy."""
-        from ..evaluate.records import clopper_pearson
-
-        if not math.isfinite(self.test.get("test_accuracy", math.nan)):  # a regressor, or a diverged run
-            return None
-        n = len(self.data.test)
-        return clopper_pearson(round(self.test["test_accuracy"] * n), n)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -103,11 +95,9 @@ def check_training(train: TrainConfig, data: Dataset, model: nn.Module) -> None:
     if not len(data.test):
         raise ConfigError(f"data {data.name!r} has an empty test split, and a run reports its test metrics: give it "
                           "test examples (test_size, n_test)")  # fmt: skip
-    if closed_form(model):  # fitted in one step: a k-nearest-neighbour model needs k training examples
-        k = getattr(model, "k", 0)
-        if len(data.train) < k:
-            raise ConfigError(f"model.k={k} needs at least {k} training examples, and data {data.name!r} has "
-                              f"{len(data.train)}: use a smaller k")  # fmt: skip
+    if closed_form(model):  # fitted in one step, and may need some training examples (a kNN model: k)
+        if hasattr(model, "check_fit"):
+            model.check_fit(len(data.train), f"data {data.name!r}")
         return
     check_forward(model, data)
     if train.adversarial is not None:
@@ -233,17 +223,16 @@ def finish_run(
 ) -> RunResult:
     """The trained run's test metrics and ``RunResult``; with ``folder``, its ``result.json`` (summary and
     environment). Training wrote the checkpoint."""
-    test = evaluate_split(
-        model, data.test.to(resolve_device(config.device)), prefix="test",
-        loss_name=resolve_loss(config.train.loss, data), batch_size=config.train.eval_batch_size,
-        scale=target_scale(data),
+    totals = split_totals(
+        model, data.test.to(resolve_device(config.device)), loss_name=resolve_loss(config.train.loss, data),
+        batch_size=config.train.eval_batch_size,
     )  # fmt: skip
+    test, intervals = totals.summary("test", target_scale(data)), totals.intervals("test", target_scale(data))
     if trained.status == "diverged":  # a model with non-finite weights: its test numbers mean nothing
-        test = dict.fromkeys(test, float("nan"))
-    result = RunResult(config, model, data, trained, test)
+        test, intervals = dict.fromkeys(test, float("nan")), {}
+    result = RunResult(config, model, data, trained, test, intervals)
     if folder is not None:
-        interval = result.accuracy_interval()
-        summary = {**result.summary(), **({"test_accuracy_ci": list(interval)} if interval else {}),
+        summary = {**result.summary(), **{f"{key}_ci": list(ends) for key, ends in intervals.items()},
                    "n_test": len(data.test), "environment": environment(config.device)}  # fmt: skip
         write_atomic(folder / "result.json", strict_json(summary, indent=2) + "\n")
     return result
