@@ -47,20 +47,21 @@ def test_fetch_replaces_a_corrupt_file(tmp_path: Path) -> None:
 
 def test_bad_checksum_is_refused_and_nothing_is_kept(tmp_path: Path) -> None:
     folder = tmp_path / "dest"
+    folder.mkdir()
     wrong = "0" * 32
     with pytest.raises(ConfigError) as error:
         fetch(Resource("file.bin", served(tmp_path), wrong), folder)
     message = str(error.value)
     assert f"expected md5 {wrong}" in message and f"got {PAYLOAD_MD5}" in message
-    assert list(folder.iterdir()) == []
+    assert list(folder.iterdir()) == []  # the folder was there before: it stays
 
 
 def test_unreachable_url_names_the_url_and_leaves_nothing(tmp_path: Path) -> None:
     url = (tmp_path / "nowhere.bin").as_uri()
     with pytest.raises(ConfigError, match=r"could not download .*nowhere\.bin") as error:
-        fetch(Resource("file.bin", url, PAYLOAD_MD5), tmp_path / "dest")
+        fetch(Resource("file.bin", url, PAYLOAD_MD5), tmp_path / "dest" / "cache")
     assert PAYLOAD_MD5 in str(error.value)  # tells what to fetch by hand
-    assert list((tmp_path / "dest").iterdir()) == []
+    assert not (tmp_path / "dest").exists()  # nor the (empty) folders it made for the file
 
 
 def test_published_builds_urls_from_a_base() -> None:

@@ -61,11 +61,13 @@ def fetch(resource: Resource, folder: Path, *, timeout: float = 60.0) -> Path:
         timeout: seconds to wait for the server on connecting and on each read.
 
     Returns the path of the verified file. Raises ``ConfigError`` if the download fails or
-    its checksum differs from the published one (the partial file is removed either way).
+    its checksum differs from the published one (the partial file, and the folders this call
+    created, are removed either way).
     """
     dest = folder / resource.filename
     if dest.is_file() and md5_of(dest) == resource.md5:
         return dest
+    created = [path for path in (folder, *folder.parents) if not path.exists()]  # the deepest first
     folder.mkdir(parents=True, exist_ok=True)
     log.info("downloading %s to %s", resource.url, dest)
     handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{resource.filename}.", suffix=".part")
@@ -89,6 +91,9 @@ def fetch(resource: Resource, folder: Path, *, timeout: float = 60.0) -> Path:
         ) from error
     finally:
         temp.unlink(missing_ok=True)
+        if not dest.is_file():
+            for path in created:
+                path.rmdir()
     return dest
 
 
