@@ -31,7 +31,7 @@ from .callbacks import Callback, MetricsWriter
 from .checkpoint import load_checkpoint
 from .environment import environment
 from .loop import BATCHED_RESUME, TrainResult, attach_noise, check_attack_bounds, fit
-from .metrics import resolve_loss, split_totals, target_scale
+from .metrics import Totals, resolve_loss, split_totals, target_scale
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "metrics.csv", "checkpoint.pt", "result.json", "records.json")
 """The files of a run's folder: ``run``'s, and the records ``noisetrain evaluate`` writes next to them."""
@@ -223,13 +223,13 @@ def finish_run(
 ) -> RunResult:
     """The trained run's test metrics and ``RunResult``; with ``folder``, its ``result.json`` (summary and
     environment). Training wrote the checkpoint."""
-    totals = split_totals(
-        model, data.test.to(resolve_device(config.device)), loss_name=resolve_loss(config.train.loss, data),
-        batch_size=config.train.eval_batch_size,
-    )  # fmt: skip
-    test, intervals = totals.summary("test", target_scale(data)), totals.intervals("test", target_scale(data))
+    loss_name, scale = resolve_loss(config.train.loss, data), target_scale(data)
     if trained.status == "diverged":  # a model with non-finite weights: its test numbers mean nothing
-        test, intervals = dict.fromkeys(test, float("nan")), {}
+        test, intervals = dict.fromkeys(Totals(loss_name, "cpu").summary("test"), float("nan")), {}
+    else:
+        test_split = data.test.to(resolve_device(config.device))
+        totals = split_totals(model, test_split, loss_name=loss_name, batch_size=config.train.eval_batch_size)
+        test, intervals = totals.summary("test", scale), totals.intervals("test", scale)
     result = RunResult(config, model, data, trained, test, intervals)
     if folder is not None:
         summary = {**result.summary(), **{f"{key}_ci": list(ends) for key, ends in intervals.items()},
