@@ -42,7 +42,7 @@ def test_the_summary_names_the_best_its_effect_test_cost_and_other_measures(full
     assert "pgd eps=0.2 +" in effects and "(better)" in effects and "mCE" not in effects  # key numbers only
     assert "clean accuracy" not in effects  # the headline itself is not repeated
     warnings = " ".join(text["warning"])
-    assert ("1 run failed and 1 run diverged (of **gaussian std=0.2 [lr=0.01]**, **dropout at=input [lr=0.01]**): left "
+    assert ("1 run failed and 1 run diverged (in **gaussian std=0.2 [lr=0.01]**, **dropout at=input [lr=0.01]**): left "
             "out of every average") in warnings  # fmt: skip
     assert "no run finished" not in warnings  # their other seeds fill their rows
     assert ("Sanity check adversarial monotone_in_eps failed in 19 runs of **dropout at=input [lr=0.001]**, "

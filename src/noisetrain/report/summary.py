@@ -196,7 +196,7 @@ def _warnings(data: StudyData, headline: pd.DataFrame) -> list[Finding]:
     problems = [f"{counted(counts[s], 'run')} {s}" for s in ("failed", "diverged") if counts.get(s, 0)]
     if problems:
         lost = data.runs[data.runs["status"].isin(("failed", "diverged"))]
-        found.append(Finding("warning", f"{' and '.join(problems)} (of {_names(lost)}): left out of every "
+        found.append(Finding("warning", f"{' and '.join(problems)} (in {_names(lost)}): left out of every "
                                         "average, which favours recipes that fail more often (see the problems "
                                         "table)."))  # fmt: skip
         gone = lost[~lost["group"].isin(data.counted["group"])]
