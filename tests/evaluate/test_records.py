@@ -71,3 +71,19 @@ def test_evaluate_checks_names_and_options_before_any_work():
         evaluate(model, data, ["clean"], temperature=2.0)
     records = evaluate(model, data, ["clean"], batch_size=7)
     assert all(isinstance(r, Record) for r in records) and {r.measure for r in records} == {"clean"}
+
+
+def test_parse_measures_takes_lists_and_mappings_whole():
+    """Every comma split the text, so a mapping option (the noise sweep's strengths per kind) could not be given."""
+    text = "noise_sweep:kinds=[gaussian, uniform],strengths={gaussian: [0.1, 0.2], uniform: [0.3]},clean"
+    assert parse_measures(text) == [
+        {"kind": "noise_sweep", "kinds": ["gaussian", "uniform"],
+         "strengths": {"gaussian": [0.1, 0.2], "uniform": [0.3]}},
+        {"kind": "clean"},
+    ]
+    assert parse_measures("adversarial:eps=[0, 0.1],0.2") == [{"kind": "adversarial", "eps": [0, 0.1, 0.2]}]
+    with pytest.raises(ConfigError, match=r"measures: 'noise_sweep:strengths=\{gaussian: \[0.1\}': a '\}' at character "
+                                          r"38 closes nothing"):  # fmt: skip
+        parse_measures("noise_sweep:strengths={gaussian: [0.1}")
+    with pytest.raises(ConfigError, match=r"a '\[' is never closed"):
+        parse_measures("adversarial:eps=[0.1, 0.2")

@@ -37,15 +37,18 @@ def parse_measures(text: str) -> list[dict[str, Any]]:
 
     A known measure name starts a new measure; ``name:key=value`` starts one with an option;
     ``key=value`` adds an option to the current measure; a bare value extends the current
-    option's list. Values are YAML (``0.03``, ``true``, ``linf``).
+    option's list. Values are YAML (``0.03``, ``true``, ``linf``); a comma inside brackets or braces belongs to
+    the value, so lists and mappings can be given whole: ``noise_sweep:strengths={gaussian: [0.1, 0.2]}``.
     """
     specs: list[dict[str, Any]] = []
     key: str | None = None
-    tokens = [t.strip() for t in text.split(",") if t.strip()]
+    tokens = [t.strip() for t in _split(text) if t.strip()]
     if not tokens:
         raise ConfigError(f"measures: give at least one measure; known: {', '.join(sorted(MEASURES))}")
     for token in tokens:
         name, colon, option = token.partition(":")
+        if "=" in name:  # an option whose value holds a colon (a mapping), not a measure
+            name, colon, option = token, "", ""
         if colon or name in MEASURES or not specs:
             try:
                 get_measure(name)
@@ -72,6 +75,24 @@ def parse_measures(text: str) -> list[dict[str, Any]]:
     if repeated is not None:  # it would print and write every record twice
         raise ConfigError(f"measures: {repeated['kind']} is given twice with the same options")
     return specs
+
+
+def _split(text: str) -> list[str]:
+    """``text`` split at its commas outside brackets and braces; ``ConfigError`` if they do not pair up."""
+    parts, depth, start = [], [], 0
+    pairs = {"]": "[", "}": "{"}
+    for i, char in enumerate(text):
+        if char in "[{":
+            depth.append(char)
+        elif char in pairs:
+            if not depth or depth.pop() != pairs[char]:
+                raise ConfigError(f"measures: {text!r}: a {char!r} at character {i + 1} closes nothing")
+        elif char == "," and not depth:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise ConfigError(f"measures: {text!r}: a {depth[-1]!r} is never closed")
+    return [*parts, text[start:]]
 
 
 def _value(token: str, text: str) -> Any:
