@@ -289,6 +289,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
                                        "--seeds sets the seeds of the study file that --write writes"),
     "recommend too many seeds": (args("recommend", "-t", "tabular", "--seeds", "2000000", "--write", "{}/s.yaml"),
                                  "seeds: a count must be in [1, 1,000,000], got 2,000,000"),
+    "recommend more runs than max_runs": (args("recommend", "-t", "tabular", "--seeds", "10000", "--write",
+                                               "{}/s.yaml"),
+                                          "--seeds 10,000: the study would have 110,000 runs, more than "
+                                          "execution.max_runs (100,000); use at most 9,090 seeds"),
 }  # fmt: skip
 
 

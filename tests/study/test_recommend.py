@@ -29,7 +29,7 @@ def test_each_data_type_gets_the_guides_techniques_and_a_study_that_validates(da
     assert {r.arm for r in runs} == {"baseline", *(t.arm for t in techniques)}
     swept = [t for t in techniques if t.sweep is not None]
     expected = sum(len(t.sweep[2]) for t in swept) + len(techniques) - len(swept) + 1
-    assert len(runs) == 2 * expected
+    assert len(runs) == 2 * expected == 2 * (comparisons(data_type) + 1)  # recommend --write counts runs so
 
 
 def test_the_combinations_of_the_guide_are_there() -> None:

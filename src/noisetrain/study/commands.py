@@ -161,7 +161,11 @@ def recommend(
         from ..config import parse
         from .config import StudyConfig
 
-        parse(StudyConfig, study)  # a file that study run would refuse (too many seeds) is not written
+        limit = parse(StudyConfig, study).execution.max_runs  # a file study run would refuse is not written
+        per_seed = comparisons(data_type) + 1  # the baseline and each compared configuration
+        if study["seeds"] * per_seed > limit:
+            raise ConfigError(f"--seeds {study['seeds']:,}: the study would have {study['seeds'] * per_seed:,} runs, "
+                              f"more than execution.max_runs ({limit:,}); use at most {limit // per_seed:,} seeds")
         if write.exists():
             raise ConfigError(f"{str(write)!r} exists; recommend writes a new study file: choose another --write path")
         write_atomic(write, yaml.safe_dump(study, sort_keys=False))
