@@ -1,9 +1,9 @@
 """The demo's report in a real browser: headless Chromium loads every image, and the page fits 900 and 1400 px.
 
 A copy of the page gets a script (the report itself has none) that measures, once loaded, what a reader
-would see: images that failed to load, the page's scroll width against the window, and the elements that
-reach past the right edge. Chromium's ``--dump-dom`` returns the result. Screenshots of both widths are
-written next to the report for a person to look at.
+would see: images that failed to load, the page's scroll width against the window, the elements that reach
+past the right edge and the tables that scroll sideways in their box. Chromium's ``--dump-dom`` returns the
+result. Screenshots of both widths are written next to the report for a person to look at.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ window.addEventListener("load", () => {
     images: images.length, broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).length,
     scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, over: over,
     widest: Math.max(...shown), body: document.body.getBoundingClientRect().width,
+    scrolled: [...document.querySelectorAll(".scroll")].filter(e => e.scrollWidth > e.clientWidth + 1)
+      .map(e => e.closest("section").id),
   });
   document.body.appendChild(probe);
 });
@@ -73,3 +75,4 @@ def test_the_demo_report_renders_in_chromium_at_900_and_1400_px(demo: tuple[Path
         assert seen["scrollWidth"] <= seen["innerWidth"], seen  # no sideways scrolling of the page
         assert seen["over"] == [], seen  # nothing reaches past the right edge (wide tables scroll in their box)
         assert seen["widest"] <= seen["body"], seen
+    assert seen["scrolled"] == [], seen  # at 1400 px every table fits its box: none scrolls sideways

@@ -168,3 +168,22 @@ def test_every_other_measure_gets_its_table_and_figure(study_factory, tmp_path: 
     page = Page((tmp_path / "report.html").read_text())
     assert {f"{m}.png" for m in measures} <= {image["data-file"] for image in page.all("img")}
     assert {"uncertainty", "flatness", "certified", "cost"} <= page.ids
+
+
+def test_a_table_too_wide_for_the_page_stacks_each_interval_under_its_value() -> None:
+    """The calibration table (9 columns of values with intervals) scrolled sideways inside its box at 1400 px."""
+    import pandas as pd
+
+    from noisetrain.report.formats import Table
+    from noisetrain.report.html import _table
+
+    def table(columns: int) -> str:
+        shown = pd.DataFrame({"configuration": ["baseline"], **{f"m{i}": ["0.0443 [0.0422, 0.0464]"] for i in
+                                                                 range(columns)}})  # fmt: skip
+        return _table(Table("t", "t", shown, shown, "l" + "r" * columns))
+
+    narrow, wide = table(3), table(8)
+    cell = '<td class="r pair"><span>0.0443</span> <span>[0.0422, 0.0464]</span></td>'
+    assert cell in narrow and cell in wide  # the browser may break a cell between its value and its interval
+    assert "<table>" in narrow and '<table class="stacked">' in wide  # a wide table breaks every one of them
+    assert '<td class="l">baseline</td>' in wide  # a cell without an interval stays as it is

@@ -149,3 +149,13 @@ def test_contexts_sharing_a_panel_have_their_own_markers_and_the_legend_fits(ful
     figure.canvas.draw()  # the legend's right edge stays inside the figure
     legend = figure.legends[0].get_window_extent()
     assert legend.x0 >= 0 and legend.x1 <= figure.bbox.width
+
+
+def test_key_number_panels_have_few_enough_ticks_to_read(full_study: Path) -> None:
+    """A third of the figure's width held seven labels such as 1.50%, which ran into each other."""
+    data = load(full_study)
+    figure = key_dots("calibration")(data, headline(data))
+    figure.canvas.draw()
+    for ax in figure.axes:
+        inside = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert 2 <= len(inside) <= 5, (ax.get_title(), inside)

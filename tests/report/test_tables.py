@@ -143,10 +143,13 @@ def test_intervals_of_bounded_metrics_stay_in_bounds(study_factory, truth: Simpl
 
 
 def test_not_testable_and_underpowered_comparisons_say_why(study_factory, truth: SimpleNamespace) -> None:
-    two = headline(load(study_factory(("clean",), seeds=(0, 1))))
+    data = load(study_factory(("clean",), seeds=(0, 1)))
+    two = headline(data)
     compared = two[two["arm"] != "baseline"]
     assert not compared["testable"].any() and compared["p"].isna().all() and compared["effect_size"].isna().all()
     assert compared["note"].str.contains(r"not testable: [12] paired seeds?; a test needs at least 3").all()
+    statistics = next(t for t in tables(data, two) if t.name == "statistics").shown
+    assert statistics["note"].str.startswith("not testable").all()  # the table says why
     assert set(compared.apply(verdict, axis=1, higher=True)) == {"not testable"}
     five = headline(load(study_factory(("clean",), seeds=(0, 1, 2, 3, 4))))
     compared = five[five["arm"] != "baseline"]
@@ -306,7 +309,9 @@ def test_tables_list_and_text_formats(full_study: Path) -> None:
     assert "\\caption{" + head.title + ". " in tex  # and the note, which says how the numbers were computed
     assert tex.count(r" \\") == 1 + len(head.shown) and r"\%" in tex
     assert len(head.shown.columns) <= 8  # the main table stays narrow; the statistics have their own
-    assert {"p", "smallest p", "t p", "Wilcoxon p", "d_z", "seeds needed", "note"} <= set(found["statistics"].shown)
+    assert {"p", "smallest p", "t p", "Wilcoxon p", "d_z", "seeds needed"} <= set(found["statistics"].shown)
+    notes = found["statistics"].data["note"].fillna("")
+    assert ("note" in found["statistics"].shown) == notes.astype(bool).any()  # no empty column of notes
     problems = [line for line in markdown(found["problems"]).splitlines() if line.startswith("|")]
     assert len(problems) == 2 + 2  # a multi-line message stays in its row
     assert "AUC: the area under accuracy against noise strength" in found["noise_sweep"].note

@@ -160,6 +160,7 @@ def key_dots(measure: str) -> Draw:
             ax.set_yticks(range(len(names)), names if index % 3 == 0 else [""] * len(names))
             ax.set_ylim(len(names) - 0.5, -0.5)
             ax.set_title(_title(number), fontsize="medium")
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))  # more labels would overlap
             _percent_axis(ax, rows["metric"].iloc[0], axis="x")
             ax.tick_params(axis="y", labelsize="small")
         return figure

@@ -2,13 +2,16 @@
 
 The page loads nothing (no scripts, fonts, style sheets or images from elsewhere), so it opens from disk in
 any browser and can be mailed as one file. It reads from 900 px to wide screens: text and figures fit the
-column, wide tables scroll inside their own box. Each figure's ``<img>`` names its PNG file
+column; a table too wide for it first breaks its headers between words and its cells between a value and its
+interval (``97.05%`` over ``[95.40, 98.44]``), and scrolls inside its own box only if it is still too wide. Each
+figure's ``<img>`` names its PNG file
 (``data-file``), written next to the page.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections import Counter
 from html import escape
 
@@ -32,13 +35,19 @@ nav a { margin-right: .9em; white-space: nowrap; color: #0b57d0; text-decoration
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: .85em; margin: .5em 0; font-variant-numeric: tabular-nums; }
 th, td { padding: .3em .65em; border-bottom: 1px solid #e6e6e6; white-space: nowrap; vertical-align: top; }
-th { background: #f4f4f4; font-weight: 600; } .l { text-align: left; } .r { text-align: right; }
+th { background: #f4f4f4; font-weight: 600; white-space: normal; } .l { text-align: left; } .r { text-align: right; }
+td.pair { white-space: normal; } td.pair span { white-space: nowrap; } table.stacked td.pair span { display: block; }
 td.wrap { white-space: normal; min-width: 18em; max-width: 40em; }
 .note { color: #555; font-size: .85em; max-width: 60em; }
 figure { margin: 1.2em 0; } img { max-width: 100%; height: auto; } figcaption { color: #444; font-size: .9em; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
 """
 WRAPPED = ("note", "message")
+COLUMN_WIDTH, EM, CHARACTER = 1050, 12.75, 7.0
+"""The page's text column, a table's em (.85 of 15px) and its characters' mean width, in CSS pixels: a table wider on
+one line stacks each interval under its value in every cell, not only in the cells the browser would break."""
+WITH_INTERVAL = re.compile(r"(\S.*?) (\[[^\[\]]*\])")
+"""A cell that shows a value and its interval: ``97.05% [95.40, 98.44]``, ``+0.33 pt [-0.14, 0.89]``."""
 """Columns whose long text wraps instead of widening the table."""
 
 
@@ -89,6 +98,16 @@ def _findings(findings: list[Finding]) -> str:
     return f'<ul class="findings">{items}</ul>'
 
 
+def _cell(classes: str, value: object) -> str:
+    """A table cell; a value with its interval (``97.05% [95.40, 98.44]``) may break between the two."""
+    text = str(value)
+    paired = WITH_INTERVAL.fullmatch(text)
+    if paired is None:
+        return f'<td class="{classes}">{escape(text)}</td>'
+    shown, interval = (escape(part) for part in paired.groups())
+    return f'<td class="{classes} pair"><span>{shown}</span> <span>{interval}</span></td>'
+
+
 def _table(table: Table | None, *, heading: bool = False) -> str:
     """A table with its alignment (long notes wrap), its note, and with ``heading`` its title as a heading."""
     if table is None or table.shown is None:
@@ -97,12 +116,26 @@ def _table(table: Table | None, *, heading: bool = False) -> str:
     classes = [f"{a}{' wrap' if c in WRAPPED else ''}" for a, c in zip(table.align, columns, strict=True)]
     head = "".join(f'<th class="{a}">{escape(str(c))}</th>' for a, c in zip(table.align, columns, strict=True))
     rows = "".join(
-        "<tr>" + "".join(f'<td class="{k}">{escape(str(v))}</td>' for k, v in zip(classes, row, strict=True)) + "</tr>"
+        "<tr>" + "".join(_cell(k, v) for k, v in zip(classes, row, strict=True)) + "</tr>"
         for row in table.shown.itertuples(index=False)
     )
     title = f"<h3>{escape(table.title)}</h3>" if heading else ""
     note = f'<p class="note">{escape(table.note)}</p>' if table.note else ""
-    return f'{title}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>{note}'
+    stacked = ' class="stacked"' if _one_line_width(table) > COLUMN_WIDTH else ""
+    return (f'{title}<div class="scroll"><table{stacked}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+            f"</div>{note}")  # fmt: skip
+
+
+def _one_line_width(table: Table) -> float:
+    """About how many pixels ``table`` needs with every cell on one line (headers broken between words, notes and
+    messages at their column's least width, 18em)."""
+    assert table.shown is not None
+    cells = [
+        18 * EM if column in WRAPPED else
+        CHARACTER * max([*(len(word) for word in str(column).split()), *(len(str(v)) for v in table.shown[column])])
+        for column in table.shown.columns
+    ]  # fmt: skip
+    return sum(cell + 1.3 * EM for cell in cells)  # with each cell's padding
 
 
 def _plots(plots: list[Plot], measure: str) -> list[Plot]:

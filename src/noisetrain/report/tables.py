@@ -93,6 +93,8 @@ def headline_tables(data: StudyData, summary: pd.DataFrame) -> list[Table]:
         f"interval: bootstrap (seeds and test examples) or t (seeds only, cut to the metric's bounds)."
     )
     compared = summary[~is_baseline(summary) & summary["n_pairs"].notna()]
+    if compared["note"].map(cell).eq("").all():  # no comparison has a note: no empty column
+        del statistics["note"]
     found = [text_table("headline", f"{report.measure} {name} per configuration", summary.drop(columns="name"), main,
                         note, left=1 + len(contexts))]  # fmt: skip
     if len(compared):
