@@ -123,3 +123,11 @@ def test_not_a_tar_file(tmp_path: Path) -> None:
     (tmp_path / "junk.tar.gz").write_bytes(b"not a tar")
     with pytest.raises(ConfigError, match=r"could not extract .*junk\.tar\.gz"):
         extract_tar(tmp_path / "junk.tar.gz", tmp_path / "out")
+
+
+def test_a_failed_download_keeps_the_files_fetched_before_it(tmp_path: Path) -> None:
+    folder = tmp_path / "dest" / "cache"
+    fetch(Resource("first.bin", served(tmp_path, "first.bin"), PAYLOAD_MD5), folder)
+    with pytest.raises(ConfigError, match="could not download"):
+        fetch(Resource("second.bin", (tmp_path / "nowhere.bin").as_uri(), PAYLOAD_MD5), folder)
+    assert [p.name for p in folder.iterdir()] == ["first.bin"]

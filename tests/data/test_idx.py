@@ -236,7 +236,7 @@ def test_download_with_a_wrong_checksum_fails(tmp_path: Path, mnist_like, monkey
     monkeypatch.setattr(FashionMNIST, "resources", published(server.as_uri() + "/", md5s))
     with pytest.raises(ConfigError, match=r"checksum mismatch .*expected md5 0{32}, got [0-9a-f]{32}"):
         FashionMNIST(root=tmp_path / "root", download=True).load()
-    assert list((tmp_path / "root" / "fashion_mnist").iterdir()) == []
+    assert not (tmp_path / "root").exists()  # nor the folders made for it
 
 
 @pytest.mark.parametrize(("source", "folder"), [(MNIST, "MNIST/raw"), (FashionMNIST, "FashionMNIST/raw")])

@@ -92,7 +92,9 @@ def fetch(resource: Resource, folder: Path, *, timeout: float = 60.0) -> Path:
     finally:
         temp.unlink(missing_ok=True)
         if not dest.is_file():
-            for path in created:
+            for path in created:  # the deepest first, while empty (an earlier file of the data set stays)
+                if any(path.iterdir()):
+                    break
                 path.rmdir()
     return dest
 
