@@ -183,6 +183,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "evaluate truncated checkpoint": (args("evaluate", "-c", "{}/truncated.pt"), "is not a readable checkpoint"),
     "evaluate text checkpoint": (args("evaluate", "-c", "{}/text.pt"), "is not a readable checkpoint"),
     "evaluate foreign checkpoint": (args("evaluate", "-c", "{}/foreign.pt"), "is not a noisetrain checkpoint"),
+    "evaluate a short text as checkpoint": (args("evaluate", "-c", "{}/a_file"), "is not a readable checkpoint"),
+    "evaluate a device as checkpoint": (args("evaluate", "-c", "/dev/null"), "'/dev/null' is not a file"),
     "evaluate pickle payload": (args("evaluate", "-c", "{}/pickle.pt"), "no code in it ran"),
     "evaluate legacy format": (args("evaluate", "-c", "{}/legacy.pt"), "legacy.pt"),
     "evaluate NaN weights": (args("evaluate", "-c", "{}/nan.pt"), "non-finite weights"),

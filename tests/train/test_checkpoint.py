@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 from functools import partial
 
 import pytest
@@ -124,3 +125,20 @@ def test_checkpoint_files_are_checked(tmp_path):
     save_checkpoint({"x": 1}, tmp_path / "sub" / "ok.pt")
     assert load_checkpoint(tmp_path / "sub" / "ok.pt")["x"] == 1
     assert not list((tmp_path / "sub").glob("*.tmp"))
+
+
+def test_any_file_that_is_no_checkpoint_is_named_not_an_internal_error(tmp_path):
+    """torch's weights-only loader raises KeyError or IndexError on some short text files (``echo hi > hi.pt``):
+    an internal error, exit 1, where a user gave the wrong file."""
+    import random
+
+    rng = random.Random(0)
+    garbage = [b"hi\n", b"ab", b"hello", b"{}", *(rng.randbytes(rng.choice([1, 2, 3, 5, 10, 50, 200])) for _ in
+                                                  range(300))]  # fmt: skip
+    for index, data in enumerate(garbage):
+        path = tmp_path / f"{index}.pt"
+        path.write_bytes(data)
+        with pytest.raises(ConfigError, match=rf"'{re.escape(str(path))}' is not a (readable|noisetrain) checkpoint"):
+            load_checkpoint(path)
+    with pytest.raises(ConfigError, match=r"checkpoint '/dev/null' is not a file; give a checkpoint\.pt"):
+        load_checkpoint("/dev/null")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import errno
 import pickle
+import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +41,20 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device | None
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"checkpoint {str(path)!r} is a folder; give its checkpoint.pt")
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"checkpoint {str(path)!r} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {str(path)!r} is not a file; give a checkpoint.pt")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # a foreign file can make the loader warn about its pickle protocol
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         if "Unsupported global" in str(error):  # torch's weights-only loader refused to build an object
             raise ConfigError(f"checkpoint {str(path)!r} holds objects that a noisetrain checkpoint never holds, so "
                               "it was not loaded (no code in it ran): noisetrain did not write it") from None
         raise ConfigError(f"{str(path)!r} is not a readable checkpoint (truncated or another format)") from None
-    except (RuntimeError, EOFError, ValueError, UnicodeDecodeError):
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError, struct.error):  # garbage bytes
         raise ConfigError(f"{str(path)!r} is not a readable checkpoint (truncated or another format)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ConfigError(f"{str(path)!r} is not a noisetrain checkpoint (format {FORMAT})")
