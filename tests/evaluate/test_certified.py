@@ -1,4 +1,5 @@
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -137,3 +138,14 @@ def test_measure_reports_a_falling_curve_abstention_and_mean_radius(trained):
 def test_bad_options_are_refused_by_name(options, field):
     with pytest.raises(ConfigError, match=field):
         certified(nn.Linear(8, 3), toy_data(50), **options)
+
+
+def test_too_few_copies_to_certify_anything_are_refused_not_reported_as_zero():
+    """With n=9 and alpha=0.001 even 9 of 9 give pA >= 0.46 < 1/2: every point abstained and radius 0 read 0%."""
+    with pytest.raises(ConfigError, match=r"n=9 copies cannot certify any point at alpha=0.001: even 9 of 9 give a "
+                                          r"lower bound on pA of 0.46 < 1/2; use n >= 10"):  # fmt: skip
+        certified(nn.Linear(8, 3), toy_data(50), n=9)
+    assert largest_radius(0.25, 10, 0.001) == pytest.approx(0.25 * NormalDist().inv_cdf(0.001 ** 0.1))  # n=10 can
+    certified(nn.Linear(8, 3), toy_data(50), n0=5, n=10, num_points=5)  # and runs
+    with pytest.raises(ConfigError, match=r"use n >= 4"):
+        certified(nn.Linear(8, 3), toy_data(50), n=3, alpha=0.1)  # log2(1 / 0.1) = 3.3

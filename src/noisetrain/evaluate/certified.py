@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from torch import nn
 
 from ..data import Dataset
 from ..noise.inject import evaluation_mode
+from ..registry import ConfigError
 from .keys import Key
 from .options import grid, integer, real
 from .progress import expect, step
@@ -127,6 +129,16 @@ def predict(
     return torch.where(torch.from_numpy(p_value <= alpha), top2.indices[:, 0].cpu(), ABSTAIN)
 
 
+def _n_can_certify(options: dict[str, Any]) -> dict[str, Any]:
+    """``n`` copies certify no point at ``alpha`` when even ``n`` of ``n`` give a lower bound ``alpha^(1/n)`` on pA
+    below 1/2: every point would abstain, and the curve would read 0 where it says nothing of the model."""
+    n, alpha = options["n"], options["alpha"]
+    if alpha ** (1 / n) < 0.5:
+        raise ConfigError(f"n={n} copies cannot certify any point at alpha={alpha:g}: even {n} of {n} give a lower "
+                          f"bound on pA of {alpha ** (1 / n):.2f} < 1/2; use n >= {math.ceil(math.log2(1 / alpha))}")
+    return options
+
+
 @measure(
     "certified",
     metrics=("certified_accuracy", "abstention", "mean_radius"),
@@ -139,6 +151,7 @@ def predict(
         "num_points": integer(1),
         "radii": grid(0),
     },
+    joint=_n_can_certify,
     tasks=("classification",),
 )
 def certified(
