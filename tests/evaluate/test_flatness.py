@@ -109,3 +109,21 @@ def test_empty_split_is_refused():
     empty = Dataset("toy", "classification", data.train, Split(data.val.x[:0], data.val.y[:0]), data.test, 3)
     with pytest.raises(ConfigError, match="empty"):
         flatness(tiny_mlp(), empty, split="val")
+
+
+def test_a_rho_too_large_for_float32_is_not_testable_never_zero():
+    """At rho=1e20 the step's norm overflowed to inf, the projection scaled the step by 0, and the worst case read
+    0 (and the random case NaN); the quadratic grows as rho squared, so float32 can only say: not computable."""
+    import math
+
+    from noisetrain.evaluate import key_numbers
+
+    g = torch.Generator().manual_seed(0)
+    x, model = torch.randn(64, 4, generator=g), nn.Linear(4, 1, bias=False)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 1.0])
+    assert worst_case_sharpness(model, x, y, 1e6) > 1e9  # still finite: large, not zero
+    assert math.isnan(worst_case_sharpness(model, x, y, 1e20))
+    assert math.isnan(random_sharpness(model, x, y, 1e20, samples=2, generator=generator()))
+    records = flatness(tiny_mlp(), toy_data(50, features=6), rho=1e20, samples=2, iterations=2)
+    shown = {name: value for _, name, value, _ in key_numbers(records)}
+    assert shown["worst-case sharpness rho=1e+20"] == "not testable"

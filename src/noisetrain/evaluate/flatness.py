@@ -20,6 +20,7 @@ Each random draw, ascent step and power iteration is one unit of progress (``eva
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -101,7 +102,8 @@ def random_sharpness(
     batch_size: int = 512,
 ) -> float:
     """Mean over ``samples`` draws of ``L(w + delta) - L(w)``, ``delta ~ N(0, (rho * |w|)^2)`` entrywise (``rho`` >= 0,
-    relative). 0 at ``rho = 0``. ``generator`` must live on the weights' device."""
+    relative). 0 at ``rho = 0``; NaN where a perturbed loss is not finite (``rho`` too large for the dtype).
+    ``generator`` must live on the weights' device."""
     params = trainable(model)
     base = mean_loss(model, x, y, batch_size=batch_size)
     losses = []
@@ -112,7 +114,7 @@ def random_sharpness(
                 p.copy_(w + rho * w.abs() * noise)
             losses.append(mean_loss(model, x, y, batch_size=batch_size))
             step()
-    return (torch.stack(losses) - base).mean().item()
+    return _finite((torch.stack(losses) - base).mean().item())
 
 
 def worst_case_sharpness(
@@ -126,22 +128,36 @@ def worst_case_sharpness(
 ) -> float:
     """``L(w + delta) - L(w)`` after ``steps`` ascent steps of size ``rho * ||w_t|| / steps`` along ``g_t / ||g_t||``
     for each parameter tensor ``t``, each step projected onto ``||delta_t|| <= rho * ||w_t||``. With ``steps=1``:
-    SAM's perturbation with a per-tensor radius. 0 at ``rho = 0``."""
+    SAM's perturbation with a per-tensor radius. 0 at ``rho = 0``; NaN where the perturbed loss is not finite.
+    The norms are scaled (``_norm``), so that a large ``rho`` cannot overflow them into a zero step."""
     params = trainable(model)
     base = mean_loss(model, x, y, batch_size=batch_size)
     with restored(params) as saved:
-        radii = [rho * w.norm() for w in saved]
+        radii = [rho * _norm(w) for w in saved]
         deltas = [torch.zeros_like(w) for w in saved]
         for _ in range(steps):
             grads = loss_gradient(model, x, y, batch_size=batch_size)
             with torch.no_grad():
                 for p, w, delta, g, radius in zip(params, saved, deltas, grads, radii, strict=True):
-                    delta += radius / steps * g / g.norm().clamp_min(torch.finfo(g.dtype).tiny)
-                    delta *= (radius / delta.norm().clamp_min(torch.finfo(g.dtype).tiny)).clamp(max=1.0)
+                    delta += radius / steps * g / _norm(g)
+                    delta *= (radius / _norm(delta)).clamp(max=1.0)
                     p.copy_(w + delta)
             step()
         perturbed = mean_loss(model, x, y, batch_size=batch_size)
-    return (perturbed - base).item()
+    return _finite((perturbed - base).item())
+
+
+def _norm(x: torch.Tensor) -> torch.Tensor:
+    """The l2 norm of ``x`` without overflow in its squares (``max|x|`` times the norm of ``x / max|x|``), at least
+    the dtype's smallest normal number, so that it can divide."""
+    tiny = torch.finfo(x.dtype).tiny
+    top = x.abs().max().clamp_min(tiny)
+    return (top * (x / top).norm()).clamp_min(tiny)
+
+
+def _finite(value: float) -> float:
+    """``value``, or NaN (not testable) where it is infinite: a loss that overflowed says nothing measurable."""
+    return value if math.isfinite(value) else math.nan
 
 
 def hessian_top_eigenvalue(
