@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from noisetrain.files import remove_leftovers, write_atomic
+from noisetrain.files import folder_for, remove_leftovers, write_atomic
+from noisetrain.registry import ConfigError
 
 
 def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -63,3 +64,19 @@ def test_strict_json_writes_numbers_that_could_not_be_computed_as_null() -> None
     text = strict_json({"value": math.nan, "ci": [0.1, math.inf], "nested": [{"loss": -math.inf}], "n": 3})
     assert json.loads(text) == {"value": None, "ci": [0.1, None], "nested": [{"loss": None}], "n": 3}
     assert "NaN" not in text and "Infinity" not in text
+
+
+def test_folder_for_makes_the_folder_first_and_removes_what_it_made_when_the_work_fails(tmp_path: Path) -> None:
+    with folder_for(tmp_path / "a" / "b", "--output") as folder:
+        (folder / "records.json").write_text("[]")
+    assert (tmp_path / "a" / "b" / "records.json").is_file()  # the work done: everything stays
+    with pytest.raises(RuntimeError), folder_for(tmp_path / "c" / "d", "--output"):
+        raise RuntimeError("the work failed")
+    assert not (tmp_path / "c").exists()  # what it made, gone again
+    with pytest.raises(RuntimeError), folder_for(tmp_path / "a" / "e", "--output"):
+        raise RuntimeError("the work failed")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b"]  # what was there stays
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"--output: cannot write in '.*file/sub' \(a file is in the way\)"):
+        with folder_for(tmp_path / "file" / "sub", "--output"):
+            raise AssertionError("the work must not start")

@@ -23,7 +23,7 @@ from rich.logging import RichHandler
 from rich.progress import TaskID
 from rich.table import Table
 
-from .files import strict_json, write_atomic
+from .files import folder_for, strict_json, write_atomic
 from .registry import ConfigError
 from .study.commands import app as study_app
 from .study.commands import demo, recommend, report
@@ -147,42 +147,41 @@ def evaluate(
     from .evaluate import failed_checks, key_numbers, parse_measures
     from .train import load_run
 
-    folder = output or checkpoint.parent
-    if folder.exists() and not folder.is_dir():  # before the work, not after it
-        raise ConfigError(f"{str(folder)!r} exists and is not a folder: give --output a folder for the records")
     specs = parse_measures(measures)
     use_threads(threads)
     if baseline is not None and not any(s["kind"] == "corruptions" for s in specs):
         raise ConfigError("--baseline is the reference of the corruptions measure's errors (mCE): add corruptions to "
                           "--measures, or leave --baseline out")  # fmt: skip
-    config, data, model = load_run(checkpoint)
-    if baseline is not None:
-        reference_config, _, reference = load_run(baseline)
-        if reference_config.data != config.data:  # corruption errors compare error rates on the same test set
-            raise ConfigError(f"--baseline {str(baseline)!r} was trained on other data than {str(checkpoint)!r} "
-                              f"({reference_config.data} against {config.data}); give a baseline of the same data")
-        specs = [{**s, "baseline": reference} if s["kind"] == "corruptions" else s for s in specs]
-    with bars(quiet=quiet) as progress:
-        tasks: dict[str, TaskID] = {}
+    folder = output or checkpoint.parent
+    with folder_for(folder, "--output"):  # before the work, not after it; removed again if the command fails
+        config, data, model = load_run(checkpoint)
+        if baseline is not None:
+            reference_config, _, reference = load_run(baseline)
+            if reference_config.data != config.data:  # corruption errors compare error rates on the same test set
+                raise ConfigError(f"--baseline {str(baseline)!r} was trained on other data than {str(checkpoint)!r} "
+                                  f"({reference_config.data} against {config.data}); give a baseline of the same data")
+            specs = [{**s, "baseline": reference} if s["kind"] == "corruptions" else s for s in specs]
+        with bars(quiet=quiet) as progress:
+            tasks: dict[str, TaskID] = {}
 
-        def report(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(name, total=total)
-            progress.update(tasks[name], completed=done, total=total)
+            def report(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = progress.add_task(name, total=total)
+                progress.update(tasks[name], completed=done, total=total)
 
-        records = run_measures(model, data, specs, progress=report, seed=seed, batch_size=batch_size)
-    table = Table(title=f"{checkpoint}", title_justify="left")
-    for column in ("measure", "key number", "value", "95% interval"):
-        table.add_column(column, justify="right" if column in ("value", "95% interval") else "left")
-    shown = ""
-    for name, *cells in key_numbers(records):
-        table.add_row(name if name != shown else "", *cells)
-        shown = name
-    Console().print(table)
-    for failed in failed_checks(records):
-        console.print(f"[red]sanity check {failed}[/red]", highlight=False)
-    write_records(records, folder)
-    console.print(f"wrote all {len(records)} records to {folder}/records.json and records.csv", highlight=False)
+            records = run_measures(model, data, specs, progress=report, seed=seed, batch_size=batch_size)
+        table = Table(title=f"{checkpoint}", title_justify="left")
+        for column in ("measure", "key number", "value", "95% interval"):
+            table.add_column(column, justify="right" if column in ("value", "95% interval") else "left")
+        shown = ""
+        for name, *cells in key_numbers(records):
+            table.add_row(name if name != shown else "", *cells)
+            shown = name
+        Console().print(table)
+        for failed in failed_checks(records):
+            console.print(f"[red]sanity check {failed}[/red]", highlight=False)
+        write_records(records, folder)
+        console.print(f"wrote all {len(records)} records to {folder}/records.json and records.csv", highlight=False)
 
 
 def use_threads(threads: int) -> None:

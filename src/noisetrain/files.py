@@ -14,10 +14,13 @@ import json
 import math
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from .registry import ConfigError
 
 LEFTOVER = re.compile(r"^\..+\.(\d+)\.tmp$")
 """The name of a temporary file, with the pid of the process that wrote it."""
@@ -37,6 +40,38 @@ def replacing(path: str | Path) -> Iterator[Path]:
         if isinstance(error, OSError) and error.filename == str(temporary):  # name the file the user asked for
             error.filename, error.filename2 = str(path), None
         raise
+
+
+@contextmanager
+def folder_for(folder: str | Path, what: str) -> Iterator[Path]:
+    """``folder`` made (with its missing parents) and checked writable before the work that fills it, as the
+    block's value; when the block fails, the folders this made that are still empty are removed, so a failed
+    command leaves the disk as it found it. A folder that cannot be made or written in is a ``ConfigError``
+    naming ``what``."""
+    folder = Path(folder)
+    made = [path for path in (folder, *folder.parents) if not path.exists()]  # the deepest first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        _remove_empty(made)
+        reason = "a file is in the way" if isinstance(error, (FileExistsError, NotADirectoryError)) else (
+            error.strerror or str(error)).lower()  # fmt: skip
+        raise ConfigError(f"{what}: cannot write in {str(folder)!r} ({reason}); give a folder you can write in"
+                          ) from None  # fmt: skip
+    try:
+        yield folder
+    except BaseException:
+        _remove_empty(made)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (the deepest first) while they exist and are empty."""
+    for path in folders:
+        if not path.is_dir() or any(path.iterdir()):
+            return
+        path.rmdir()
 
 
 def strict_json(value: Any, **options: Any) -> str:

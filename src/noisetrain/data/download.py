@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..files import folder_for
 from ..registry import ConfigError
 
 log = logging.getLogger(__name__)
@@ -61,41 +62,35 @@ def fetch(resource: Resource, folder: Path, *, timeout: float = 60.0) -> Path:
         timeout: seconds to wait for the server on connecting and on each read.
 
     Returns the path of the verified file. Raises ``ConfigError`` if the download fails or
-    its checksum differs from the published one (the partial file, and the folders this call
-    created, are removed either way).
+    its checksum differs from the published one (the partial file, and the empty folders this call
+    made, are removed either way: ``folder_for``).
     """
     dest = folder / resource.filename
     if dest.is_file() and md5_of(dest) == resource.md5:
         return dest
-    created = [path for path in (folder, *folder.parents) if not path.exists()]  # the deepest first
-    folder.mkdir(parents=True, exist_ok=True)
-    log.info("downloading %s to %s", resource.url, dest)
-    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{resource.filename}.", suffix=".part")
-    temp = Path(temp_name)
-    try:
-        digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(resource.url, timeout=timeout) as response:
-            while chunk := response.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != resource.md5:
+    with folder_for(folder, f"download of {resource.filename}"):
+        log.info("downloading %s to %s", resource.url, dest)
+        handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{resource.filename}.", suffix=".part")
+        temp = Path(temp_name)
+        try:
+            digest = hashlib.md5(usedforsecurity=False)
+            with os.fdopen(handle, "wb") as out, urllib.request.urlopen(resource.url, timeout=timeout) as response:
+                while chunk := response.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != resource.md5:
+                raise ConfigError(
+                    f"checksum mismatch for {resource.url}: expected md5 {resource.md5}, got {digest.hexdigest()}; "
+                    f"the download was discarded"
+                )
+            os.replace(temp, dest)
+        except (OSError, http.client.HTTPException) as error:  # URLError and timeouts are OSErrors
             raise ConfigError(
-                f"checksum mismatch for {resource.url}: expected md5 {resource.md5}, got {digest.hexdigest()}; "
-                f"the download was discarded"
-            )
-        os.replace(temp, dest)
-    except (OSError, http.client.HTTPException) as error:  # URLError and timeouts are OSErrors
-        raise ConfigError(
-            f"could not download {resource.url} to {dest}: {error}; "
-            f"download it by hand (md5 {resource.md5}) and put it in {folder}"
-        ) from error
-    finally:
-        temp.unlink(missing_ok=True)
-        if not dest.is_file():
-            for path in created:  # the deepest first, while empty (an earlier file of the data set stays)
-                if any(path.iterdir()):
-                    break
-                path.rmdir()
+                f"could not download {resource.url} to {dest}: {error}; "
+                f"download it by hand (md5 {resource.md5}) and put it in {folder}"
+            ) from error
+        finally:
+            temp.unlink(missing_ok=True)
     return dest
 
 
