@@ -267,14 +267,15 @@ class RunConfig(Strict):
         return device
 
 
-def parse(cls: type[C], config: C | Mapping[str, Any]) -> C:
-    """A ``cls`` config from a mapping (an instance passes through); all errors in one ``ConfigError``."""
+def parse(cls: type[C], config: C | Mapping[str, Any], *, what: str = "config") -> C:
+    """A ``cls`` config from a mapping (an instance passes through); all errors in one ``ConfigError``, headed
+    ``invalid {what}``."""
     if isinstance(config, cls):
         return config
     try:
         return cls.model_validate(dict(config))
     except ValidationError as error:
-        raise ConfigError(describe(error, cls)) from None
+        raise ConfigError(describe(error, cls, what=what)) from None
 
 
 def validate(config: RunConfig | Mapping[str, Any]) -> RunConfig:
@@ -282,9 +283,9 @@ def validate(config: RunConfig | Mapping[str, Any]) -> RunConfig:
     return parse(RunConfig, config)
 
 
-def describe(error: ValidationError, model: type[BaseModel] | None = None) -> str:
-    """``field.path: message`` for each problem (one line where there is one); an unknown field of ``model`` gets the
-    closest known one."""
+def describe(error: ValidationError, model: type[BaseModel] | None = None, *, what: str = "config") -> str:
+    """``invalid {what}: field.path: message`` for each problem (one line where there is one); an unknown field of
+    ``model`` gets the closest known one."""
     lines = []
     for problem in error.errors():
         path = ".".join(str(part) for part in problem["loc"]) or "config"
@@ -292,7 +293,7 @@ def describe(error: ValidationError, model: type[BaseModel] | None = None) -> st
         if problem["type"] == "extra_forbidden" and model is not None:
             message += suggest(problem["loc"][-1], _fields(model, problem["loc"][:-1]))
         lines.append(message if not problem["loc"] or message.startswith(path) else f"{path}: {message}")
-    return "invalid config: " + lines[0] if len(lines) == 1 else "invalid config:\n  " + "\n  ".join(lines)
+    return f"invalid {what}: " + lines[0] if len(lines) == 1 else f"invalid {what}:\n  " + "\n  ".join(lines)
 
 
 def _fields(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
@@ -378,4 +379,4 @@ def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()
     raw = read_yaml(path) if path is not None else {}
     for assignment in overrides:
         apply_override(raw, assignment)
-    return validate(raw)
+    return parse(RunConfig, raw, what="config" if path is None else f"config {str(path)!r}")

@@ -315,4 +315,4 @@ def load_study(path: str | Path, *, overrides: list[str] | tuple[str, ...] = ())
     raw.setdefault("name", Path(path).stem)
     for assignment in overrides:
         apply_override(raw, assignment)
-    return parse(StudyConfig, raw)
+    return parse(StudyConfig, raw, what=f"study file {str(path)!r}")
