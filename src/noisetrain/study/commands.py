@@ -35,7 +35,7 @@ SHOWN_ROWS = 8
 Overrides = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a field: key.path=value.")]
 
 
-@app.command(epilog="Example:\n\n  noisetrain study validate examples/studies/digits.yaml")
+@app.command(epilog="Example:\n\n  noisetrain study validate examples/studies/digits_noise.yaml")
 def validate(study: StudyFile, overrides: Overrides = None) -> None:
     """Validate a study file and print its expanded runs, without running anything."""
     from .config import load_study
@@ -192,8 +192,7 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     open_page: OpenPage = False,
 ) -> None:
-    """The demo study on bundled digits data (70 small runs), then its report and summary: about a minute on 2
-    cores."""
+    """The demo study (70 small runs on bundled digits data), its report and summary: about a minute on 2 cores."""
     console.print(f"demo study: {DEMO}", highlight=False)
     from .config import load_study
 
