@@ -18,6 +18,10 @@ def test_accuracy_falls_with_label_noise_and_flip_rates_match():
 def test_bad_rates_and_data():
     with pytest.raises(ConfigError, match=r"rates must be in \[0, 1\)"):
         label_noise_robustness(CONFIG, rates=(1.0,))
+    with pytest.raises(ConfigError, match=r"rates must be a number, got '0.2'"):  # iterated: "got '0'"
+        label_noise_robustness(CONFIG, rates="0.2")
+    with pytest.raises(ConfigError, match=r"rates must be a non-empty list"):
+        label_noise_robustness(CONFIG, rates=[])
     with pytest.raises(ConfigError, match="mode must be one of"):
         label_noise_robustness(CONFIG, mode="uniform")
     with pytest.raises(ConfigError, match=r"data.label_noise: data 'diabetes' is regression"):

@@ -396,3 +396,14 @@ def test_selectors_that_match_no_parameter_list_the_parameters():
 def test_inject_takes_a_module():
     with pytest.raises(TypeError, match=r"inject: model must be a torch\.nn\.Module, got str"):
         inject("model", GaussianNoise())
+
+
+@pytest.mark.parametrize(
+    ("recipe", "message"),
+    [("gaussian", r"a spec such as \{'kind': 'gaussian'\}, or a list of them; got str 'gaussian'"),
+     (None, r"recipe must be an injector, .* got NoneType None"), (3, r"got int 3")],
+)  # fmt: skip
+def test_a_recipe_of_the_wrong_type_is_named(recipe, message):
+    """``inject(model, "gaussian")`` iterated the string and complained about a spec 'g'; None was a TypeError."""
+    with pytest.raises(ConfigError, match=message):
+        inject(nn.Linear(2, 2), recipe)

@@ -15,15 +15,15 @@ from typing import Any
 from ..checks import check_choice, check_range
 from ..config import RunConfig, validate
 from ..noise.labels import LABEL_MODES
-from ..registry import ConfigError
 from ..train import build, fit, resolve_device
+from .options import grid
 from .records import Record, accuracy_record, predictions
 
 
 def label_noise_robustness(
     config: RunConfig | Mapping[str, Any],
     *,
-    rates: Sequence[float] = (0.0, 0.2, 0.4, 0.6),
+    rates: float | Sequence[float] = (0.0, 0.2, 0.4, 0.6),
     mode: str = "symmetric",
     progress: Callable[[float], None] | None = None,
 ) -> list[Record]:
@@ -31,7 +31,7 @@ def label_noise_robustness(
 
     Args:
         config: a run config (data, model, noise recipe, training settings, seed) for classification.
-        rates: fractions of flipped training and validation labels, each in [0, 1).
+        rates: the fraction (or fractions) of flipped training and validation labels, each in [0, 1).
         mode: ``"symmetric"`` (to any other class) or ``"asymmetric"`` (to the next class).
         progress: called with each rate before its run.
 
@@ -39,10 +39,8 @@ def label_noise_robustness(
     """
     config = validate(config)
     check_choice("mode", mode, LABEL_MODES)
-    if not rates:
-        raise ConfigError("rates must list at least one label-noise rate")
-    for rate in rates:
-        check_range("rates", rate, 0, 1, high_open=True)
+    rates = grid(0, 1)("rates", rates)  # one rate or a list of them, in increasing order
+    check_range("rates", rates[-1], 0, 1, high_open=True)  # a rate of 1 flips every label
     device = resolve_device(config.device)
     records: list[Record] = []
     for rate in rates:

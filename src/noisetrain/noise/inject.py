@@ -361,6 +361,10 @@ class _OutputHook:
 
 def recipe_items(recipe: Recipe) -> list[tuple[str | None, Injector | Mapping[str, Any]]]:
     """The recipe as a list of ``(selector or None, injector or spec without "at")``."""
+    if isinstance(recipe, str) or not isinstance(recipe, (Injector, Mapping, Sequence)):
+        example = f"{{'kind': {recipe!r}}}" if isinstance(recipe, str) else "{'kind': 'gaussian', 'std': 0.1}"
+        raise ConfigError(f"recipe must be an injector, a spec such as {example}, or a list of them; got "
+                          f"{type(recipe).__name__} {recipe!r}")  # fmt: skip
     single = isinstance(recipe, (Injector, Mapping)) or (
         isinstance(recipe, tuple) and len(recipe) == 2 and isinstance(recipe[0], str)
     )
