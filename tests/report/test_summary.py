@@ -162,3 +162,24 @@ def test_a_measure_no_run_recorded_is_named(study_factory) -> None:
     assert ("No run recorded calibration: its runs finished before evaluate.measures listed it; run the study into a "
             "new folder (--output) to measure it.") in warnings  # fmt: skip
     assert not any("No run recorded" in w for w in said(study_factory(("clean",)))["warning"])
+
+
+def test_a_key_number_that_cannot_be_tested_says_so_in_the_summary_and_its_table(study_factory) -> None:
+    """The summary said 'certified r=0 +0.00 pt' without an interval where every seed gave the same difference, and
+    the certified table left the radii beyond reach blank."""
+    import sqlite3
+
+    from noisetrain.report import tables
+
+    folder = study_factory(("clean", "certified"))
+    with sqlite3.connect(folder / "study.db") as db:  # radius 0.25: the same for every run; 0.5: beyond reach
+        db.execute("UPDATE records SET value = 0.5 WHERE metric = 'certified_accuracy' AND setting LIKE "
+                   "'%\"radius\": 0.25%'")  # fmt: skip
+        db.execute("UPDATE records SET value = NULL WHERE metric = 'certified_accuracy' AND setting LIKE "
+                   "'%\"radius\": 0.5%'")  # fmt: skip
+    effects = " ".join(said(folder)["effects"])
+    assert "certified r=0.25 +0.00 pt (not testable)" in effects
+    assert "certified r=0 +" in effects and "certified r=0 +0.00 pt (not testable)" not in effects
+    data = load(folder)
+    shown = next(t for t in tables(data, headline(data)) if t.name == "certified").shown
+    assert set(shown["certified r=0.5"]) == {"not testable"}  # measured, not computable: never a blank cell

@@ -144,7 +144,9 @@ def _effects(data: StudyData, row: pd.Series) -> str:
             name = number["metric"]
             text = f"{number['number']} {difference(name, number)}"
             direction = metric(name).higher
-            if direction is not None and pd.notna(number["significant"]) and bool(number["significant"]):
+            if pd.isna(number["p"]):  # too few seeds, or differences that do not vary
+                text += " (not testable)"
+            elif direction is not None and pd.notna(number["significant"]) and bool(number["significant"]):
                 text += " (better)" if (number["diff"] > 0) == direction else " (worse)"
             parts.setdefault(number["number"], text)
     return "; ".join(parts.values())

@@ -382,6 +382,8 @@ def _key_cell(numbers: pd.DataFrame, group: str, number: str) -> str:
     if (group, number) not in numbers.index:
         return ""
     row = numbers.loc[(group, number)]
+    if pd.isna(row["mean"]):  # measured, but not computable (a radius beyond reach): said, not left blank
+        return show(row["metric"], row["mean"])
     return show_with_interval(row["metric"], row["mean"], row["ci_low"], row["ci_high"])
 
 
