@@ -240,6 +240,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "validate a device file": (args("study", "validate", "/dev/null"), "'/dev/null' is not a regular file"),
     "validate broken YAML": (args("study", "validate", "{}/broken.yaml"), "is not valid YAML"),
     "validate two arms of one name": (args("study", "validate", "{}/arms.yaml"), "key 'g' is given twice"),
+    "validate an arm that repeats another": (
+        args("study", "validate", "{}/study.yaml", "--set",
+             "noise={a: [{kind: gaussian, std: 0.1}], b: [{kind: gaussian, std: 0.1}]}"),
+        "noise.b: every run of this arm is a run of arm 'a'"),
     "validate alias bomb in report": (args("study", "validate", "{}/bomb_study.yaml"), "expands to more than"),
     "validate negative std": (args("study", "validate", "{}/negative.yaml"), "noise.g[0]: GaussianNoise.std"),
     "validate infinite std": (args("study", "validate", "{}/infinite.yaml"), "GaussianNoise.std must be in [0, inf)"),

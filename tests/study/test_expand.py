@@ -74,11 +74,17 @@ def test_keys_hash_the_resolved_config_and_groups_ignore_the_seed() -> None:
     assert [r.key for r in explicit] == [r.key for r in runs]
 
 
-def test_the_same_run_in_two_arms_is_one_run() -> None:
-    study = study_config(noise={"a": [{"kind": "gaussian", "std": 0.1}], "b": [{"kind": "gaussian", "std": 0.1}]})
+def test_the_same_run_in_two_arms_is_one_run_and_an_arm_of_repeats_only_is_refused() -> None:
+    study = study_config(noise={"a": [{"kind": "gaussian", "std": [0.1, 0.2]}],
+                                "b": [{"kind": "gaussian", "std": [0.2, 0.3]}]})  # fmt: skip
     runs = expand(study)
-    assert len(runs) == 2 * 2  # baseline and one noisy config, two seeds each
-    assert {r.arm for r in runs} == {"baseline", "a"}
+    assert len(runs) == 4 * 2  # baseline and three noisy configs, two seeds each: std 0.2 once, in arm a
+    assert sorted((r.arm, r.factors.get("noise.gaussian.std")) for r in runs if r.seed == runs[0].seed) == [
+        ("a", 0.1), ("a", 0.2), ("b", 0.3), ("baseline", None)]  # fmt: skip
+    same = study_config(noise={"a": [{"kind": "gaussian", "std": 0.1}], "b": [{"kind": "gaussian", "std": 0.1}]})
+    with pytest.raises(ConfigError, match=r"noise.b: every run of this arm is a run of arm 'a' \(the same "
+                                          r"configuration\), so it would add nothing to the study"):  # fmt: skip
+        expand(same)  # it vanished from validate, the run and the report without a word
 
 
 def test_no_baseline_and_two_specs_of_one_kind_get_indexed_axis_names() -> None:

@@ -17,7 +17,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +135,7 @@ def expand(study: StudyConfig) -> list[RunSpec]:
         raise ConfigError(f"the study has {count:,} runs, more than execution.max_runs ({study.execution.max_runs:,});"
                           " shrink the grid or raise execution.max_runs")  # fmt: skip
     runs: dict[str, RunSpec] = {}
+    repeated: dict[str, set[str]] = {}  # arm -> the earlier arms that already have some of its runs
     for context_point in _points(context_groups):
         shared = [(axis, value) for axis, value in context_point if axis.path[0] != ARMS]
         base = assign(context, shared)
@@ -152,9 +153,22 @@ def expand(study: StudyConfig) -> list[RunSpec]:
                 group = _digest(unseeded)
                 for seed in study.seeds:
                     key = _digest({**unseeded, "seed": canonical(seed)})  # = config_hash of the seeded config
-                    if key not in runs:
+                    if key in runs:
+                        repeated.setdefault(arm, set()).add(runs[key].arm)
+                    else:
                         runs[key] = RunSpec(key, group, arm, seed, factors, config.model_copy(update={"seed": seed}))
+    _check_every_arm_runs(runs.values(), repeated)
     return list(runs.values())
+
+
+def _check_every_arm_runs(runs: Iterable[RunSpec], repeated: Mapping[str, set[str]]) -> None:
+    """``ConfigError`` naming an arm whose every run is a run of earlier arms: it would vanish from the study."""
+    running = {run.arm for run in runs}
+    for arm, earlier in repeated.items():
+        if arm not in running:
+            others = " and ".join(repr(name) for name in sorted(earlier - {arm}))
+            raise ConfigError(f"noise.{arm}: every run of this arm is a run of arm {others} (the same configuration), "
+                              "so it would add nothing to the study; remove it or change it")  # fmt: skip
 
 
 ARMS = "arms"
