@@ -407,3 +407,11 @@ def test_a_recipe_of_the_wrong_type_is_named(recipe, message):
     """``inject(model, "gaussian")`` iterated the string and complained about a spec 'g'; None was a TypeError."""
     with pytest.raises(ConfigError, match=message):
         inject(nn.Linear(2, 2), recipe)
+
+
+def test_bind_takes_an_optimizer_and_progress_a_number():
+    handle = inject(nn.Linear(2, 2), GaussianNoise())
+    with pytest.raises(TypeError, match=r"bind takes the torch\.optim\.Optimizer of the model, got str"):
+        handle.bind("sgd")  # an AttributeError about register_step_pre_hook
+    with pytest.raises(ConfigError, match=r"progress must be in \(-inf, inf\), got nan"):
+        handle.set_progress(float("nan"))  # accepted: the next forward failed on a std of NaN

@@ -343,3 +343,13 @@ def test_a_bool_is_no_pepper_value():
     """``low: true`` was pepper 1.0: the range check counted a bool as a number."""
     with pytest.raises(ConfigError, match=r"SaltPepperNoise.low/high must be a number, got True"):
         NOISE.build({"kind": "salt_pepper", "low": True})
+
+
+def test_real_noise_on_integers_is_named_with_what_to_do_instead():
+    """Torch said '"normal_kernel_cpu" not implemented for 'Long'' where noise reached token ids."""
+    with pytest.raises(ConfigError, match=r"gaussian noise adds real values to a floating tensor, got torch.int64 "
+                                          r"\(token ids\? use token_mask on them, or put the noise at "
+                                          r"output:Embedding\)"):  # fmt: skip
+        gaussian_noise(torch.arange(4), 0.1)
+    with pytest.raises(ConfigError, match=r"uniform noise adds real values to a floating tensor, got torch.uint8"):
+        uniform_noise(torch.zeros(4, dtype=torch.uint8), 0.1)

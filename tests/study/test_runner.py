@@ -171,3 +171,15 @@ def test_one_or_two_workers_give_the_same_numbers(tmp_path: Path) -> None:
             records = store.records()[["key", "measure", "metric", "setting", "value"]]
             frames.append(records.sort_values(["key", "measure", "metric", "setting"]).reset_index(drop=True))
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)  # every digit, every bin
+
+
+def test_the_plan_takes_a_study_file_or_a_mapping_and_names_anything_else(tmp_path: Path) -> None:
+    """``run_study("s1.yaml")`` was an AttributeError ('str' object has no attribute 'execution')."""
+    from studykit import tiny_study, write_study
+
+    path = write_study(tmp_path, tiny_study())
+    keys = [run.key for run in plan(study_config())[1]]
+    assert [run.key for run in plan(path)[1]] == [run.key for run in plan(str(path))[1]] == keys
+    assert [run.key for run in plan(tiny_study())[1]] == keys
+    with pytest.raises(TypeError, match="a study is a StudyConfig, a mapping or a study file's path, got int"):
+        plan(3)

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..checks import check_choice, check_range, check_seed
+from ..checks import check_choice, check_number, check_range, check_seed
 from ..registry import ConfigError, Registry, parameter_names
 from .schedules import Schedule, build_schedule
 from .sources import GENERATOR_KINDS, NoiseTable
@@ -147,7 +147,7 @@ class Injector(nn.Module):
     def set_progress(self, progress: float) -> None:
         """Tell the injector how far training has come (0 = start, 1 = end); drives schedules. ``fit`` sets the
         share of steps done before each step, ``k / total``, so its last step runs at ``1 - 1 / total``."""
-        self.progress_ = float(progress)
+        self.progress_ = check_number("progress", progress)  # NaN would surface later as a strength of NaN
 
     @property
     def active(self) -> bool:

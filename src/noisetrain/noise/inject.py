@@ -296,6 +296,8 @@ class NoiseHandle:
 
     def bind(self, optimizer: torch.optim.Optimizer) -> None:
         """Apply the gradient injectors to ``optimizer``'s gradients before each of its steps."""
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"bind takes the torch.optim.Optimizer of the model, got {type(optimizer).__name__}")
         if self._bound:
             raise RuntimeError("this handle is already bound to an optimizer")
         if self.injectors("gradients"):

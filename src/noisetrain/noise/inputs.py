@@ -94,6 +94,13 @@ def add_scaled(x: torch.Tensor, scale: torch.Tensor, eps: torch.Tensor) -> torch
     return _ScaledNoise.apply(x, scale, eps) if _ScaledNoise.serves(x, scale) else torch.addcmul(x, eps, scale)
 
 
+def _check_floating(kind: str, x: torch.Tensor) -> None:
+    """``ConfigError`` unless ``x`` is floating: real-valued noise on integers (token ids) means nothing."""
+    if not x.is_floating_point():
+        raise ConfigError(f"{kind} noise adds real values to a floating tensor, got {x.dtype} (token ids? use "
+                          "token_mask on them, or put the noise at output:Embedding)")  # fmt: skip
+
+
 def gaussian_noise(
     x: torch.Tensor,
     std: float,
@@ -117,6 +124,7 @@ def gaussian_noise(
     """
     check_range("std", std, 0)
     check_choice("mode", mode, GAUSSIAN_MODES)
+    _check_floating("gaussian", x)
     if mode == "multiplicative" and scale is None:  # x * (1 + std * eps): one pass forward, one backward
 
         def factor(eps: torch.Tensor) -> torch.Tensor:
@@ -233,6 +241,7 @@ def uniform_noise(
     Example: ``uniform_noise(images, 1 / 255, clip=(0.0, 1.0))``.
     """
     check_range("width", width, 0)
+    _check_floating("uniform", x)
     u = uniform(x.shape, generator, device=x.device, dtype=x.dtype)
     out = x + width * (u - 0.5)
     return out if clip is None else out.clamp(*check_pair("clip", clip, strict=True))

@@ -22,6 +22,7 @@ Example (``study.yaml``)::
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -304,6 +305,15 @@ def _arm(name: str, recipe: Any) -> dict[str, Any]:
             "baseline is the arm without noise)"
         )
     return arm
+
+
+def as_study(study: StudyConfig | Mapping[str, Any] | str | Path) -> StudyConfig:
+    """A ``StudyConfig`` from itself, a mapping (``parse``) or the path of a study file (``load_study``)."""
+    if isinstance(study, (str, Path)):
+        return load_study(study)
+    if isinstance(study, (StudyConfig, Mapping)):
+        return parse(StudyConfig, study)
+    raise TypeError(f"a study is a StudyConfig, a mapping or a study file's path, got {type(study).__name__}")
 
 
 def load_study(path: str | Path, *, overrides: list[str] | tuple[str, ...] = ()) -> StudyConfig:

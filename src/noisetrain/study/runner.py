@@ -19,7 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,7 @@ from ..evaluate.keys import metric
 from ..files import remove_leftovers, write_atomic
 from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend, unguarded_main
-from .config import ReportConfig, StudyConfig
+from .config import ReportConfig, StudyConfig, as_study
 from .execute import GroupTask, Outcome, Task
 from .grid import RunSpec, arm_fields, expand
 from .search import check_search, optuna_search, random_values, with_values
@@ -74,9 +74,10 @@ def default_folder(study: StudyConfig) -> Path:
     return Path("studies") / study.name
 
 
-def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpec]]:
-    """The study with execution overrides (``workers``, ``backend``, ``address``, ``retries``; None keeps
-    the file's) and its validated runs; every error is raised here, before anything runs.
+def plan(study: StudyConfig | Mapping[str, Any] | str | Path, **execution: Any) -> tuple[StudyConfig, list[RunSpec]]:
+    """The study (``as_study``: a config, a mapping or a study file's path) with execution overrides (``workers``,
+    ``backend``, ``address``, ``retries``; None keeps the file's) and its validated runs; every error is raised
+    here, before anything runs.
 
     A random search's values are drawn here and become the searched arm's grid. An Optuna search's
     arm is left out of the runs (its trials are asked for while the study runs) and validated at
@@ -85,6 +86,7 @@ def plan(study: StudyConfig, **execution: Any) -> tuple[StudyConfig, list[RunSpe
     """
     from ..evaluate import check_measures, get_measure
 
+    study = as_study(study)
     overrides = {k: v for k, v in execution.items() if v is not None}
     if overrides:
         execution = {**study.execution.model_dump(), **overrides}
@@ -340,7 +342,7 @@ def labels(runs: list[RunSpec]) -> str:
 
 
 def run_study(
-    study: StudyConfig,
+    study: StudyConfig | Mapping[str, Any] | str | Path,
     folder: str | Path | None = None,
     *,
     workers: int | None = None,
@@ -349,7 +351,8 @@ def run_study(
     retries: int | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> StudyResult:
-    """Execute every unfinished run of ``study`` and store the outcomes in ``folder`` (default ``studies/<name>``)."""
+    """Execute every unfinished run of ``study`` (a ``StudyConfig``, a mapping or a study file's path) and store the
+    outcomes in ``folder`` (default ``studies/<name>``)."""
     study, runs = plan(study, workers=workers, backend=backend, address=address, retries=retries)
     where = unguarded_main() if study.execution.backend == "local" else None
     if where is not None:
