@@ -128,7 +128,12 @@ def test_evaluate_a_trained_checkpoint(tmp_path):
     printed = result.output
     assert f"{100 * clean['value']:.2f}%" in printed and "AUC gaussian" in printed
     assert "mean accuracy (common)" in printed
-    assert "severity" not in printed and len(printed.splitlines()) < 20
+    assert "severity" not in printed and len(printed.splitlines()) < 24
+    assert "no interval: a number of this one model; its spread over training seeds needs a study" in " ".join(
+        printed.split())  # NLL and AUC come without one: the table says why  # fmt: skip
+    attacked = runner.invoke(app, ["evaluate", "-c", str(out / "checkpoint.pt"), "-m", "adversarial:eps=0.1,steps=2",
+                                   "-q", "-o", str(tmp_path / "a")])  # fmt: skip
+    assert attacked.exit_code == 0 and "pgd eps=0.1" in attacked.output and "no interval" not in attacked.output
     assert f"wrote all {len(rows)} records to" in printed
     bad = runner.invoke(app, ["evaluate", "-c", str(out / "checkpoint.pt"), "--measures", "clean,robust"])
     assert bad.exit_code == 2 and "unknown measure 'robust'" in bad.output

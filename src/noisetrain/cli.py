@@ -170,11 +170,15 @@ def evaluate(
                 progress.update(tasks[name], completed=done, total=total)
 
             records = run_measures(model, data, specs, progress=report, seed=seed, batch_size=batch_size)
-        table = Table(title=f"{checkpoint}", title_justify="left")
+        rows = key_numbers(records)
+        bare = any(value not in ("", "not testable") and not interval for _, _, value, interval in rows)
+        caption = ("no interval: a number of this one model; its spread over training seeds needs a study "
+                   "(noisetrain study run)") if bare else None  # fmt: skip
+        table = Table(title=f"{checkpoint}", title_justify="left", caption=caption, caption_justify="left")
         for column in ("measure", "key number", "value", "95% interval"):
             table.add_column(column, justify="right" if column in ("value", "95% interval") else "left")
         shown = ""
-        for name, *cells in key_numbers(records):
+        for name, *cells in rows:
             table.add_row(name if name != shown else "", *cells)
             shown = name
         Console().print(table)
