@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import write_atomic
+from ..files import folder_for, write_atomic
 from ..registry import ConfigError
 from ..study.tracking import track_report
 from .comparisons import headline
@@ -72,29 +72,29 @@ def build_report(folder: str | Path, output: str | Path | None = None, formats: 
         raise ConfigError(f"report formats must be one or more of {', '.join(FORMATS)}; got {got}")
     data = load(folder)
     output = Path(output) if output is not None else Path(folder) / "report"
-    output.mkdir(parents=True, exist_ok=True)
-    summary = headline(data)
-    found = tables(data, summary)
-    said = findings(data, summary)
-    plots = render(data, summary)
-    written = [path for table in found for path in write_table(table, output, formats)]
-    for plot in plots:
-        path = output / f"{plot.name}.png"
-        write_atomic(path, plot.png)
-        written.append(path)
-    if "md" in formats:
-        path = output / SUMMARY
-        write_atomic(path, f"# Study {data.config.name}: summary\n\n" + "".join(f"- {f.text}\n" for f in said))
-        written.append(path)
-    if "html" in formats:
-        path = output / PAGE
-        write_atomic(path, page(data, said, found, plots))
-        written.append(path)
-    figures = {*FIGURES, *OLD_FIGURES, *(name for entries in MEASURE_FIGURES.values() for name, _, _ in entries)}
-    ours = {output / f"{name}{suffix}" for name in TABLES for suffix in SUFFIX.values()}
-    ours |= {output / f"{name}.png" for name in figures} | {output / PAGE, output / SUMMARY}
-    for stale in sorted(ours - set(written)):
-        stale.unlink(missing_ok=True)
-    log.info("report of %s written to %s: %d files", folder, output, len(written))
-    track_report(data.config, folder, written)
+    with folder_for(output, "report output"):  # made, and checked writable, before the work
+        summary = headline(data)
+        found = tables(data, summary)
+        said = findings(data, summary)
+        plots = render(data, summary)
+        written = [path for table in found for path in write_table(table, output, formats)]
+        for plot in plots:
+            path = output / f"{plot.name}.png"
+            write_atomic(path, plot.png)
+            written.append(path)
+        if "md" in formats:
+            path = output / SUMMARY
+            write_atomic(path, f"# Study {data.config.name}: summary\n\n" + "".join(f"- {f.text}\n" for f in said))
+            written.append(path)
+        if "html" in formats:
+            path = output / PAGE
+            write_atomic(path, page(data, said, found, plots))
+            written.append(path)
+        figures = {*FIGURES, *OLD_FIGURES, *(name for entries in MEASURE_FIGURES.values() for name, _, _ in entries)}
+        ours = {output / f"{name}{suffix}" for name in TABLES for suffix in SUFFIX.values()}
+        ours |= {output / f"{name}.png" for name in figures} | {output / PAGE, output / SUMMARY}
+        for stale in sorted(ours - set(written)):
+            stale.unlink(missing_ok=True)
+        log.info("report of %s written to %s: %d files", folder, output, len(written))
+        track_report(data.config, folder, written)
     return Report(output, written, said, found[0], brief(data, summary))

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import parse
-from ..files import strict_json, write_atomic
+from ..files import folder_for, strict_json, write_atomic
 from ..registry import ConfigError
 from .config import StudyConfig
 from .execute import Outcome
@@ -305,14 +305,13 @@ class Store:
                 import pyarrow  # noqa: F401
             except ImportError:
                 raise ConfigError("parquet export needs pyarrow: pip install 'noisetrain[parquet]'") from None
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         paths = []
         tables = (("runs", self.runs(details=True)), ("metrics", self.metrics()), ("records", self.records()))
-        for name, frame in tables:
-            path = folder / f"{name}.{fmt}"
-            write_atomic(path, frame.to_csv(index=False) if fmt == "csv" else _typed(frame).to_parquet(index=False))
-            paths.append(path)
+        with folder_for(folder, "export output"):
+            for name, frame in tables:
+                path = Path(folder) / f"{name}.{fmt}"
+                data = frame.to_csv(index=False) if fmt == "csv" else _typed(frame).to_parquet(index=False)
+                paths.append(write_atomic(path, data))
         return paths
 
 
