@@ -4,8 +4,7 @@ The page loads nothing (no scripts, fonts, style sheets or images from elsewhere
 any browser and can be mailed as one file. It reads from 900 px to wide screens: text and figures fit the
 column; a table too wide for it first breaks its headers between words and its cells between a value and its
 interval (``97.05%`` over ``[95.40, 98.44]``), and scrolls inside its own box only if it is still too wide. Each
-figure's ``<img>`` names its PNG file
-(``data-file``), written next to the page.
+figure's ``<img>`` names its PNG file (``data-file``), written next to the page.
 """
 
 from __future__ import annotations
@@ -43,12 +42,12 @@ figure { margin: 1.2em 0; } img { max-width: 100%; height: auto; } figcaption { 
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
 """
 WRAPPED = ("note", "message")
+"""Columns whose long text wraps instead of widening the table."""
 COLUMN_WIDTH, EM, CHARACTER = 1050, 12.75, 7.0
 """The page's text column, a table's em (.85 of 15px) and its characters' mean width, in CSS pixels: a table wider on
 one line stacks each interval under its value in every cell, not only in the cells the browser would break."""
 WITH_INTERVAL = re.compile(r"(\S.*?) (\[[^\[\]]*\])")
 """A cell that shows a value and its interval: ``97.05% [95.40, 98.44]``, ``+0.33 pt [-0.14, 0.89]``."""
-"""Columns whose long text wraps instead of widening the table."""
 
 
 def page(data: StudyData, findings: list[Finding], tables: list[Table], plots: list[Plot]) -> str:
