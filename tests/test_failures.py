@@ -153,6 +153,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "train negative seed": (args("train", *TINY, "--set", "seed=-1"), "seed"),
     "train resume without checkpoint": (args("train", *TINY, "-o", "{}/fresh", "--resume"), "resume: no checkpoint"),
     "train output is a file": (args("train", *TINY, "-o", "{}/a_file"), "a_file"),
+    "train output nowhere to write": (args("train", *TINY, "-o", "/proc/noisetrain/run"),
+                                      "output: cannot write in '/proc/noisetrain/run'"),
     "train missing data folder": (args("train", *TINY, "--set", "data={kind: mnist, root: /nonexistent/mnist}",
                                        "-o", "{}/run"), "/nonexistent/mnist"),  # the run's config.yaml stays
     "train resume with other settings": (args("train", "-c", "{}/run/config.yaml", "--set", "train.epochs=3",
@@ -282,6 +284,8 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "run misspelt command": (args("study", "rn", "{}/study.yaml"), "No such command 'rn'"),
     "misspelt command": (args("trian"), "Did you mean 'train'?"),
     "run output is a file": (args("study", "run", "{}/study.yaml", "-o", "{}/a_file", "-q"), "a_file"),
+    "run output nowhere to write": (args("study", "run", "{}/study.yaml", "-o", "/proc/noisetrain/study", "-q"),
+                                    "study output: cannot write in '/proc/noisetrain/study'"),
     "run another study into a study's folder": (args("study", "run", "{}/other.yaml", "-o", "{}/done", "-q"),
                                                 "holds the study 'tiny', not 'other': run this one into another"),
     # report, export, recommend

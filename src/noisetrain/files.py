@@ -42,14 +42,12 @@ def replacing(path: str | Path) -> Iterator[Path]:
         raise
 
 
-@contextmanager
-def folder_for(folder: str | Path, what: str) -> Iterator[Path]:
-    """``folder`` made (with its missing parents) and checked writable before the work that fills it, as the
-    block's value; when the block fails, the folders this made that are still empty are removed, so a failed
-    command leaves the disk as it found it. A folder that cannot be made or written in is a ``ConfigError``
-    naming ``what``."""
+def make_folder(folder: str | Path, what: str) -> list[Path]:
+    """Make ``folder`` (with its missing parents) and check that a file can be written in it; returns the folders
+    this made, the deepest first. A folder that cannot be made or written in is a ``ConfigError`` naming ``what``
+    (and what this made is removed again)."""
     folder = Path(folder)
-    made = [path for path in (folder, *folder.parents) if not path.exists()]  # the deepest first
+    made = [path for path in (folder, *folder.parents) if not path.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
@@ -59,8 +57,17 @@ def folder_for(folder: str | Path, what: str) -> Iterator[Path]:
             error.strerror or str(error)).lower()  # fmt: skip
         raise ConfigError(f"{what}: cannot write in {str(folder)!r} ({reason}); give a folder you can write in"
                           ) from None  # fmt: skip
+    return made
+
+
+@contextmanager
+def folder_for(folder: str | Path, what: str) -> Iterator[Path]:
+    """``folder`` made and checked before the work that fills it (``make_folder``), as the block's value; when the
+    block fails, the folders this made that are still empty are removed, so a failed command leaves the disk as it
+    found it."""
+    made = make_folder(folder, what)
     try:
-        yield folder
+        yield Path(folder)
     except BaseException:
         _remove_empty(made)
         raise

@@ -30,7 +30,7 @@ import yaml
 from ..config import parse
 from ..data import Dataset
 from ..evaluate.keys import metric
-from ..files import remove_leftovers, write_atomic
+from ..files import make_folder, remove_leftovers, write_atomic
 from ..registry import ConfigError
 from .backends import Backend, LocalBackend, RayBackend, unguarded_main
 from .config import ReportConfig, StudyConfig, as_study
@@ -389,7 +389,7 @@ def run_study(
 def exclusive(folder: Path) -> Iterator[None]:
     """Hold ``<folder>/study.lock`` (an advisory lock the OS drops when the process dies): a second driver on the
     same study folder gets a ``ConfigError`` instead of running the same runs into the same folders."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder, "study output")
     with open(folder / LOCK, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

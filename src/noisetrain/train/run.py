@@ -21,7 +21,7 @@ from torch import nn
 from ..config import EarlyStoppingConfig, RunConfig, TrainConfig, validate
 from ..data import Dataset, load_data
 from ..evaluate.keys import metric
-from ..files import strict_json, write_atomic
+from ..files import make_folder, strict_json, write_atomic
 from ..models import build_model
 from ..models.base import closed_form
 from ..noise.base import derive_seed
@@ -213,7 +213,7 @@ def start_run(config: RunConfig, folder: Path | None) -> list[Callback]:
     without a folder)."""
     if folder is None:
         return []
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder, "output")
     write_atomic(folder / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     return [MetricsWriter(folder)]
 
