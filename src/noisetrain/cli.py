@@ -144,7 +144,7 @@ def evaluate(
 ) -> None:
     """Evaluate a trained model on robustness measures; print a table and write records (default: next to it)."""
     from .evaluate import evaluate as run_measures
-    from .evaluate import failed_checks, key_numbers, parse_measures
+    from .evaluate import parse_measures
     from .train import load_run
 
     specs = parse_measures(measures)
@@ -170,22 +170,30 @@ def evaluate(
                 progress.update(tasks[name], completed=done, total=total)
 
             records = run_measures(model, data, specs, progress=report, seed=seed, batch_size=batch_size)
-        rows = key_numbers(records)
-        bare = any(value not in ("", "not testable") and not interval for _, _, value, interval in rows)
-        caption = ("no interval: a number of this one model; its spread over training seeds needs a study "
-                   "(noisetrain study run)") if bare else None  # fmt: skip
-        table = Table(title=f"{checkpoint}", title_justify="left", caption=caption, caption_justify="left")
-        for column in ("measure", "key number", "value", "95% interval"):
-            table.add_column(column, justify="right" if column in ("value", "95% interval") else "left")
-        shown = ""
-        for name, *cells in rows:
-            table.add_row(name if name != shown else "", *cells)
-            shown = name
-        Console().print(table)
-        for failed in failed_checks(records):
-            console.print(f"[red]sanity check {failed}[/red]", highlight=False)
+        show_key_numbers(str(checkpoint), records)
         write_records(records, folder)
         console.print(f"wrote all {len(records)} records to {folder}/records.json and records.csv", highlight=False)
+
+
+def show_key_numbers(title: str, records: list[Any]) -> None:
+    """Print the key numbers of ``records`` as a table (saying why a number has no interval) and the sanity checks
+    that failed."""
+    from .evaluate import failed_checks, key_numbers
+
+    rows = key_numbers(records)
+    bare = any(value not in ("", "not testable") and not interval for _, _, value, interval in rows)
+    caption = ("no interval: a number of this one model; its spread over training seeds needs a study "
+               "(noisetrain study run)") if bare else None  # fmt: skip
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for column in ("measure", "key number", "value", "95% interval"):
+        table.add_column(column, justify="right" if column in ("value", "95% interval") else "left")
+    shown = ""
+    for name, *cells in rows:
+        table.add_row(name if name != shown else "", *cells)
+        shown = name
+    Console().print(table)
+    for failed in failed_checks(records):
+        console.print(f"[red]sanity check {failed}[/red]", highlight=False)
 
 
 def use_threads(threads: int) -> None:
