@@ -28,6 +28,10 @@ def test_validate_lists_the_runs_and_runs_nothing(tmp_path: Path) -> None:
     assert "batched, 12 runs as 2 stacked models: baseline, gaussian std=0.1, gaussian std=0.3" in result.output
     assert "not batched (d): noise[0] (dropout) acts at 'output'" in result.output
     assert not (tmp_path / "studies").exists()
+    long = "noise={input_annealed_gaussian_noise: [{kind: gaussian, std: {kind: linear, start: 0.3, end: 0}}]}"
+    narrow = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["study", "validate", str(path), "--set", long])
+    assert narrow.exit_code == 0 and "input_annealed_ga" in narrow.output
+    assert "…" not in narrow.output  # a narrow terminal wraps a name; it cut it ("input_annealed_g…")
 
 
 def test_a_bad_study_exits_2_with_the_field_named(tmp_path: Path) -> None:

@@ -43,8 +43,8 @@ def validate(study: StudyFile, overrides: Overrides = None) -> None:
 
     config, runs = plan(load_study(study, overrides=overrides or ()))
     table = Table(title=f"study {config.name}: {counted(len(runs), 'run')}")
-    for column in ("key", "arm", "label", "seed", "context"):
-        table.add_column(column)
+    for column in ("key", "arm", "label", "seed", "context"):  # a narrow terminal wraps a name, never cuts it
+        table.add_column(column, no_wrap=column in ("key", "seed"), overflow="fold")
     for run in runs:
         table.add_row(run.key, run.arm, run.label, str(run.seed), run.context)
     Console().print(table)
