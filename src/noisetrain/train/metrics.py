@@ -107,10 +107,15 @@ class Totals:
             return {}
         if self.loss_name == "cross_entropy":
             return {f"{prefix}_accuracy": clopper_pearson(round(first), n, confidence)}
+        quantile = float(stats.t.ppf((1 + confidence) / 2, n - 1))
+
+        def half(mean: float, mean_square: float) -> float:
+            """The interval's half-width for a mean of n values from their first two moments: t times the sample
+            sd over sqrt(n), that is sqrt((mean_square - mean²) / (n - 1))."""
+            return quantile * (max(mean_square - mean**2, 0.0) / (n - 1)) ** 0.5
+
         mse, mae = first / n, second / n
-        half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) / n**0.5
-        mae_half = half * max(first / n - mae**2, 0.0) ** 0.5 * (n / (n - 1)) ** 0.5
-        mse_half = half * max(fourth / n - mse**2, 0.0) ** 0.5 * (n / (n - 1)) ** 0.5
+        mse_half, mae_half = half(mse, fourth / n), half(mae, mse)
         return {
             f"{prefix}_rmse": (scale * max(mse - mse_half, 0.0) ** 0.5, scale * (mse + mse_half) ** 0.5),
             f"{prefix}_mae": (scale * max(mae - mae_half, 0.0), scale * (mae + mae_half)),
