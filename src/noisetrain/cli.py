@@ -205,8 +205,7 @@ def use_threads(threads: int) -> None:
 
 
 def write_records(records: list[Any], folder: Path) -> None:
-    """``records.json`` (a list of dicts) and ``records.csv`` (setting as JSON) in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """``records.json`` (a list of dicts) and ``records.csv`` (setting as JSON) in ``folder`` (made: ``folder_for``)."""
     rows = [r.to_dict() for r in records]
     write_atomic(folder / "records.json", strict_json(rows, indent=2) + "\n")
     table = io.StringIO(newline="")

@@ -307,9 +307,9 @@ class Store:
                 raise ConfigError("parquet export needs pyarrow: pip install 'noisetrain[parquet]'") from None
         paths = []
         tables = (("runs", self.runs(details=True)), ("metrics", self.metrics()), ("records", self.records()))
-        with folder_for(folder, "export output"):
+        with folder_for(folder, "export output") as out:
             for name, frame in tables:
-                path = Path(folder) / f"{name}.{fmt}"
+                path = out / f"{name}.{fmt}"
                 data = frame.to_csv(index=False) if fmt == "csv" else _typed(frame).to_parquet(index=False)
                 paths.append(write_atomic(path, data))
         return paths
